@@ -1,0 +1,57 @@
+/** Small byte helpers shared by every layer. */
+import { timingSafeEqual } from 'node:crypto'
+
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder('utf-8', { fatal: true })
+
+export function utf8(text: string): Uint8Array {
+  return textEncoder.encode(text)
+}
+
+/** Decodes UTF-8, throwing TypeError on malformed input (never substitutes U+FFFD). */
+export function fromUtf8(bytes: Uint8Array): string {
+  return textDecoder.decode(bytes)
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+/** Strict hex: even length, [0-9a-fA-F] only; undefined otherwise. */
+export function fromHex(hex: string): Uint8Array | undefined {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined
+  return new Uint8Array(Buffer.from(hex, 'hex'))
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+}
+
+/**
+ * Strict base64: only the canonical encoding of some byte string is accepted (padding present,
+ * no whitespace, unused trailing bits zero), so two different texts never decode to the same
+ * bytes. Returns undefined for anything else.
+ */
+export function fromBase64(text: string): Uint8Array | undefined {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined
+  const bytes = Buffer.from(text, 'base64')
+  if (bytes.toString('base64') !== text) return undefined
+  return new Uint8Array(bytes)
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const p of parts) length += p.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}
+
+/** Constant-time equality for secrets; false for different lengths. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b)
+}

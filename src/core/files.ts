@@ -1,0 +1,51 @@
+/** Durable file writes: whole-or-nothing, owner-only where asked. */
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { dirname, join, basename } from 'node:path'
+
+/**
+ * Writes `data` to `path` atomically: a temporary file in the same folder is written, flushed
+ * to disk, and renamed over the target, then the folder is flushed. A crash leaves either the
+ * old file or the new one, never a mix. `mode` applies from creation (0o600 for key files).
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  mode = 0o600,
+): Promise<void> {
+  const dir = dirname(path)
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+  const handle = await open(tmp, 'wx', mode)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } catch (err) {
+    await handle.close()
+    await rm(tmp, { force: true })
+    throw err
+  }
+  await handle.close()
+  try {
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
+  await syncDir(dir)
+}
+
+/** Creates a folder (and parents) readable by its owner only. */
+export async function ensurePrivateDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 })
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } catch {
+    // Some filesystems cannot fsync a directory; the rename is still atomic there.
+  } finally {
+    await handle.close()
+  }
+}

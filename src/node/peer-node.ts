@@ -1,0 +1,78 @@
+/**
+ * PeerNode: one process's peer entity. It owns the data directory, the clock and randomness
+ * every component receives, and the lifecycle of the components. Many PeerNodes may live in
+ * one process, each with its own data directory.
+ */
+import { join } from 'node:path'
+import { systemClock, type Clock } from '../core/clock.ts'
+import { PeerError } from '../core/errors.ts'
+import { systemRandom, type Random } from '../core/random.ts'
+import { IdentityStore } from '../identity/store.ts'
+import type { Identity } from '../identity/identity.ts'
+import { resolveDataDir } from './home.ts'
+
+export interface PeerNodeOptions {
+  /** Data directory; default $PEERINFRA_HOME or ~/.peerinfra. */
+  dataDir?: string
+  /** The identity this node acts as by default: a peer name or a classifier. */
+  identity?: string
+  /** Injected for tests and the simulator; the real clock and CSPRNG otherwise. */
+  clock?: Clock
+  random?: Random
+}
+
+export class PeerNode {
+  readonly dataDir: string
+  readonly clock: Clock
+  readonly random: Random
+  readonly identities: IdentityStore
+  private readonly preferredIdentity: string | undefined
+  private stopped = false
+
+  private constructor(
+    dataDir: string,
+    clock: Clock,
+    random: Random,
+    identities: IdentityStore,
+    preferred?: string,
+  ) {
+    this.dataDir = dataDir
+    this.clock = clock
+    this.random = random
+    this.identities = identities
+    this.preferredIdentity = preferred
+  }
+
+  static async start(options: PeerNodeOptions = {}): Promise<PeerNode> {
+    const dataDir = resolveDataDir(options.dataDir)
+    const clock = options.clock ?? systemClock
+    const random = options.random ?? systemRandom
+    const identities = await IdentityStore.open(join(dataDir, 'identities'), { clock, random })
+    const node = new PeerNode(dataDir, clock, random, identities, options.identity)
+    if (options.identity !== undefined) identities.find(options.identity)
+    return node
+  }
+
+  /** The identity this node acts as: the one named at start, else the store's default. */
+  get identity(): Identity {
+    this.checkRunning()
+    return this.preferredIdentity !== undefined
+      ? this.identities.find(this.preferredIdentity)
+      : this.identities.getDefault()
+  }
+
+  get running(): boolean {
+    return !this.stopped
+  }
+
+  /** Stops every component. The identity store holds no open handles between calls. */
+  stop(): Promise<void> {
+    this.stopped = true
+    return Promise.resolve()
+  }
+
+  private checkRunning(): void {
+    if (this.stopped)
+      throw new PeerError('PEER_E_NOT_INITIALIZED', 'this PeerNode has been stopped')
+  }
+}

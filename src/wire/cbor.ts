@@ -1,0 +1,152 @@
+/**
+ * Deterministic CBOR (RFC 8949 section 4.2.1, "core deterministic encoding") over cborg.
+ *
+ * Decoding is strict and bounded. Before cborg allocates anything, `scanCbor` walks the item
+ * headers and checks every declared length and count against the bytes actually present, the
+ * nesting depth and the item count, and refuses everything outside our subset: tags,
+ * indefinite lengths, floats, `undefined`, simple values other than false/true/null, map keys
+ * other than text, integers beyond 2^53 - 1, trailing bytes. After decoding, the value is
+ * re-encoded and must give back the input byte for byte, so each value has exactly one
+ * encoding (no malleability under signatures).
+ */
+import { decode as cborgDecode, encode as cborgEncode, rfc8949EncodeOptions } from 'cborg'
+import { PeerError, type PeerErrorCode } from '../core/errors.ts'
+import { MAX_CBOR_BYTES, MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from './constants.ts'
+
+export interface CborLimits {
+  maxBytes?: number
+  maxDepth?: number
+  maxItems?: number
+}
+
+export interface CborDecodeOptions extends CborLimits {
+  /** Error code for malformed input (default PEER_E_MALFORMED_MESSAGE). */
+  code?: PeerErrorCode
+  /** What is being decoded, for the error message ("certificate", "PNRP message"). */
+  what?: string
+}
+
+/** Deterministic encoding: shortest forms, map keys in bytewise order of their encodings. */
+export function encodeCbor(value: unknown): Uint8Array {
+  return cborgEncode(value, rfc8949EncodeOptions)
+}
+
+const DECODE_OPTIONS = {
+  strict: true,
+  allowIndefinite: false,
+  allowUndefined: false,
+  allowInfinity: false,
+  allowNaN: false,
+  allowBigInt: false,
+  rejectDuplicateMapKeys: true,
+  useMaps: false,
+} as const
+
+export function decodeCbor(bytes: Uint8Array, options: CborDecodeOptions = {}): unknown {
+  const code = options.code ?? 'PEER_E_MALFORMED_MESSAGE'
+  const what = options.what ?? 'CBOR data'
+  const maxBytes = options.maxBytes ?? MAX_CBOR_BYTES
+  if (!(bytes instanceof Uint8Array)) {
+    throw new PeerError(code, `${what}: expected bytes, got ${typeof bytes}`)
+  }
+  if (bytes.length > maxBytes) {
+    throw new PeerError(
+      'PEER_E_TOO_LARGE',
+      `${what} is ${bytes.length} bytes; the limit is ${maxBytes}`,
+      {
+        details: { size: bytes.length, limit: maxBytes },
+      },
+    )
+  }
+  const problem = scanCbor(bytes, options)
+  if (problem) throw new PeerError(code, `${what} is malformed: ${problem}`)
+  let value: unknown
+  try {
+    value = cborgDecode(bytes, DECODE_OPTIONS)
+  } catch (err) {
+    throw new PeerError(code, `${what} is malformed: ${(err as Error).message}`, { cause: err })
+  }
+  const again = encodeCbor(value)
+  if (!Buffer.from(again).equals(bytes)) {
+    throw new PeerError(code, `${what} is not in deterministic CBOR encoding`)
+  }
+  return value
+}
+
+/**
+ * Walks the CBOR item headers without decoding; returns a description of the first problem,
+ * or undefined when the document is inside our subset and limits.
+ */
+export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | undefined {
+  const maxDepth = limits.maxDepth ?? MAX_CBOR_DEPTH
+  const maxItems = limits.maxItems ?? MAX_CBOR_ITEMS
+  const end = bytes.length
+  // Items still expected at each open level (a map of n entries expects 2n: keys and values).
+  const remaining: number[] = [1]
+  const isMap: boolean[] = [false]
+  let pos = 0
+  let items = 0
+  while (remaining.length > 0) {
+    const level = remaining.length - 1
+    if (remaining[level] === 0) {
+      remaining.pop()
+      isMap.pop()
+      continue
+    }
+    const atKey = (isMap[level] ?? false) && (remaining[level] as number) % 2 === 0
+    remaining[level] = (remaining[level] as number) - 1
+    if (pos >= end) return `truncated at byte ${pos}`
+    if (++items > maxItems) return `more than ${maxItems} items`
+    const initial = bytes[pos] as number
+    const major = initial >> 5
+    const info = initial & 31
+    pos++
+    let arg: number
+    if (info < 24) arg = info
+    else if (info === 24 || info === 25 || info === 26 || info === 27) {
+      const size = 1 << (info - 24)
+      if (pos + size > end) return `truncated header at byte ${pos - 1}`
+      if (size === 8) {
+        const hi = readUint(bytes, pos, 4)
+        if (hi > 0x1f_ffff) return `integer beyond 2^53-1 at byte ${pos - 1}`
+        arg = hi * 2 ** 32 + readUint(bytes, pos + 4, 4)
+      } else arg = readUint(bytes, pos, size)
+      pos += size
+    } else if (info === 31) return `indefinite length at byte ${pos - 1}`
+    else return `reserved header value at byte ${pos - 1}`
+
+    if (atKey && major !== 3) return `map key that is not text at byte ${pos - 1}`
+    switch (major) {
+      case 0:
+      case 1:
+        break
+      case 2:
+      case 3:
+        if (arg > end - pos) return `string of ${arg} bytes overruns the input at byte ${pos}`
+        pos += arg
+        break
+      case 4:
+      case 5: {
+        const entries = major === 5 ? arg * 2 : arg
+        // Every item takes at least one byte, so a count beyond the bytes left is a lie.
+        if (entries > end - pos) return `count of ${arg} overruns the input at byte ${pos}`
+        if (remaining.length >= maxDepth) return `nesting deeper than ${maxDepth}`
+        remaining.push(entries)
+        isMap.push(major === 5)
+        break
+      }
+      case 6:
+        return `tag at byte ${pos - 1} (tags are not used)`
+      default:
+        if (info < 20 || info > 22) return `simple value or float at byte ${pos - 1} (not used)`
+    }
+  }
+  if (pos !== end) return `${end - pos} trailing bytes`
+  return undefined
+}
+
+function readUint(bytes: Uint8Array, pos: number, size: number): number {
+  let v = 0
+  for (let i = 0; i < size; i++) v = v * 256 + (bytes[pos + i] as number)
+  return v
+}

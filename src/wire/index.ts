@@ -1,0 +1,5 @@
+export * from './constants.ts'
+export * from './cbor.ts'
+export * as s from './schema.ts'
+export { decodeMessage, checkValue, SchemaError, type Schema, type Infer } from './schema.ts'
+export * from './xml.ts'

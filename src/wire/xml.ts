@@ -1,0 +1,153 @@
+/**
+ * The XML used by Windows' peer formats (identity info and export, invitations, record
+ * attributes, search queries), parsed with fast-xml-parser into a small element tree.
+ * Safe by construction: size, depth and element-count limits are checked, DOCTYPE and entity
+ * declarations are refused outright (no expansion, no external fetches), and only the five
+ * predefined entities and numeric character references are decoded.
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { PeerError, type PeerErrorCode } from '../core/errors.ts'
+import { MAX_XML_BYTES, MAX_XML_DEPTH, MAX_XML_ELEMENTS } from './constants.ts'
+
+export interface XmlElement {
+  name: string
+  attributes: Record<string, string>
+  children: XmlNode[]
+}
+export type XmlNode = XmlElement | string
+
+export interface XmlParseOptions {
+  what?: string
+  code?: PeerErrorCode
+  maxBytes?: number
+  maxDepth?: number
+  maxElements?: number
+}
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  allowBooleanAttributes: false,
+})
+
+type Parsed = Record<string, unknown>
+
+/** Parses one XML document; the root element is returned. */
+export function parseXml(text: string, options: XmlParseOptions = {}): XmlElement {
+  const what = options.what ?? 'XML document'
+  const code = options.code ?? 'E_INVALIDARG'
+  const maxBytes = options.maxBytes ?? MAX_XML_BYTES
+  const bad = (problem: string): PeerError =>
+    new PeerError(code, `${what} is not valid: ${problem}`)
+  if (typeof text !== 'string') throw bad('expected text')
+  if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) {
+    throw new PeerError('PEER_E_TOO_LARGE', `${what} is larger than ${maxBytes} bytes`)
+  }
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw bad('DOCTYPE and entity declarations are not allowed')
+  const valid = XMLValidator.validate(text, { allowBooleanAttributes: false })
+  if (valid !== true) throw bad(`${valid.err.msg} (line ${valid.err.line})`)
+  const parsed = parser.parse(text) as Parsed[]
+  const roots = parsed.filter((n) => !('#text' in n && isBlank(n['#text'])))
+  if (roots.length !== 1 || '#text' in (roots[0] as Parsed))
+    throw bad('expected exactly one root element')
+  const counter = { elements: 0 }
+  return toElement(roots[0] as Parsed, 1, {
+    bad,
+    maxDepth: options.maxDepth ?? MAX_XML_DEPTH,
+    maxElements: options.maxElements ?? MAX_XML_ELEMENTS,
+    counter,
+  })
+}
+
+interface Ctx {
+  bad: (problem: string) => PeerError
+  maxDepth: number
+  maxElements: number
+  counter: { elements: number }
+}
+
+function isBlank(v: unknown): boolean {
+  return typeof v === 'string' && /^[ \t\r\n]*$/.test(v)
+}
+
+function toElement(node: Parsed, depth: number, ctx: Ctx): XmlElement {
+  if (depth > ctx.maxDepth) throw ctx.bad(`nesting deeper than ${ctx.maxDepth}`)
+  if (++ctx.counter.elements > ctx.maxElements)
+    throw ctx.bad(`more than ${ctx.maxElements} elements`)
+  const name = Object.keys(node).find((k) => k !== ':@')
+  if (name === undefined) throw ctx.bad('empty node')
+  const rawAttrs = (node[':@'] ?? {}) as Record<string, unknown>
+  const attributes: Record<string, string> = {}
+  for (const [k, v] of Object.entries(rawAttrs)) {
+    if (typeof v !== 'string') throw ctx.bad(`attribute ${k} has no value`)
+    attributes[k] = decodeEntities(v, ctx)
+  }
+  const children: XmlNode[] = []
+  for (const child of (node[name] ?? []) as Parsed[]) {
+    if ('#text' in child) children.push(decodeEntities(String(child['#text']), ctx))
+    else children.push(toElement(child, depth + 1, ctx))
+  }
+  return { name, attributes, children }
+}
+
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
+
+function decodeEntities(s: string, ctx: Ctx): string {
+  if (!s.includes('&')) return s
+  return s.replace(/&([^;&]{0,10});?/g, (whole, ref: string) => {
+    if (!whole.endsWith(';')) throw ctx.bad('bare "&" in text (write &amp;)')
+    if (ref in PREDEFINED) return PREDEFINED[ref] as string
+    const m = /^#(x[0-9a-fA-F]{1,6}|[0-9]{1,7})$/.exec(ref)
+    if (m) {
+      const cp = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10)
+      if (cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        throw ctx.bad(`character reference &${ref}; is not a valid character`)
+      }
+      return String.fromCodePoint(cp)
+    }
+    throw ctx.bad(`unknown entity &${ref};`)
+  })
+}
+
+/** Text content of an element: its direct text children, concatenated. */
+export function textOf(el: XmlElement): string {
+  return el.children.filter((c): c is string => typeof c === 'string').join('')
+}
+
+/** Child elements, skipping whitespace between them; non-blank stray text is refused. */
+export function childElements(el: XmlElement, bad: (problem: string) => Error): XmlElement[] {
+  const out: XmlElement[] = []
+  for (const c of el.children) {
+    if (typeof c !== 'string') out.push(c)
+    else if (!isBlank(c)) throw bad(`unexpected text inside <${el.name}>`)
+  }
+  return out
+}
+
+export function escapeXmlText(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+export function escapeXmlAttribute(s: string): string {
+  return escapeXmlText(s).replace(/"/g, '&quot;')
+}
+
+/** Serialises an element tree compactly (no added whitespace), attributes in the given order. */
+export function serializeXml(el: XmlElement): string {
+  const attrs = Object.entries(el.attributes)
+    .map(([k, v]) => ` ${k}="${escapeXmlAttribute(v)}"`)
+    .join('')
+  if (el.children.length === 0) return `<${el.name}${attrs}/>`
+  const inner = el.children
+    .map((c) => (typeof c === 'string' ? escapeXmlText(c) : serializeXml(c)))
+    .join('')
+  return `<${el.name}${attrs}>${inner}</${el.name}>`
+}
