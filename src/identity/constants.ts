@@ -49,10 +49,10 @@ export const IDENTITY_FILE_VERSION = 1
 export const EXPORT_SCRYPT_LOG_N = 17
 export const EXPORT_SCRYPT_R = 8
 export const EXPORT_SCRYPT_P = 1
-/** Imports accept an exporter's cost of N = 2^10 .. 2^20, r 1..16, p 1..4; never more memory. */
+/** Imports accept an exporter's cost of N = 2^10 .. 2^18, r 1..8, p 1..4: at most 256 MiB. */
 export const IMPORT_SCRYPT_LOG_N_MIN = 10
-export const IMPORT_SCRYPT_LOG_N_MAX = 20
-export const IMPORT_SCRYPT_R_MAX = 16
+export const IMPORT_SCRYPT_LOG_N_MAX = 18
+export const IMPORT_SCRYPT_R_MAX = 8
 export const IMPORT_SCRYPT_P_MAX = 4
 export const EXPORT_SALT_BYTES = 16
 /** ChaCha20-Poly1305 (RFC 8439) nonce and tag. */

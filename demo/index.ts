@@ -1,0 +1,34 @@
+/**
+ * `npm run demo`: peerinfra working, step by step, on this machine only (a temporary data
+ * directory, nothing on the network). Each capability adds its steps here as it lands.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pc from 'picocolors'
+import { identityDemo } from './identity.ts'
+
+export interface DemoContext {
+  /** A fresh folder for this run; removed at the end. */
+  root: string
+  step(title: string): void
+  say(label: string, value: string): void
+}
+
+function context(root: string): DemoContext {
+  let n = 0
+  return {
+    root,
+    step: (title) => process.stdout.write(`\n${pc.bold(pc.cyan(`${++n}. ${title}`))}\n`),
+    say: (label, value) => process.stdout.write(`   ${pc.dim(label.padEnd(18))} ${value}\n`),
+  }
+}
+
+const root = await mkdtemp(join(tmpdir(), 'peerinfra-demo-'))
+try {
+  process.stdout.write(pc.bold('peerinfra demo') + pc.dim(`  (data in ${root})\n`))
+  await identityDemo(context(root))
+  process.stdout.write(`\n${pc.green('✔ demo finished')}\n`)
+} finally {
+  await rm(root, { recursive: true, force: true })
+}

@@ -1,0 +1,25 @@
+/** `npm run demo` stays true: it runs to the end and shows each step. */
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+test('the demo runs to the end', async () => {
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'demo/index.ts'],
+      { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    )
+  })
+  assert.match(out, /peer name\s+[0-9a-f]{40}\.alice/)
+  assert.match(out, /same key: true/)
+  assert.match(out, /wrong password\s+refused PEER_E_DECRYPTION_FAILED/)
+  assert.match(out, /verified .* chain of 3/)
+  assert.match(out, /forged chain\s+refused PEER_E_CERTIFICATE_NOT_TRUSTED/)
+  assert.match(out, /demo finished/)
+})
