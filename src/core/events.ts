@@ -70,15 +70,21 @@ export class TypedEmitter<E extends EventMap> {
     const set = this.listeners.get(type)
     if (set) {
       for (const listener of [...set]) {
-        try {
-          ;(listener as Listener<E[K]>)(data)
-        } catch (err) {
-          this.listenerErrors++
-          log.warn('event listener threw', { type: String(type), error: String(err) })
-        }
+        this.safely(() => (listener as Listener<E[K]>)(data), type)
       }
     }
     for (const sub of [...this.subscriptions]) sub.deliver(type, data)
+  }
+
+  /** Runs application code (a listener or filter); what it throws is counted and logged. */
+  private safely<T>(fn: () => T, type: PropertyKey): T | undefined {
+    try {
+      return fn()
+    } catch (err) {
+      this.listenerErrors++
+      log.warn('event listener threw', { type: String(type), error: String(err) })
+      return undefined
+    }
   }
 
   /** Ends every open iterator (they finish normally); used when the component closes. */
@@ -127,7 +133,7 @@ export class TypedEmitter<E extends EventMap> {
       deliver: (type, data) => {
         if (ended || (wanted && !wanted.has(type as keyof E))) return
         const event = { type, data } as EventOf<E, K>
-        if (filter && !filter(event)) return
+        if (filter && !this.safely(() => filter(event), type)) return
         if (waiting) {
           const resolve = waiting
           waiting = waitingReject = undefined

@@ -1,6 +1,6 @@
 /** Durable file writes: whole-or-nothing, owner-only where asked. */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { chmod, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
 
 /**
@@ -37,6 +37,8 @@ export async function writeFileAtomic(
 /** Creates a folder (and parents) readable by its owner only. */
 export async function ensurePrivateDir(path: string): Promise<void> {
   await mkdir(path, { recursive: true, mode: 0o700 })
+  // mkdir leaves an existing folder's mode alone; key folders must not stay readable by others.
+  await chmod(path, 0o700)
 }
 
 async function syncDir(dir: string): Promise<void> {

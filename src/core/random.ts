@@ -46,12 +46,19 @@ export class SystemRandom implements Random {
 
   int(maxExclusive: number): number {
     checkRange(maxExclusive)
-    return maxExclusive === 1 ? 0 : randomInt(maxExclusive)
+    if (maxExclusive === 1) return 0
+    // crypto.randomInt needs max < 2^48, so the full 48-bit range is read directly.
+    return maxExclusive === MAX_INT_RANGE ? random48() : randomInt(maxExclusive)
   }
 
   float(): number {
-    return randomInt(2 ** 48) / 2 ** 48
+    return random48() / MAX_INT_RANGE
   }
+}
+
+/** 48 uniform bits from the CSPRNG. */
+function random48(): number {
+  return randomBytes(6).readUIntBE(0, 6)
 }
 
 export const systemRandom: Random = new SystemRandom()

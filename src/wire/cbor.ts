@@ -28,7 +28,22 @@ export interface CborDecodeOptions extends CborLimits {
 
 /** Deterministic encoding: shortest forms, map keys in bytewise order of their encodings. */
 export function encodeCbor(value: unknown): Uint8Array {
-  return cborgEncode(value, rfc8949EncodeOptions)
+  let bytes: Uint8Array
+  try {
+    bytes = cborgEncode(value, rfc8949EncodeOptions)
+  } catch (err) {
+    throw new PeerError('E_INVALIDARG', `cannot encode as CBOR: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+  // Refuse to write what our own decoders would refuse (floats, undefined, huge integers).
+  const problem = scanCbor(bytes, { maxDepth: Infinity, maxItems: Infinity })
+  if (problem)
+    throw new PeerError(
+      'E_INVALIDARG',
+      `value is outside the CBOR subset peerinfra uses: ${problem}`,
+    )
+  return bytes
 }
 
 const DECODE_OPTIONS = {
@@ -66,7 +81,7 @@ export function decodeCbor(bytes: Uint8Array, options: CborDecodeOptions = {}): 
   } catch (err) {
     throw new PeerError(code, `${what} is malformed: ${(err as Error).message}`, { cause: err })
   }
-  const again = encodeCbor(value)
+  const again = cborgEncode(value, rfc8949EncodeOptions)
   if (!Buffer.from(again).equals(bytes)) {
     throw new PeerError(code, `${what} is not in deterministic CBOR encoding`)
   }
@@ -97,6 +112,7 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
     remaining[level] = (remaining[level] as number) - 1
     if (pos >= end) return `truncated at byte ${pos}`
     if (++items > maxItems) return `more than ${maxItems} items`
+    const start = pos
     const initial = bytes[pos] as number
     const major = initial >> 5
     const info = initial & 31
@@ -106,11 +122,12 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
     else if (info === 24 || info === 25 || info === 26 || info === 27) {
       const size = 1 << (info - 24)
       if (pos + size > end) return `truncated header at byte ${pos - 1}`
-      if (size === 8) {
-        const hi = readUint(bytes, pos, 4)
-        if (hi > 0x1f_ffff) return `integer beyond 2^53-1 at byte ${pos - 1}`
-        arg = hi * 2 ** 32 + readUint(bytes, pos + 4, 4)
-      } else arg = readUint(bytes, pos, size)
+      // An 8-byte argument may exceed 2^53; it is then refused below as an integer or
+      // overruns the input as a length, either way before it is used.
+      arg =
+        size === 8
+          ? readUint(bytes, pos, 4) * 2 ** 32 + readUint(bytes, pos + 4, 4)
+          : readUint(bytes, pos, size)
       pos += size
     } else if (info === 31) return `indefinite length at byte ${pos - 1}`
     else return `reserved header value at byte ${pos - 1}`
@@ -119,6 +136,7 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
     switch (major) {
       case 0:
       case 1:
+        if (arg > Number.MAX_SAFE_INTEGER) return `integer beyond 2^53-1 at byte ${start}`
         break
       case 2:
       case 3:
@@ -130,7 +148,8 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
         const entries = major === 5 ? arg * 2 : arg
         // Every item takes at least one byte, so a count beyond the bytes left is a lie.
         if (entries > end - pos) return `count of ${arg} overruns the input at byte ${pos}`
-        if (remaining.length >= maxDepth) return `nesting deeper than ${maxDepth}`
+        // remaining[0] is the document itself, so this container is at depth remaining.length.
+        if (remaining.length > maxDepth) return `nesting deeper than ${maxDepth}`
         remaining.push(entries)
         isMap.push(major === 5)
         break

@@ -36,6 +36,14 @@ function fail(path: string, problem: string): never {
   throw new SchemaError(path, problem)
 }
 
+/** A value for an error message: short primitives as JSON, anything else by its type. */
+function shown(value: unknown): string {
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+    return typeName(value)
+  const json = JSON.stringify(value)
+  return json.length > 40 ? `${json.slice(0, 40)}...` : json
+}
+
 function typeName(value: unknown): string {
   if (value === null) return 'null'
   if (value instanceof Uint8Array) return 'bytes'
@@ -117,9 +125,7 @@ export function text(bounds: TextBounds): Schema<string> {
 
 export function literal<const T extends string | number | boolean | null>(expected: T): Schema<T> {
   return schema(JSON.stringify(expected), (v, path) =>
-    v === expected
-      ? (v as T)
-      : fail(path, `expected ${JSON.stringify(expected)}, got ${JSON.stringify(v) ?? typeName(v)}`),
+    v === expected ? (v as T) : fail(path, `expected ${JSON.stringify(expected)}, got ${shown(v)}`),
   )
 }
 
@@ -228,7 +234,7 @@ export function checkValue<T>(value: unknown, shape: Schema<T>, options: DecodeM
     if (typeof v !== 'number' || !options.versions.includes(v)) {
       throw new PeerError(
         'PEER_E_UNSUPPORTED_VERSION',
-        `${options.what} has version ${JSON.stringify(v)}; this peerinfra understands ${options.versions.join(', ')}`,
+        `${options.what} has version ${shown(v)}; this peerinfra understands ${options.versions.join(', ')}`,
         { details: { version: v } },
       )
     }

@@ -54,7 +54,15 @@ export function parseXml(text: string, options: XmlParseOptions = {}): XmlElemen
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw bad('DOCTYPE and entity declarations are not allowed')
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: false })
   if (valid !== true) throw bad(`${valid.err.msg} (line ${valid.err.line})`)
-  const parsed = parser.parse(text) as Parsed[]
+  if (textAfterSelfClosedRoot(text)) throw bad('text after the root element')
+  let parsed: Parsed[]
+  try {
+    parsed = parser.parse(text) as Parsed[]
+  } catch (err) {
+    // fast-xml-parser throws plain Errors for some documents the validator passes (nesting past
+    // its own limit, names such as __proto__); they are bad input like any other.
+    throw new PeerError(code, `${what} is not valid: ${(err as Error).message}`, { cause: err })
+  }
   const roots = parsed.filter((n) => !('#text' in n && isBlank(n['#text'])))
   if (roots.length !== 1 || '#text' in (roots[0] as Parsed))
     throw bad('expected exactly one root element')
@@ -72,6 +80,39 @@ interface Ctx {
   maxDepth: number
   maxElements: number
   counter: { elements: number }
+}
+
+/**
+ * fast-xml-parser's validator misses text after a self-closed root (`<a/>text`) and its parser
+ * drops that text silently. This finds the root's start tag (the document is already known to
+ * be well-formed otherwise) and, when it closes itself, looks at what follows it.
+ */
+function textAfterSelfClosedRoot(text: string): boolean {
+  let i = skipMisc(text, 0)
+  let quote = ''
+  for (i++; i < text.length; i++) {
+    const c = text[i]
+    if (quote !== '') {
+      if (c === quote) quote = ''
+    } else if (c === '"' || c === "'") quote = c
+    else if (c === '>') break
+  }
+  if (text[i - 1] !== '/') return false
+  i = skipMisc(text, i + 1)
+  // Another element after the root is left to the one-root check.
+  return i < text.length && text[i] !== '<'
+}
+
+/** Skips whitespace, comments and processing instructions from `i`; returns where they end. */
+function skipMisc(text: string, i: number): number {
+  for (;;) {
+    while (i < text.length && ' \t\r\n'.includes(text[i] as string)) i++
+    const comment = text.startsWith('<!--', i)
+    if (!comment && !text.startsWith('<?', i)) return i
+    const end = comment ? text.indexOf('-->', i + 4) : text.indexOf('?>', i + 2)
+    if (end < 0) return text.length
+    i = end + (comment ? 3 : 2)
+  }
 }
 
 function isBlank(v: unknown): boolean {
@@ -100,11 +141,21 @@ function toElement(node: Parsed, depth: number, ctx: Ctx): XmlElement {
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
 
-function decodeEntities(s: string, ctx: Ctx): string {
+// Characters XML 1.0 does not allow, raw or as references (section 2.2).
+const NOT_XML_CHAR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/
+
+function decodeEntities(raw: string, ctx: Ctx): string {
+  const decoded = expandReferences(raw, ctx)
+  if (NOT_XML_CHAR.test(decoded))
+    throw ctx.bad('it contains a control character XML does not allow')
+  return decoded
+}
+
+function expandReferences(s: string, ctx: Ctx): string {
   if (!s.includes('&')) return s
-  return s.replace(/&([^;&]{0,10});?/g, (whole, ref: string) => {
+  return s.replace(/&([^;&\s<]*);?/g, (whole, ref: string) => {
     if (!whole.endsWith(';')) throw ctx.bad('bare "&" in text (write &amp;)')
-    if (ref in PREDEFINED) return PREDEFINED[ref] as string
+    if (Object.hasOwn(PREDEFINED, ref)) return PREDEFINED[ref] as string
     const m = /^#(x[0-9a-fA-F]{1,6}|[0-9]{1,7})$/.exec(ref)
     if (m) {
       const cp = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10)
@@ -113,7 +164,7 @@ function decodeEntities(s: string, ctx: Ctx): string {
       }
       return String.fromCodePoint(cp)
     }
-    throw ctx.bad(`unknown entity &${ref};`)
+    throw ctx.bad(`unknown entity &${ref.slice(0, 40)};`)
   })
 }
 

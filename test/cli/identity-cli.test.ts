@@ -74,8 +74,8 @@ test('create, list, show, default, rename, info, export, import, delete', async 
 
   const shown = JSON.parse(
     (await run(['identity', 'show', 'bob', '--home', home, '--json'])).stdout,
-  )
-  assert.equal((shown as Record<string, unknown>)['peerName'], bob['peerName'])
+  ) as Record<string, unknown>
+  assert.equal(shown['peerName'], bob['peerName'])
 
   const def = await run(['identity', 'default', 'bob', '--home', home, '--json'])
   assert.equal((JSON.parse(def.stdout) as Record<string, unknown>)['peerName'], bob['peerName'])
