@@ -85,7 +85,19 @@ function checkNameBinding(name: string, key: Uint8Array, role: string): void {
   }
 }
 
-function checkFields(f: CertificateFields): void {
+/** A key from certificate bytes; small-order and malformed keys are refused here. */
+function keyOf(bytes: Uint8Array, role: string): PublicKey {
+  try {
+    return PublicKey.fromBytes(bytes)
+  } catch (err) {
+    throw invalid(`${role} key: ${(err as Error).message}`)
+  }
+}
+
+/** Checks a certificate's fields; returns the subject key, built once. */
+function checkFields(f: CertificateFields): PublicKey {
+  const subject = keyOf(f.subjectKey, 'subject')
+  if (!bytesEqual(f.subjectKey, f.issuerKey)) keyOf(f.issuerKey, 'issuer')
   checkNameBinding(f.subjectName, f.subjectKey, 'subject')
   checkNameBinding(f.issuerName, f.issuerKey, 'issuer')
   if (f.notBefore > f.notAfter) throw invalid('notBefore is after notAfter')
@@ -98,6 +110,7 @@ function checkFields(f: CertificateFields): void {
     }
     if (canonical !== c) throw invalid('a classifier is not in Unicode NFC')
   }
+  return subject
 }
 
 export class Certificate implements CertificateFields {
@@ -114,9 +127,16 @@ export class Certificate implements CertificateFields {
   /** The exact signed bytes. */
   readonly tbs: Uint8Array
   readonly signature: Uint8Array
-  private subjectPublicKey: PublicKey | undefined
+  /** The subject key as a PublicKey (one KeyObject, kept). */
+  readonly subject: PublicKey
 
-  private constructor(fields: CertificateFields, tbs: Uint8Array, signature: Uint8Array) {
+  private constructor(
+    fields: CertificateFields,
+    tbs: Uint8Array,
+    signature: Uint8Array,
+    subject: PublicKey,
+  ) {
+    this.subject = subject
     this.type = fields.type
     this.serial = fields.serial
     this.subjectKey = fields.subjectKey
@@ -136,7 +156,7 @@ export class Certificate implements CertificateFields {
     if (!issuer.publicKey.equals(fields.issuerKey)) {
       throw new PeerError('E_INVALIDARG', 'the signing key is not the certificate issuer key')
     }
-    checkFields(fields)
+    const subject = checkFields(fields)
     const tbs = encodeCbor({
       v: CERTIFICATE_VERSION,
       type: fields.type,
@@ -156,7 +176,7 @@ export class Certificate implements CertificateFields {
       code: 'PEER_E_INVALID_CREDENTIAL',
       versions: [CERTIFICATE_VERSION],
     })
-    return new Certificate(fields, tbs, issuer.sign(DOMAIN.certificate, tbs))
+    return new Certificate(fields, tbs, issuer.sign(DOMAIN.certificate, tbs), subject)
   }
 
   /** Parses an encoded certificate (structure and bindings only; see verifyChain for trust). */
@@ -168,17 +188,12 @@ export class Certificate implements CertificateFields {
     })
     const f = decodeMessage(tbs, tbsSchema, { ...opts, versions: [CERTIFICATE_VERSION] })
     const fields: CertificateFields = { ...f, roles: [...f.roles], classifiers: [...f.classifiers] }
-    checkFields(fields)
-    return new Certificate(fields, tbs, signature)
+    return new Certificate(fields, tbs, signature, checkFields(fields))
   }
 
   /** CBOR `[tbs, signature]`. */
   encode(): Uint8Array {
     return encodeCbor([this.tbs, this.signature])
-  }
-
-  get subject(): PublicKey {
-    return (this.subjectPublicKey ??= PublicKey.fromBytes(this.subjectKey))
   }
 
   get isSelfSigned(): boolean {

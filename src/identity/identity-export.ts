@@ -94,7 +94,14 @@ function scryptKey(
       salt,
       32,
       { N, r, p, maxmem: 128 * N * r + 16 * 1024 * 1024 },
-      (err, key) => (err ? reject(err) : resolve(key)),
+      (err, key) =>
+        err
+          ? reject(
+              new PeerError('E_INVALIDARG', `scrypt refused the export's cost: ${err.message}`, {
+                cause: err,
+              }),
+            )
+          : resolve(key),
     )
   })
 }

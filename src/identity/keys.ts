@@ -28,10 +28,33 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 const prefixCache = new Map<string, Uint8Array>()
 
+// Encodings (y coordinate, sign bit ignored) of the points of small order, as libsodium lists
+// them (ge25519_has_small_order). node:crypto accepts such keys, and for the identity point the
+// signature (R = identity, S = 0) verifies for every message: nobody would own such a key.
+const SMALL_ORDER = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+]
+
+function hasSmallOrder(raw: Uint8Array): boolean {
+  const y = new Uint8Array(raw)
+  y[31] = (y[31] as number) & 0x7f
+  return SMALL_ORDER.includes(toHex(y))
+}
+
 /** `domain || 0x00 || message`: the exact bytes every peerinfra signature covers. */
 export function domainSeparated(domain: string, message: Uint8Array): Uint8Array {
   let prefix = prefixCache.get(domain)
   if (!prefix) {
+    // The NUL ends the domain, so a domain holding one could collide with another's prefix.
+    if (domain.length === 0 || domain.includes('\u0000')) {
+      throw new PeerError('E_INVALIDARG', 'a signature domain is non-empty text without NUL')
+    }
     prefix = concatBytes(utf8(domain), new Uint8Array([0]))
     prefixCache.set(domain, prefix)
   }
@@ -56,6 +79,9 @@ export class PublicKey {
   static fromBytes(raw: Uint8Array): PublicKey {
     if (!(raw instanceof Uint8Array) || raw.length !== PUBLIC_KEY_BYTES) {
       throw new PeerError('E_INVALIDARG', `an Ed25519 public key is ${PUBLIC_KEY_BYTES} bytes`)
+    }
+    if (hasSmallOrder(raw)) {
+      throw new PeerError('E_INVALIDARG', 'not a valid Ed25519 public key (a point of small order)')
     }
     let keyObject: KeyObject
     try {

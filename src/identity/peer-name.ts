@@ -25,8 +25,12 @@ const SECURED_AUTHORITY = /^[0-9a-f]{40}$/
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 // (String.prototype.isWellFormed is ES2024; this is the same test.)
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-// Longest text that could still be a valid name: authority, dot, 149 astral characters.
-const MAX_NAME_UTF16 = AUTHORITY_HEX_LENGTH + 1 + 2 * MAX_CLASSIFIER_LENGTH
+// Longest input that could still normalise to a valid classifier: NFC composes at most 4 code
+// points into one (U+1F82 from U+03B1 U+0313 U+0300 U+0345) and a code point takes at most 2
+// UTF-16 units. Longer input is refused before any work is done on it.
+const MAX_CLASSIFIER_UTF16 = 4 * 2 * MAX_CLASSIFIER_LENGTH
+// Longest text that could still be a valid name: authority, dot, the classifier input above.
+const MAX_NAME_UTF16 = AUTHORITY_HEX_LENGTH + 1 + MAX_CLASSIFIER_UTF16
 
 /** Something that has a peer name: an Identity, or anything carrying `peerName`. */
 export interface HasPeerName {
@@ -38,7 +42,7 @@ export function normalizeClassifier(classifier: string): string {
   if (typeof classifier !== 'string') {
     throw new PeerError('PEER_E_INVALID_CLASSIFIER', 'a classifier must be a string')
   }
-  if (classifier.length > 2 * MAX_CLASSIFIER_LENGTH) throw tooLong(classifier.length)
+  if (classifier.length > MAX_CLASSIFIER_UTF16) throw tooLong(classifier.length)
   if (LONE_SURROGATE.test(classifier)) {
     throw new PeerError(
       'PEER_E_INVALID_CLASSIFIER',
@@ -93,11 +97,14 @@ export class PeerName {
     return this.toString()
   }
 
+  /** Same name; false (not an error) when `other` is not a valid peer name. */
   equals(other: PeerName | string): boolean {
-    return (
-      this.toString() ===
-      (typeof other === 'string' ? PeerName.parse(other).toString() : other.toString())
-    )
+    if (other instanceof PeerName) return this.toString() === other.toString()
+    try {
+      return this.toString() === PeerName.parse(other).toString()
+    } catch {
+      return false
+    }
   }
 
   /** Parses `authority.classifier`; throws PEER_E_INVALID_PEER_NAME (or a classifier error). */
@@ -105,15 +112,23 @@ export class PeerName {
     if (text instanceof PeerName) return text
     if (typeof text !== 'string')
       throw new PeerError('PEER_E_INVALID_PEER_NAME', 'a peer name must be a string')
+    const dot = text.indexOf('.')
+    const authority = dot < 0 ? text : text.slice(0, dot)
+    const classifier = dot < 0 ? '' : text.slice(dot + 1)
+    if (authority !== UNSECURED_AUTHORITY && !/^[0-9a-fA-F]{40}$/.test(authority)) {
+      throw invalidName(
+        text,
+        dot < 0
+          ? 'expected "authority.classifier"'
+          : 'the authority must be "0" or 40 hex characters',
+      )
+    }
     if (text.length > MAX_NAME_UTF16) {
       throw new PeerError(
         'PEER_E_CLASSIFIER_TOO_LONG',
         `a peer name holds at most ${MAX_CLASSIFIER_LENGTH} classifier characters`,
       )
     }
-    const dot = text.indexOf('.')
-    const authority = dot < 0 ? text : text.slice(0, dot)
-    const classifier = dot < 0 ? '' : text.slice(dot + 1)
     if (authority === UNSECURED_AUTHORITY) {
       if (dot < 0 || classifier === '') {
         throw invalidName(text, 'an unsecured name ("0.") needs a classifier')
@@ -122,10 +137,7 @@ export class PeerName {
     }
     if (SECURED_AUTHORITY.test(authority))
       return new PeerName(authority, normalizeClassifier(classifier))
-    if (/^[0-9a-fA-F]{40}$/.test(authority))
-      throw invalidName(text, 'the authority must be lowercase hex')
-    if (dot < 0) throw invalidName(text, 'expected "authority.classifier"')
-    throw invalidName(text, 'the authority must be "0" or 40 hex characters')
+    throw invalidName(text, 'the authority must be lowercase hex')
   }
 
   /** True when `text` parses as a peer name. */

@@ -77,9 +77,23 @@ export class IdentityStore {
 
   private async load(): Promise<void> {
     for (const file of (await readdir(this.dir)).sort()) {
+      // A temporary file left by a crash mid-write is never the real copy (the rename did not
+      // happen), and it may hold a private key: remove it.
+      if (/^\..*\.tmp$/.test(file)) {
+        await rm(join(this.dir, file), { force: true })
+        continue
+      }
       if (!file.endsWith('.identity.json')) continue
       try {
         const identity = await this.readIdentityFile(join(this.dir, file))
+        // Only the file named after the peer name counts; a stray copy is reported, not loaded
+        // (else deleting the identity would not make it go away).
+        if (join(this.dir, file) !== this.fileOf(identity.peerName)) {
+          throw new PeerError(
+            'PEER_E_CERT_STORE_CORRUPTED',
+            `a copy of ${identity.peerName} under another file name`,
+          )
+        }
         this.identities.set(identity.peerName, identity)
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err)
@@ -294,7 +308,11 @@ export class IdentityStore {
   }
 
   /** `<PEERIDENTITYEXPORT>`, the private key sealed under `password`. */
-  export(peerName: string, password: string, options: { logN?: number } = {}): Promise<string> {
+  async export(
+    peerName: string,
+    password: string,
+    options: { logN?: number } = {},
+  ): Promise<string> {
     return exportIdentity(this.get(peerName), password, { random: this.options.random, ...options })
   }
 
