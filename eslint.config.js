@@ -17,16 +17,37 @@ const ALLOWED = {
   cli: ['core', 'wire', 'identity', 'transport', 'pnrp', 'graph', 'group', 'node'],
 }
 
+/** Folders whose code must take time and randomness from its caller (DESIGN.md section 7). */
+const HOSTS = ['core', 'node', 'cli']
+
+// Randomness and timers reached by import rather than through a global.
+const AMBIENT_IMPORTS = [
+  {
+    name: 'node:crypto',
+    importNames: ['randomBytes', 'randomInt', 'randomUUID', 'getRandomValues', 'randomFillSync'],
+    message: 'Use the injected Random.',
+  },
+  { name: 'node:timers', message: 'Use the injected Clock.' },
+  { name: 'node:timers/promises', message: 'Use the injected Clock.' },
+]
+
 const layerRules = LAYERS.map((layer) => ({
   files: [`src/${layer}/**/*.ts`],
   rules: {
     'no-restricted-imports': [
       'error',
       {
-        patterns: LAYERS.filter((l) => l !== layer && !ALLOWED[layer].includes(l)).map((l) => ({
-          group: [`../${l}/*`, `../../${l}/*`],
-          message: `src/${layer} may not import src/${l}: arrows point down (DESIGN.md section 2).`,
-        })),
+        paths: HOSTS.includes(layer) ? [] : AMBIENT_IMPORTS,
+        patterns: [
+          ...LAYERS.filter((l) => l !== layer && !ALLOWED[layer].includes(l)).map((l) => ({
+            group: [`../${l}/*`, `../../${l}/*`],
+            message: `src/${layer} may not import src/${l}: arrows point down (DESIGN.md section 2).`,
+          })),
+          {
+            group: ['../index.ts', '../../index.ts', '../index.js'],
+            message: 'Import from the layer that owns it, not the package root.',
+          },
+        ],
       },
     ],
   },
@@ -63,7 +84,7 @@ export default tseslint.config(
   {
     // Protocol code takes time and randomness from its caller (DESIGN.md section 7).
     files: ['src/**/*.ts'],
-    ignores: ['src/core/**', 'src/cli/**', 'src/node/**'],
+    ignores: HOSTS.map((h) => `src/${h}/**`),
     rules: {
       'no-restricted-properties': [
         'error',

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { SeededRandom } from '../src/core/random.ts'
 import { VirtualClock } from '../src/core/clock.ts'
 import { Identity } from '../src/identity/identity.ts'
+import { PKCS8_PREFIX } from '../src/identity/keys.ts'
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +29,7 @@ const identity = Identity.create({ classifier: 'bench', random, now: new Virtual
 // The raw baseline: node:crypto KeyObjects for the same key, built once as a careful user would.
 const seed = identity.keyPair.exportSeed()
 const rawPrivate = createPrivateKey({
-  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+  key: Buffer.concat([PKCS8_PREFIX, seed]),
   format: 'der',
   type: 'pkcs8',
 })

@@ -1,8 +1,10 @@
 /** `peerinfra identity ...`: the Identity Manager from the command line. */
-import { readFile, writeFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { Command } from 'commander'
 import pc from 'picocolors'
 import { PeerError } from '../core/errors.ts'
+import { fileError, writeFileAtomic } from '../core/files.ts'
+import { MAX_IDENTITY_XML_BYTES } from '../identity/constants.ts'
 import type { Identity } from '../identity/identity.ts'
 import { PeerNode } from '../node/peer-node.ts'
 import { printFields, printJson, success, type GlobalOptions } from './output.ts'
@@ -44,6 +46,23 @@ function show(node: PeerNode, identity: Identity, json: boolean | undefined): vo
 
 function pick(node: PeerNode, name: string | undefined): Identity {
   return name === undefined ? node.identities.getDefault() : node.identities.find(name)
+}
+
+/** A file of at most MAX_IDENTITY_XML_BYTES, as text; a larger one is refused unread. */
+async function readTextFile(path: string): Promise<string> {
+  let handle
+  try {
+    handle = await open(path, 'r')
+    const { size } = await handle.stat()
+    if (size > MAX_IDENTITY_XML_BYTES) {
+      throw new PeerError('PEER_E_TOO_LARGE', `${path} is ${size} bytes; an export is a few KB`)
+    }
+    return await handle.readFile('utf8')
+  } catch (err) {
+    throw err instanceof PeerError ? err : fileError(err, `could not read ${path}`)
+  } finally {
+    await handle?.close()
+  }
 }
 
 export function identityCommand(): Command {
@@ -160,7 +179,7 @@ export function identityCommand(): Command {
         const identity = node.identities.find(name)
         const password = await readPassword('Password for the export', { ...o, confirm: true })
         const xml = await node.identities.export(identity.peerName, password)
-        if (o.out) await writeFile(o.out, xml + '\n', { mode: 0o600 })
+        if (o.out) await writeFileAtomic(o.out, xml + '\n', 0o600)
         if (g.json)
           printJson({ peerName: identity.peerName, ...(o.out ? { file: o.out } : { xml }) })
         else if (o.out) success(`exported ${pc.bold(identity.peerName)} to ${o.out}`)
@@ -177,7 +196,8 @@ export function identityCommand(): Command {
     )
     .action(async (file: string, o: { password?: string }, c: Command) =>
       withNode(c, async (node, g) => {
-        const xml = file === '-' ? await readAllStdin() : await readFile(file, 'utf8')
+        const xml =
+          file === '-' ? await readAllStdin(MAX_IDENTITY_XML_BYTES) : await readTextFile(file)
         const password = await readPassword('Password of the export', {
           ...o,
           stdinBusy: file === '-',

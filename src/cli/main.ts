@@ -1,5 +1,6 @@
 /** `peerinfra`: the command line for every component. */
 import { Command, CommanderError } from 'commander'
+import pkg from '../../package.json' with { type: 'json' }
 import { setLogPatterns } from '../core/log.ts'
 import { identityCommand } from './identity.ts'
 import { reportError } from './output.ts'
@@ -7,7 +8,7 @@ import { reportError } from './output.ts'
 export function buildProgram(): Command {
   const program = new Command('peerinfra')
     .description('The Windows Peer Infrastructure for Node.js: identities, PNRP, graphs and groups')
-    .version('0.1.0')
+    .version(pkg.version)
     .option('--home <dir>', 'data directory (default $PEERINFRA_HOME or ~/.peerinfra)')
     .option('--json', 'print machine-readable JSON')
     .option('--debug [components]', 'log to stderr (all components, or a comma-separated list)')

@@ -1,5 +1,6 @@
 /** Reading secrets: from a flag, from $PEERINFRA_PASSWORD, from a hidden prompt, or from stdin. */
 import { PeerError } from '../core/errors.ts'
+import { MAX_PASSWORD_BYTES } from '../identity/constants.ts'
 
 export const PASSWORD_ENV_VAR = 'PEERINFRA_PASSWORD'
 
@@ -28,7 +29,7 @@ export async function readPassword(prompt: string, source: PasswordSource): Prom
     }
     return first
   }
-  const line = (await readAllStdin()).split(/\r?\n/)[0] ?? ''
+  const line = (await readAllStdin(MAX_PASSWORD_BYTES + 2)).split(/\r?\n/)[0] ?? ''
   if (line === '')
     throw new PeerError(
       'PEER_E_PASSWORD_DOES_NOT_MEET_POLICY',
@@ -37,9 +38,16 @@ export async function readPassword(prompt: string, source: PasswordSource): Prom
   return line
 }
 
-export async function readAllStdin(): Promise<string> {
+/** All of stdin as text; more than `maxBytes` is refused (PEER_E_TOO_LARGE). */
+export async function readAllStdin(maxBytes: number): Promise<string> {
   const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  let size = 0
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length
+    if (size > maxBytes)
+      throw new PeerError('PEER_E_TOO_LARGE', `stdin holds more than ${maxBytes} bytes`)
+    chunks.push(chunk as Buffer)
+  }
   return Buffer.concat(chunks).toString('utf8')
 }
 

@@ -28,6 +28,18 @@ function checkDelay(ms: number): number {
   return ms
 }
 
+/** Interval periods beyond Node's timer limit are refused, on real and virtual clocks alike. */
+function checkPeriod(ms: number): number {
+  if (checkDelay(ms) > MAX_NODE_TIMER_MS) {
+    throw new PeerError(
+      'E_INVALIDARG',
+      `an interval period must be at most ${MAX_NODE_TIMER_MS} ms (about 24.8 days, ` +
+        `MAX_NODE_TIMER_MS), got ${ms}; use a shorter period or chained setTimeout calls`,
+    )
+  }
+  return ms
+}
+
 function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(abortError(signal, 'sleep'))
@@ -43,20 +55,84 @@ function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> 
   })
 }
 
-/** The real clock: wall time and Node's timers. */
+/**
+ * Longest delay Node's timers hold (its TIMEOUT_MAX, the largest signed 32-bit number of ms,
+ * about 24.8 days). Node fires a timer set for longer after 1 ms, with only a warning, so
+ * SystemClock chains timeouts past it and refuses intervals above it.
+ */
+export const MAX_NODE_TIMER_MS = 2 ** 31 - 1
+
+/** The host's timer functions, as SystemClock uses them; tests pass fakes. */
+export interface TimerHost {
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+  setInterval(fn: () => void, ms: number): unknown
+  clearInterval(handle: unknown): void
+}
+
+/** Node's own timers. */
+export const nodeTimerHost: TimerHost = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
+}
+
+/**
+ * Calls `fn` once after `ms` (already checked to be finite and >= 0) using `host`'s timeouts,
+ * none longer than `maxLink`: a longer delay is waited out as a chain of timeouts, one pending
+ * at a time. Cancelling the returned Timer clears whichever link is pending.
+ */
+export function chainTimeout(
+  host: Pick<TimerHost, 'setTimeout' | 'clearTimeout'>,
+  fn: () => void,
+  ms: number,
+  maxLink: number = MAX_NODE_TIMER_MS,
+): Timer {
+  let remaining = ms
+  let handle: unknown
+  let done = false
+  const link = (): void => {
+    const wait = Math.min(remaining, maxLink)
+    remaining -= wait
+    handle = host.setTimeout(() => {
+      if (done) return
+      if (remaining > 0) {
+        link()
+      } else {
+        done = true
+        fn()
+      }
+    }, wait)
+  }
+  link()
+  return {
+    cancel: () => {
+      if (done) return
+      done = true
+      host.clearTimeout(handle)
+    },
+  }
+}
+
+/** The real clock: wall time and Node's timers (or the `host` given, for tests). */
 export class SystemClock implements Clock {
+  constructor(private readonly host: TimerHost = nodeTimerHost) {}
+
   now(): number {
     return Date.now()
   }
 
+  /** Delays longer than MAX_NODE_TIMER_MS are chained, so even 30 days fire on time. */
   setTimeout(fn: () => void, ms: number): Timer {
-    const handle = setTimeout(fn, checkDelay(ms))
-    return { cancel: () => clearTimeout(handle) }
+    return chainTimeout(this.host, fn, checkDelay(ms))
   }
 
+  /** Periods longer than MAX_NODE_TIMER_MS are refused with E_INVALIDARG. */
   setInterval(fn: () => void, ms: number): Timer {
-    const handle = setInterval(fn, checkDelay(ms))
-    return { cancel: () => clearInterval(handle) }
+    checkPeriod(ms)
+    const handle = this.host.setInterval(fn, ms)
+    return { cancel: () => this.host.clearInterval(handle) }
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -108,7 +184,7 @@ export class VirtualClock implements Clock {
 
   setInterval(fn: () => void, ms: number): Timer {
     // An interval of 0 would spin forever at one instant; virtual intervals need >= 1 ms.
-    return this.schedule(fn, checkDelay(ms), Math.max(1, ms))
+    return this.schedule(fn, checkPeriod(ms), Math.max(1, ms))
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -140,7 +216,8 @@ export class VirtualClock implements Clock {
       this.queue.pop()
       this.fire(next)
     }
-    this.current = until
+    // A timer callback may have advanced the clock past `until`; time never goes back.
+    this.current = Math.max(this.current, until)
   }
 
   /**
@@ -158,7 +235,8 @@ export class VirtualClock implements Clock {
       this.fire(next)
       await flushMicrotasks()
     }
-    this.current = until
+    // A timer callback or continuation may have advanced the clock past `until`.
+    this.current = Math.max(this.current, until)
   }
 
   private schedule(fn: () => void, delay: number, every: number | undefined): Timer {

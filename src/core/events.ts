@@ -38,6 +38,8 @@ interface Subscription {
 
 export class TypedEmitter<E extends EventMap> {
   private readonly listeners = new Map<keyof E, Set<Listener<never>>>()
+  /** Per type, the wrapper `once` added for each original listener, so `off` can find it. */
+  private readonly onceWrappers = new Map<keyof E, Map<Listener<never>, Listener<never>>>()
   private readonly subscriptions = new Set<Subscription>()
   /** Listener exceptions caught so far. */
   listenerErrors = 0
@@ -50,16 +52,47 @@ export class TypedEmitter<E extends EventMap> {
     return () => this.off(type, listener)
   }
 
+  /**
+   * Adds a listener that fires at most once; returns a function that removes it. `off` with
+   * the same `listener` removes it too. Like `on`, adding the same function twice (before it
+   * fires) is one listener.
+   */
   once<K extends keyof E>(type: K, listener: Listener<E[K]>): () => void {
-    const off = this.on(type, (data) => {
-      off()
+    let wrappers = this.onceWrappers.get(type)
+    if (!wrappers)
+      this.onceWrappers.set(type, (wrappers = new Map<Listener<never>, Listener<never>>()))
+    const existing = wrappers.get(listener)
+    if (existing) return () => this.removeOnce(type, listener, existing)
+    let fired = false
+    const wrapper: Listener<E[K]> = (data) => {
+      // An emit that copied the listeners before a nested emit fired this one must not fire
+      // it again.
+      if (fired) return
+      fired = true
+      this.removeOnce(type, listener, wrapper)
       listener(data)
-    })
-    return off
+    }
+    wrappers.set(listener, wrapper)
+    this.on(type, wrapper)
+    return () => this.removeOnce(type, listener, wrapper)
   }
 
+  /** Removes a listener added with `on` or `once`; a function not added is ignored. */
   off<K extends keyof E>(type: K, listener: Listener<E[K]>): void {
-    this.listeners.get(type)?.delete(listener)
+    const set = this.listeners.get(type)
+    if (set?.delete(listener) && set.size === 0) this.listeners.delete(type)
+    const wrapper = this.onceWrappers.get(type)?.get(listener)
+    if (wrapper) this.removeOnce(type, listener, wrapper)
+  }
+
+  /** Removes the `once` registration `wrapper` of `listener`, when it is still registered. */
+  private removeOnce(type: keyof E, listener: Listener<never>, wrapper: Listener<never>): void {
+    const wrappers = this.onceWrappers.get(type)
+    if (wrappers?.get(listener) !== wrapper) return
+    wrappers.delete(listener)
+    if (wrappers.size === 0) this.onceWrappers.delete(type)
+    const set = this.listeners.get(type)
+    if (set?.delete(wrapper) && set.size === 0) this.listeners.delete(type)
   }
 
   listenerCount(type: keyof E): number {

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
+import { toPeerError, type PeerError, type PeerErrorCode } from './errors.ts'
 
 /**
  * Writes `data` to `path` atomically: a temporary file in the same folder is written, flushed
@@ -50,4 +51,22 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * A filesystem failure as a PeerError with the nearest Windows code: a full disk is
+ * PEER_E_DISK_FULL, a permission problem PEER_E_DATABASE_ACCESSDENIED, a path that is not what
+ * it should be E_INVALIDARG, anything else E_UNEXPECTED. The Node error is kept as the cause.
+ */
+export function fileError(err: unknown, message: string): PeerError {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code
+  const code: PeerErrorCode =
+    errno === 'ENOSPC' || errno === 'EDQUOT'
+      ? 'PEER_E_DISK_FULL'
+      : errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS'
+        ? 'PEER_E_DATABASE_ACCESSDENIED'
+        : errno === 'ENOTDIR' || errno === 'EISDIR' || errno === 'EEXIST' || errno === 'ENOENT'
+          ? 'E_INVALIDARG'
+          : 'E_UNEXPECTED'
+  return toPeerError(err, code, message)
 }

@@ -20,6 +20,9 @@ import {
   MAX_CERT_CLASSIFIERS,
   MAX_CERT_ROLES,
   MAX_CERTIFICATE_BYTES,
+  MAX_CERTIFICATE_ENVELOPE_BYTES,
+  MAX_CLOCK_SKEW_MS,
+  MAX_TIME_MS,
   MAX_CHAIN_LENGTH,
   MAX_PEER_NAME_BYTES,
   MAX_ROLE_BYTES,
@@ -33,8 +36,6 @@ import { normalizeClassifier, PeerName } from './peer-name.ts'
 export const CERTIFICATE_TYPES = ['identity', 'group-root', 'membership'] as const
 export type CertificateType = (typeof CERTIFICATE_TYPES)[number]
 
-const MAX_TIME = Number.MAX_SAFE_INTEGER
-
 const tbsSchema = s.struct({
   v: s.literal(CERTIFICATE_VERSION),
   type: s.oneOf(CERTIFICATE_TYPES),
@@ -45,8 +46,8 @@ const tbsSchema = s.struct({
   issuerName: s.text({ maxBytes: MAX_PEER_NAME_BYTES }),
   roles: s.array(s.text({ maxBytes: MAX_ROLE_BYTES, minBytes: 1 }), { max: MAX_CERT_ROLES }),
   classifiers: s.array(s.text({ maxBytes: MAX_PEER_NAME_BYTES }), { max: MAX_CERT_CLASSIFIERS }),
-  notBefore: s.uint(MAX_TIME),
-  notAfter: s.uint(MAX_TIME),
+  notBefore: s.uint(MAX_TIME_MS),
+  notAfter: s.uint(MAX_TIME_MS),
 })
 
 const envelopeSchema = s.tuple([
@@ -184,7 +185,7 @@ export class Certificate implements CertificateFields {
     const opts = { what: 'certificate', code: 'PEER_E_INVALID_CREDENTIAL' as PeerErrorCode }
     const [tbs, signature] = decodeMessage(bytes, envelopeSchema, {
       ...opts,
-      maxBytes: MAX_CERTIFICATE_BYTES + 128,
+      maxBytes: MAX_CERTIFICATE_ENVELOPE_BYTES,
     })
     const f = decodeMessage(tbs, tbsSchema, { ...opts, versions: [CERTIFICATE_VERSION] })
     const fields: CertificateFields = { ...f, roles: [...f.roles], classifiers: [...f.classifiers] }
@@ -209,8 +210,9 @@ export class Certificate implements CertificateFields {
     return issuer.verify(DOMAIN.certificate, this.tbs, this.signature)
   }
 
-  isValidAt(time: number): boolean {
-    return time >= this.notBefore && time <= this.notAfter
+  /** Valid at `time`, allowing the issuer's clock to run up to `clockSkewMs` ahead of ours. */
+  isValidAt(time: number, clockSkewMs = 0): boolean {
+    return time + clockSkewMs >= this.notBefore && time <= this.notAfter
   }
 }
 
@@ -275,6 +277,8 @@ export interface ChainOptions {
   now: number
   /** When given, the chain's root must be this key. */
   trustedRoot?: PublicKey | Uint8Array
+  /** How far ahead of ours an issuer's clock may run (default MAX_CLOCK_SKEW_MS, 5 minutes). */
+  clockSkewMs?: number
   /** Longest chain accepted (default and maximum 24). */
   maxLength?: number
   /** A further rule for each issued link (Grouping's role rules); throw a PeerError to refuse. */
@@ -289,7 +293,8 @@ function chainError(code: PeerErrorCode, message: string, index: number): PeerEr
  * Verifies a chain given root first: root → ... → leaf. Checks, in this order and each with
  * its own code: length (PEER_E_CHAIN_TOO_LONG), a key appearing twice
  * (PEER_E_CIRCULAR_CHAIN_DETECTED), a self-signed root that is trusted, links and signatures
- * (PEER_E_CERTIFICATE_NOT_TRUSTED), validity at `now` (PEER_E_INVALID_TIME_PERIOD), lifetimes
+ * (PEER_E_CERTIFICATE_NOT_TRUSTED), validity at `now`, give or take the clock skew allowed for
+ * notBefore (PEER_E_INVALID_TIME_PERIOD), lifetimes
  * within the issuer's (PEER_E_LIFETIME_EXCEEDS_ISSUER), then `checkIssue`. Returns the leaf.
  */
 export function verifyChain(chain: readonly Certificate[], options: ChainOptions): Certificate {
@@ -361,10 +366,12 @@ export function verifyChain(chain: readonly Certificate[], options: ChainOptions
       )
     }
   })
+  const skew = options.clockSkewMs ?? MAX_CLOCK_SKEW_MS
   chain.forEach((cert, i) => {
-    if (!cert.isValidAt(options.now)) {
-      const when = options.now < cert.notBefore ? 'is not valid before' : 'expired at'
-      const at = options.now < cert.notBefore ? cert.notBefore : cert.notAfter
+    if (!cert.isValidAt(options.now, skew)) {
+      const early = options.now + skew < cert.notBefore
+      const when = early ? 'is not valid before' : 'expired at'
+      const at = early ? cert.notBefore : cert.notAfter
       throw chainError(
         'PEER_E_INVALID_TIME_PERIOD',
         `certificate ${i} (${cert.subjectName}) ${when} ${new Date(at).toISOString()}`,

@@ -34,8 +34,22 @@ export const MAX_CERT_CLASSIFIERS = 16
 export const MAX_ROLE_BYTES = 64
 /** Peer names are at most 40 + 1 + 149 characters; 149 characters take up to 596 UTF-8 bytes. */
 export const MAX_PEER_NAME_BYTES = 40 + 1 + 4 * MAX_CLASSIFIER_LENGTH
-/** Bound on an encoded certificate (the largest legal one is about 11 KB). */
+/** A friendly name of 255 characters takes up to 1020 UTF-8 bytes. */
+export const MAX_FRIENDLY_NAME_BYTES = 4 * MAX_FRIENDLY_NAME_LENGTH
+/**
+ * Latest time a certificate or record may name: the end of the ECMAScript Date range
+ * (+275760-09-13), so every time we accept can become a Date.
+ */
+export const MAX_TIME_MS = 8_640_000_000_000_000
+/**
+ * Clock skew tolerated when checking that a certificate has started to be valid: a certificate
+ * issued a moment ago on a machine whose clock runs ahead is still accepted.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+/** Bound on a certificate's signed part (the largest legal one is about 11 KB). */
 export const MAX_CERTIFICATE_BYTES = 16 * 1024
+/** The `[tbs, signature]` envelope around it: array and length headers plus the signature. */
+export const MAX_CERTIFICATE_ENVELOPE_BYTES = MAX_CERTIFICATE_BYTES + 128
 /** Certificate format version understood. */
 export const CERTIFICATE_VERSION = 1
 
@@ -44,6 +58,12 @@ export const MAX_IDENTITIES = 1000
 /** Largest identity file read back from disk. */
 export const MAX_IDENTITY_FILE_BYTES = 64 * 1024
 export const IDENTITY_FILE_VERSION = 1
+export const STORE_CONFIG_VERSION = 1
+/**
+ * A temporary file older than this in the store folder was left by a crash (writes take
+ * milliseconds) and is removed at open; a younger one may be another process's write.
+ */
+export const STALE_TEMP_FILE_MS = 10 * 60 * 1000
 
 /** Identity export: scrypt (RFC 7914) cost. N = 2^17, r = 8, p = 1 (128 MiB, OWASP 2023). */
 export const EXPORT_SCRYPT_LOG_N = 17

@@ -17,15 +17,7 @@ import { createCipheriv, createDecipheriv, scrypt as scryptCb } from 'node:crypt
 import { utf8 } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
-import {
-  childElements,
-  decodeMessage,
-  encodeCbor,
-  parseXml,
-  s,
-  serializeXml,
-  textOf,
-} from '../wire/index.ts'
+import { decodeMessage, encodeCbor, s, serializeXml, textOf } from '../wire/index.ts'
 import { Certificate, verifyChain } from './certificate.ts'
 import {
   AEAD_TAG_BYTES,
@@ -40,19 +32,21 @@ import {
   IMPORT_SCRYPT_LOG_N_MIN,
   IMPORT_SCRYPT_P_MAX,
   IMPORT_SCRYPT_R_MAX,
-  MAX_CERTIFICATE_BYTES,
-  MAX_IDENTITY_XML_BYTES,
+  MAX_CERTIFICATE_ENVELOPE_BYTES,
+  MAX_FRIENDLY_NAME_BYTES,
+  MAX_TIME_MS,
   MAX_PASSWORD_BYTES,
   PRIVATE_SEED_BYTES,
   XML_VERSION,
 } from './constants.ts'
 import { Identity } from './identity.ts'
-import { base64Element, readBase64Element } from './identity-info.ts'
+import { base64Element, parseWindowsDocument, readBase64Element } from './identity-info.ts'
 import { domainSeparated, KeyPair } from './keys.ts'
 
-const MAX_FRIENDLY_NAME_BYTES = 4 * 255
+// The sealed plaintext: its fields at their largest, plus room for the CBOR map's keys and
+// headers (under 128 bytes).
 const MAX_PLAINTEXT_BYTES =
-  64 + PRIVATE_SEED_BYTES + MAX_FRIENDLY_NAME_BYTES + MAX_CERTIFICATE_BYTES + 64
+  PRIVATE_SEED_BYTES + MAX_FRIENDLY_NAME_BYTES + MAX_CERTIFICATE_ENVELOPE_BYTES + 128
 
 const envelopeSchema = s.struct({
   v: s.literal(EXPORT_FORMAT_VERSION),
@@ -69,8 +63,8 @@ const plaintextSchema = s.struct({
   v: s.literal(EXPORT_FORMAT_VERSION),
   seed: s.bytes({ length: PRIVATE_SEED_BYTES, max: PRIVATE_SEED_BYTES }),
   friendlyName: s.text({ maxBytes: MAX_FRIENDLY_NAME_BYTES }),
-  idc: s.bytes({ min: 1, max: MAX_CERTIFICATE_BYTES }),
-  createdAt: s.uint(),
+  idc: s.bytes({ min: 1, max: MAX_CERTIFICATE_ENVELOPE_BYTES }),
+  createdAt: s.uint(MAX_TIME_MS),
 })
 
 export interface ExportOptions {
@@ -185,19 +179,9 @@ export async function importIdentity(
 ): Promise<Identity> {
   checkPassword(password)
   const what = 'identity export (<PEERIDENTITYEXPORT>)'
-  const bad = (why: string): PeerError =>
-    new PeerError('E_INVALIDARG', `${what} is not valid: ${why}`)
-  if (typeof xml !== 'string') throw bad('expected text')
-  const text = xml.replace(/\r?\n$/, '')
-  const root = parseXml(text, { what, maxBytes: MAX_IDENTITY_XML_BYTES })
-  if (root.name !== 'PEERIDENTITYEXPORT') throw bad(`the root element is <${root.name}>`)
-  if (root.attributes['VERSION'] !== XML_VERSION) {
-    throw new PeerError(
-      'PEER_E_UNSUPPORTED_VERSION',
-      `${what} has VERSION ${String(root.attributes['VERSION'])}; expected ${XML_VERSION}`,
-    )
-  }
-  const [nameEl, dataEl, ...rest] = childElements(root, bad)
+  const text = typeof xml === 'string' ? xml.replace(/\r?\n$/, '') : xml
+  const { children, bad } = parseWindowsDocument(text, 'PEERIDENTITYEXPORT')
+  const [nameEl, dataEl, ...rest] = children
   if (nameEl?.name !== 'PEERNAME' || dataEl?.name !== 'DATA' || rest.length > 0) {
     throw bad('expected <PEERNAME> then <DATA>')
   }

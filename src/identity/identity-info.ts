@@ -35,19 +35,35 @@ export function identityInfoXml(certificate: Certificate): string {
 }
 
 /** Parses and verifies identity info: a self-signed identity certificate, valid at `now`. */
-export function parseIdentityInfo(xml: string, options: { now: number }): IdentityInfo {
-  const what = 'identity info (<PEERIDENTITYINFO>)'
+export interface WindowsDocument {
+  /** The root's child elements. */
+  children: XmlElement[]
+  /** Makes the E_INVALIDARG error for this document. */
+  bad: (why: string) => PeerError
+}
+
+/**
+ * Parses one of Windows' versioned identity documents: `<ROOT VERSION="1.0">…</ROOT>`.
+ * E_INVALIDARG when it is not that document, PEER_E_UNSUPPORTED_VERSION for another VERSION.
+ */
+export function parseWindowsDocument(xml: string, rootName: string): WindowsDocument {
+  const what = `<${rootName}> document`
   const bad = (why: string): PeerError =>
     new PeerError('E_INVALIDARG', `${what} is not valid: ${why}`)
+  if (typeof xml !== 'string') throw bad('expected text')
   const root = parseXml(xml, { what, maxBytes: MAX_IDENTITY_XML_BYTES })
-  if (root.name !== 'PEERIDENTITYINFO') throw bad(`the root element is <${root.name}>`)
+  if (root.name !== rootName) throw bad(`the root element is <${root.name}>`)
   if (root.attributes['VERSION'] !== XML_VERSION) {
     throw new PeerError(
       'PEER_E_UNSUPPORTED_VERSION',
       `${what} has VERSION ${String(root.attributes['VERSION'])}; expected ${XML_VERSION}`,
     )
   }
-  const children = childElements(root, bad)
+  return { children: childElements(root, bad), bad }
+}
+
+export function parseIdentityInfo(xml: string, options: { now: number }): IdentityInfo {
+  const { children, bad } = parseWindowsDocument(xml, 'PEERIDENTITYINFO')
   const idc = children[0]
   if (children.length !== 1 || idc?.name !== 'IDC') throw bad('expected exactly one <IDC> element')
   const bytes = readBase64Element(idc, bad)

@@ -10,10 +10,7 @@ import { issueCertificate } from './certificate.ts'
 import { INFINITE_LIFETIME_MS, MAX_FRIENDLY_NAME_LENGTH } from './constants.ts'
 import { KeyPair, type PublicKey } from './keys.ts'
 import { PeerName } from './peer-name.ts'
-
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
-// (String.prototype.isWellFormed is ES2024; this is the same test.)
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+import { normalizeName } from './text.ts'
 
 /**
  * Checks a friendly name; null, undefined or '' give the peer name (Windows: setting an empty
@@ -21,37 +18,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 export function normalizeFriendlyName(name: string | null | undefined, peerName: string): string {
   if (name === null || name === undefined || name === '') return peerName
-  if (typeof name !== 'string')
-    throw new PeerError('PEER_E_INVALID_FRIENDLY_NAME', 'a friendly name must be a string')
-  // NFC composes at most 4 code points into one, each at most 2 UTF-16 units.
-  if (name.length > 8 * MAX_FRIENDLY_NAME_LENGTH) {
-    throw new PeerError(
-      'PEER_E_INVALID_FRIENDLY_NAME',
-      `a friendly name holds at most ${MAX_FRIENDLY_NAME_LENGTH} characters`,
-    )
-  }
-  // UTF-8 (files, exports) cannot carry a lone surrogate: it would come back as U+FFFD.
-  if (LONE_SURROGATE.test(name)) {
-    throw new PeerError(
-      'PEER_E_INVALID_FRIENDLY_NAME',
-      'a friendly name must be valid Unicode (it has a lone surrogate)',
-    )
-  }
-  const nfc = name.normalize('NFC')
-  if (CONTROL.test(nfc)) {
-    throw new PeerError(
-      'PEER_E_INVALID_FRIENDLY_NAME',
-      'a friendly name may not contain NUL or control characters',
-    )
-  }
-  const length = [...nfc].length
-  if (length > MAX_FRIENDLY_NAME_LENGTH) {
-    throw new PeerError(
-      'PEER_E_INVALID_FRIENDLY_NAME',
-      `a friendly name holds at most ${MAX_FRIENDLY_NAME_LENGTH} characters; this one has ${length}`,
-    )
-  }
-  return nfc
+  return normalizeName(name, {
+    what: 'a friendly name',
+    max: MAX_FRIENDLY_NAME_LENGTH,
+    code: 'PEER_E_INVALID_FRIENDLY_NAME',
+  })
 }
 
 export interface IdentitySummary {

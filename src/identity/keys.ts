@@ -23,7 +23,7 @@ import {
 
 // Fixed DER prefixes that wrap a raw Ed25519 key (RFC 8410): PKCS#8 for a 32-byte seed,
 // SubjectPublicKeyInfo for a 32-byte public key.
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+export const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 const prefixCache = new Map<string, Uint8Array>()

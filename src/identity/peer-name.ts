@@ -19,18 +19,11 @@ import {
   UNSECURED_AUTHORITY,
 } from './constants.ts'
 import { punycodeDecode, punycodeEncode } from './punycode.ts'
+import { maxInputLength, normalizeName } from './text.ts'
 
 const SECURED_AUTHORITY = /^[0-9a-f]{40}$/
-// C0 controls (NUL included), DEL and C1 controls.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
-// (String.prototype.isWellFormed is ES2024; this is the same test.)
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-// Longest input that could still normalise to a valid classifier: NFC composes at most 4 code
-// points into one (U+1F82 from U+03B1 U+0313 U+0300 U+0345) and a code point takes at most 2
-// UTF-16 units. Longer input is refused before any work is done on it.
-const MAX_CLASSIFIER_UTF16 = 4 * 2 * MAX_CLASSIFIER_LENGTH
-// Longest text that could still be a valid name: authority, dot, the classifier input above.
-const MAX_NAME_UTF16 = AUTHORITY_HEX_LENGTH + 1 + MAX_CLASSIFIER_UTF16
+// Longest text that could still be a valid name: authority, dot, the longest classifier input.
+const MAX_NAME_UTF16 = AUTHORITY_HEX_LENGTH + 1 + maxInputLength(MAX_CLASSIFIER_LENGTH)
 
 /** Something that has a peer name: an Identity, or anything carrying `peerName`. */
 export interface HasPeerName {
@@ -39,32 +32,12 @@ export interface HasPeerName {
 
 /** Checks a classifier and returns it in NFC; throws PEER_E_INVALID_CLASSIFIER / _TOO_LONG. */
 export function normalizeClassifier(classifier: string): string {
-  if (typeof classifier !== 'string') {
-    throw new PeerError('PEER_E_INVALID_CLASSIFIER', 'a classifier must be a string')
-  }
-  if (classifier.length > MAX_CLASSIFIER_UTF16) throw tooLong(classifier.length)
-  if (LONE_SURROGATE.test(classifier)) {
-    throw new PeerError(
-      'PEER_E_INVALID_CLASSIFIER',
-      'a classifier must be valid Unicode (it has a lone surrogate)',
-    )
-  }
-  const nfc = classifier.normalize('NFC')
-  if (CONTROL.test(nfc)) {
-    const what = nfc.includes('\u0000') ? 'a NUL character' : 'a control character'
-    throw new PeerError('PEER_E_INVALID_CLASSIFIER', `a classifier may not contain ${what}`)
-  }
-  const length = [...nfc].length
-  if (length > MAX_CLASSIFIER_LENGTH) throw tooLong(length)
-  return nfc
-}
-
-function tooLong(length: number): PeerError {
-  return new PeerError(
-    'PEER_E_CLASSIFIER_TOO_LONG',
-    `a classifier holds at most ${MAX_CLASSIFIER_LENGTH} characters; this one has ${length}`,
-    { details: { length, limit: MAX_CLASSIFIER_LENGTH } },
-  )
+  return normalizeName(classifier, {
+    what: 'a classifier',
+    max: MAX_CLASSIFIER_LENGTH,
+    code: 'PEER_E_INVALID_CLASSIFIER',
+    tooLongCode: 'PEER_E_CLASSIFIER_TOO_LONG',
+  })
 }
 
 function invalidName(text: string, why: string): PeerError {

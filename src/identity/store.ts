@@ -3,21 +3,38 @@
  * (`<home>/identities`), each written atomically with mode 0600, plus `config.json` naming the
  * default identity. Reads are served from memory; every change is written before it returns.
  *
- * A file that cannot be read back (corrupt, foreign, tampered) is never deleted or rewritten:
- * it is skipped and reported in `problems`, so no stored key is ever lost by the store itself.
+ * A file that cannot be read back (corrupt, foreign, tampered, from a newer version) is never
+ * deleted or rewritten: it is skipped and reported in `problems`, so no stored key is ever lost
+ * by the store itself. Private keys are protected by the file mode (0600, folder 0700), not
+ * encrypted at rest; export them under a password to move them.
+ *
+ * One process writes a store at a time: each process holds its own view in memory, so
+ * identities created by another process are seen after a reopen.
  */
 import { createHash } from 'node:crypto'
 import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { throwIfAborted } from '../core/abort.ts'
 import { fromBase64, toBase64 } from '../core/bytes.ts'
 import type { Clock } from '../core/clock.ts'
-import { PeerError, toPeerError } from '../core/errors.ts'
-import { ensurePrivateDir, writeFileAtomic } from '../core/files.ts'
+import { PeerError } from '../core/errors.ts'
+import { ensurePrivateDir, fileError, writeFileAtomic } from '../core/files.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import { checkValue, s } from '../wire/index.ts'
 import { Certificate } from './certificate.ts'
-import { IDENTITY_FILE_VERSION, MAX_IDENTITIES, MAX_IDENTITY_FILE_BYTES } from './constants.ts'
+import {
+  IDENTITY_FILE_VERSION,
+  MAX_CERTIFICATE_ENVELOPE_BYTES,
+  MAX_FRIENDLY_NAME_BYTES,
+  MAX_IDENTITIES,
+  MAX_IDENTITY_FILE_BYTES,
+  MAX_PEER_NAME_BYTES,
+  MAX_TIME_MS,
+  PRIVATE_SEED_BYTES,
+  STALE_TEMP_FILE_MS,
+  STORE_CONFIG_VERSION,
+} from './constants.ts'
 import { exportIdentity, importIdentity } from './identity-export.ts'
 import { identityInfoXml } from './identity-info.ts'
 import { Identity, type IdentitySummary } from './identity.ts'
@@ -25,17 +42,19 @@ import { KeyPair } from './keys.ts'
 
 const log = createLogger('identity')
 
+const base64Length = (bytes: number): number => 4 * Math.ceil(bytes / 3)
+
 const fileSchema = s.struct({
   v: s.literal(IDENTITY_FILE_VERSION),
-  peerName: s.text({ maxBytes: 1024 }),
-  friendlyName: s.text({ maxBytes: 1024 }),
-  createdAt: s.uint(),
-  seed: s.text({ maxBytes: 64 }),
-  certificate: s.text({ maxBytes: MAX_IDENTITY_FILE_BYTES }),
+  peerName: s.text({ maxBytes: MAX_PEER_NAME_BYTES }),
+  friendlyName: s.text({ maxBytes: MAX_FRIENDLY_NAME_BYTES }),
+  createdAt: s.uint(MAX_TIME_MS),
+  seed: s.text({ maxBytes: base64Length(PRIVATE_SEED_BYTES) }),
+  certificate: s.text({ maxBytes: base64Length(MAX_CERTIFICATE_ENVELOPE_BYTES) }),
 })
 const configSchema = s.struct({
-  v: s.literal(1),
-  defaultIdentity: s.optional(s.text({ maxBytes: 1024 })),
+  v: s.literal(STORE_CONFIG_VERSION),
+  defaultIdentity: s.optional(s.text({ maxBytes: MAX_PEER_NAME_BYTES })),
 })
 
 export interface StoreProblem {
@@ -59,6 +78,7 @@ export class IdentityStore {
   private defaultName: string | undefined
   private groupsProvider: GroupsProvider = () => []
   private queue: Promise<unknown> = Promise.resolve()
+  private closed = false
 
   private constructor(
     dir: string,
@@ -70,8 +90,12 @@ export class IdentityStore {
   /** Opens (creating if needed) the store in `dir`. */
   static async open(dir: string, options: IdentityStoreOptions): Promise<IdentityStore> {
     const store = new IdentityStore(dir, options)
-    await ensurePrivateDir(dir)
-    await store.load()
+    try {
+      await ensurePrivateDir(dir)
+      await store.load()
+    } catch (err) {
+      throw fileError(err, `could not open the identity store in ${dir}`)
+    }
     return store
   }
 
@@ -79,8 +103,9 @@ export class IdentityStore {
     for (const file of (await readdir(this.dir)).sort()) {
       // A temporary file left by a crash mid-write is never the real copy (the rename did not
       // happen), and it may hold a private key: remove it.
+      // Only old ones: a young one may be another process's write in progress.
       if (/^\..*\.tmp$/.test(file)) {
-        await rm(join(this.dir, file), { force: true })
+        await this.removeIfStale(join(this.dir, file))
         continue
       }
       if (!file.endsWith('.identity.json')) continue
@@ -107,6 +132,7 @@ export class IdentityStore {
         const cfg = checkValue(JSON.parse(raw), configSchema, {
           what: 'identity store config.json',
           code: 'PEER_E_CERT_STORE_CORRUPTED',
+          versions: [STORE_CONFIG_VERSION],
         })
         if (cfg.defaultIdentity && this.identities.has(cfg.defaultIdentity))
           this.defaultName = cfg.defaultIdentity
@@ -116,12 +142,20 @@ export class IdentityStore {
     }
   }
 
+  private async removeIfStale(path: string): Promise<void> {
+    const info = await stat(path).catch(() => undefined)
+    // File times are wall-clock times, whatever clock the store was given. allow-clock
+    // eslint-disable-next-line no-restricted-properties
+    if (info && Date.now() - info.mtimeMs > STALE_TEMP_FILE_MS) await rm(path, { force: true })
+  }
+
   private async readIdentityFile(path: string): Promise<Identity> {
     const raw = await readSmallFile(path)
     if (raw === undefined) throw new Error('vanished while reading')
     const f = checkValue(JSON.parse(raw), fileSchema, {
       what: 'identity file',
       code: 'PEER_E_CERT_STORE_CORRUPTED',
+      versions: [IDENTITY_FILE_VERSION],
     })
     const seed = fromBase64(f.seed)
     const certBytes = fromBase64(f.certificate)
@@ -139,11 +173,23 @@ export class IdentityStore {
     return identity
   }
 
-  /** Runs store changes one at a time, so concurrent calls cannot interleave their writes. */
+  /**
+   * Runs store changes one at a time, so concurrent calls cannot interleave their writes; a
+   * change after close() is refused.
+   */
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) {
+      return Promise.reject(new PeerError('PEER_E_NOT_INITIALIZED', 'the identity store is closed'))
+    }
     const run = this.queue.then(fn, fn)
     this.queue = run.catch(() => undefined)
     return run
+  }
+
+  /** Waits for changes in progress, then refuses new ones. Reads keep working. */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.queue
   }
 
   private fileOf(peerName: string): string {
@@ -161,28 +207,22 @@ export class IdentityStore {
       certificate: toBase64(identity.certificate.encode()),
     }
     try {
-      await writeFileAtomic(
-        this.fileOf(identity.peerName),
-        JSON.stringify(body, null, 2) + '\n',
-        0o600,
-      )
+      await writeFileAtomic(this.fileOf(identity.peerName), JSON.stringify(body, null, 2) + '\n')
     } catch (err) {
-      throw toPeerError(
-        err,
-        err instanceof Error && 'code' in err && err.code === 'ENOSPC'
-          ? 'PEER_E_DISK_FULL'
-          : 'PEER_E_DATABASE_ACCESSDENIED',
-        'could not write the identity file',
-      )
+      throw fileError(err, `could not write the file of identity ${identity.peerName}`)
     }
   }
 
   private async writeConfig(defaultName: string | undefined): Promise<void> {
-    await writeFileAtomic(
-      join(this.dir, 'config.json'),
-      JSON.stringify({ v: 1, ...(defaultName ? { defaultIdentity: defaultName } : {}) }) + '\n',
-      0o600,
-    )
+    const body = {
+      v: STORE_CONFIG_VERSION,
+      ...(defaultName ? { defaultIdentity: defaultName } : {}),
+    }
+    try {
+      await writeFileAtomic(join(this.dir, 'config.json'), JSON.stringify(body) + '\n')
+    } catch (err) {
+      throw fileError(err, 'could not write the identity store config.json')
+    }
   }
 
   /** Every identity: `{ peerName, friendlyName }` (PeerEnumIdentities). */
@@ -284,12 +324,22 @@ export class IdentityStore {
         `identity ${identity.peerName} already exists in this store`,
       )
     }
+    const file = this.fileOf(identity.peerName)
+    if (await stat(file).catch(() => undefined)) {
+      // A file that failed to load (see `problems`) is never overwritten.
+      throw new PeerError(
+        'PEER_E_CERT_STORE_CORRUPTED',
+        `${file} exists but could not be loaded (see the store's problems); move it away first`,
+      )
+    }
+    // The config first: if the identity write then fails, the config names an identity that
+    // does not exist, which loading ignores; the other order could leave a stored identity
+    // reported as a failure.
+    const becomesDefault = this.defaultName === undefined
+    if (becomesDefault) await this.writeConfig(identity.peerName)
     await this.writeIdentity(identity)
     this.identities.set(identity.peerName, identity)
-    if (this.defaultName === undefined) {
-      await this.writeConfig(identity.peerName)
-      this.defaultName = identity.peerName
-    }
+    if (becomesDefault) this.defaultName = identity.peerName
   }
 
   /** Sets the friendly name; null or '' resets it to the peer name (Windows). */
@@ -307,20 +357,27 @@ export class IdentityStore {
     return identityInfoXml(this.get(peerName).certificate)
   }
 
-  /** `<PEERIDENTITYEXPORT>`, the private key sealed under `password`. */
+  /**
+   * `<PEERIDENTITYEXPORT>`, the private key sealed under `password`. The key derivation takes
+   * a moment by design; `signal` is checked before it starts.
+   */
   async export(
     peerName: string,
     password: string,
-    options: { logN?: number } = {},
+    options: { logN?: number; signal?: AbortSignal } = {},
   ): Promise<string> {
-    return exportIdentity(this.get(peerName), password, { random: this.options.random, ...options })
+    const identity = this.get(peerName)
+    throwIfAborted(options.signal, 'identity export')
+    return exportIdentity(identity, password, { random: this.options.random, ...options })
   }
 
   /** Imports an export; PEER_E_ALREADY_EXISTS if this identity is already here. */
-  import(xml: string, password: string): Promise<Identity> {
+  import(xml: string, password: string, options: { signal?: AbortSignal } = {}): Promise<Identity> {
     return this.serialize(async () => {
       this.checkRoom()
+      throwIfAborted(options.signal, 'identity import')
       const identity = await importIdentity(xml, password, { now: this.options.clock.now() })
+      throwIfAborted(options.signal, 'identity import')
       await this.add(identity)
       log.info('identity imported', { peerName: identity.peerName })
       return identity
@@ -352,12 +409,16 @@ export class IdentityStore {
           },
         )
       }
-      await rm(this.fileOf(peerName), { force: true })
-      this.identities.delete(peerName)
       if (this.defaultName === peerName) {
         await this.writeConfig(undefined)
         this.defaultName = undefined
       }
+      try {
+        await rm(this.fileOf(peerName), { force: true })
+      } catch (err) {
+        throw fileError(err, `could not delete the file of identity ${peerName}`)
+      }
+      this.identities.delete(peerName)
       log.info('identity deleted', { peerName })
     })
   }

@@ -9,7 +9,10 @@ import { PeerError } from '../core/errors.ts'
 import { systemRandom, type Random } from '../core/random.ts'
 import { IdentityStore } from '../identity/store.ts'
 import type { Identity } from '../identity/identity.ts'
+import { createLogger } from '../core/log.ts'
 import { resolveDataDir } from './home.ts'
+
+const log = createLogger('node')
 
 export interface PeerNodeOptions {
   /** Data directory; default $PEERINFRA_HOME or ~/.peerinfra. */
@@ -47,6 +50,14 @@ export class PeerNode {
     const dataDir = resolveDataDir(options.dataDir)
     const clock = options.clock ?? systemClock
     const random = options.random ?? systemRandom
+    if (random.deterministic) {
+      log.warn(
+        'a seeded random source makes guessable keys: use it in tests and simulations only',
+        {
+          dataDir,
+        },
+      )
+    }
     const identities = await IdentityStore.open(join(dataDir, 'identities'), { clock, random })
     const node = new PeerNode(dataDir, clock, random, identities, options.identity)
     if (options.identity !== undefined) identities.find(options.identity)
@@ -65,10 +76,11 @@ export class PeerNode {
     return !this.stopped
   }
 
-  /** Stops every component. The identity store holds no open handles between calls. */
-  stop(): Promise<void> {
+  /** Stops every component: waits for writes in progress, then refuses changes. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
     this.stopped = true
-    return Promise.resolve()
+    await this.identities.close()
   }
 
   private checkRunning(): void {

@@ -13,3 +13,5 @@ export const MAX_XML_BYTES = 256 * 1024
 export const MAX_XML_DEPTH = 32
 /** Most elements in one XML document. */
 export const MAX_XML_ELEMENTS = 10_000
+/** Most attributes on one XML element (Windows' formats use a handful). */
+export const MAX_XML_ATTRIBUTES = 64

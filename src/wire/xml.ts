@@ -1,13 +1,25 @@
 /**
  * The XML used by Windows' peer formats (identity info and export, invitations, record
  * attributes, search queries), parsed with fast-xml-parser into a small element tree.
- * Safe by construction: size, depth and element-count limits are checked, DOCTYPE and entity
- * declarations are refused outright (no expansion, no external fetches), and only the five
- * predefined entities and numeric character references are decoded.
+ * Safe by construction: DOCTYPE and entity declarations are refused outright (no expansion, no
+ * external fetches), only the five predefined entities and numeric character references are
+ * decoded, and size, depth, element-count and attribute-count limits are checked.
+ *
+ * Order of the checks: the size limit (MAX_XML_BYTES) is checked first, on the raw text. The
+ * depth (MAX_XML_DEPTH), element (MAX_XML_ELEMENTS) and attribute (MAX_XML_ATTRIBUTES) limits
+ * are checked afterwards, while fast-xml-parser's tree is converted into ours: fast-xml-parser
+ * has already built its whole tree by then. That work is bounded by MAX_XML_BYTES (the tree is
+ * linear in the input), and fast-xml-parser itself refuses nesting past about 100 levels
+ * (PARSER_MAX_NESTED_TAGS, set explicitly below), which is reported as bad input like any other.
+ * A `maxDepth` above that cannot raise the real bound.
+ *
+ * CDATA sections are literal text: their content is not entity-decoded
+ * (`<![CDATA[a & b]]>` is the text "a & b"), but characters XML does not allow are still
+ * refused. Adjacent text and CDATA are joined into one text child; empty text is dropped.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { PeerError, type PeerErrorCode } from '../core/errors.ts'
-import { MAX_XML_BYTES, MAX_XML_DEPTH, MAX_XML_ELEMENTS } from './constants.ts'
+import { MAX_XML_ATTRIBUTES, MAX_XML_BYTES, MAX_XML_DEPTH, MAX_XML_ELEMENTS } from './constants.ts'
 
 export interface XmlElement {
   name: string
@@ -22,7 +34,17 @@ export interface XmlParseOptions {
   maxBytes?: number
   maxDepth?: number
   maxElements?: number
+  maxAttributes?: number
 }
+
+/**
+ * fast-xml-parser's own nesting cap (its default, set explicitly so an upgrade cannot drop it):
+ * it refuses an element whose parent chain is longer, so 101 levels pass and 102 do not.
+ */
+const PARSER_MAX_NESTED_TAGS = 100
+
+const TEXT = '#text'
+const CDATA = '#cdata'
 
 const parser = new XMLParser({
   preserveOrder: true,
@@ -36,6 +58,10 @@ const parser = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   allowBooleanAttributes: false,
+  maxNestedTags: PARSER_MAX_NESTED_TAGS,
+  // CDATA content is kept apart from text, so it is not entity-decoded. `#` cannot start an
+  // XML name, so no element can be mistaken for a CDATA section.
+  cdataPropName: CDATA,
 })
 
 type Parsed = Record<string, unknown>
@@ -63,14 +89,16 @@ export function parseXml(text: string, options: XmlParseOptions = {}): XmlElemen
     // its own limit, names such as __proto__); they are bad input like any other.
     throw new PeerError(code, `${what} is not valid: ${(err as Error).message}`, { cause: err })
   }
-  const roots = parsed.filter((n) => !('#text' in n && isBlank(n['#text'])))
-  if (roots.length !== 1 || '#text' in (roots[0] as Parsed))
+  if (parsed.some((n) => CDATA in n)) throw bad('CDATA outside the root element')
+  const roots = parsed.filter((n) => !(TEXT in n && isBlank(n[TEXT])))
+  if (roots.length !== 1 || TEXT in (roots[0] as Parsed))
     throw bad('expected exactly one root element')
   const counter = { elements: 0 }
   return toElement(roots[0] as Parsed, 1, {
     bad,
     maxDepth: options.maxDepth ?? MAX_XML_DEPTH,
     maxElements: options.maxElements ?? MAX_XML_ELEMENTS,
+    maxAttributes: options.maxAttributes ?? MAX_XML_ATTRIBUTES,
     counter,
   })
 }
@@ -79,6 +107,7 @@ interface Ctx {
   bad: (problem: string) => PeerError
   maxDepth: number
   maxElements: number
+  maxAttributes: number
   counter: { elements: number }
 }
 
@@ -126,17 +155,42 @@ function toElement(node: Parsed, depth: number, ctx: Ctx): XmlElement {
   const name = Object.keys(node).find((k) => k !== ':@')
   if (name === undefined) throw ctx.bad('empty node')
   const rawAttrs = (node[':@'] ?? {}) as Record<string, unknown>
+  const attributeCount = Object.keys(rawAttrs).length
+  if (attributeCount > ctx.maxAttributes) {
+    throw ctx.bad(`<${name}> has ${attributeCount} attributes, more than ${ctx.maxAttributes}`)
+  }
   const attributes: Record<string, string> = {}
   for (const [k, v] of Object.entries(rawAttrs)) {
     if (typeof v !== 'string') throw ctx.bad(`attribute ${k} has no value`)
     attributes[k] = decodeEntities(v, ctx)
   }
   const children: XmlNode[] = []
+  let text = ''
   for (const child of (node[name] ?? []) as Parsed[]) {
-    if ('#text' in child) children.push(decodeEntities(String(child['#text']), ctx))
-    else children.push(toElement(child, depth + 1, ctx))
+    if (TEXT in child) text += decodeEntities(String(child[TEXT]), ctx)
+    else if (CDATA in child) text += cdataText(child[CDATA], ctx)
+    else {
+      if (text !== '') children.push(text)
+      text = ''
+      children.push(toElement(child, depth + 1, ctx))
+    }
   }
+  if (text !== '') children.push(text)
   return { name, attributes, children }
+}
+
+/** The literal content of a CDATA section, as fast-xml-parser gives it: `[{ '#text': ... }]`. */
+function cdataText(value: unknown, ctx: Ctx): string {
+  if (!Array.isArray(value)) throw ctx.bad('malformed CDATA section')
+  let text = ''
+  for (const part of value as unknown[]) {
+    if (typeof part !== 'object' || part === null || !(TEXT in part)) {
+      throw ctx.bad('malformed CDATA section')
+    }
+    text += String((part as Parsed)[TEXT])
+  }
+  if (NOT_XML_CHAR.test(text)) throw ctx.bad('it contains a control character XML does not allow')
+  return text
 }
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }

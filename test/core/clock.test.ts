@@ -1,7 +1,16 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 
-import { SystemClock, VIRTUAL_EPOCH, VirtualClock, flushMicrotasks } from '../../src/core/clock.ts'
+import {
+  MAX_NODE_TIMER_MS,
+  SystemClock,
+  VIRTUAL_EPOCH,
+  VirtualClock,
+  chainTimeout,
+  flushMicrotasks,
+  type Timer,
+  type TimerHost,
+} from '../../src/core/clock.ts'
 import { PeerError } from '../../src/core/errors.ts'
 import { assertPeerError, rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
 
@@ -187,6 +196,38 @@ describe('VirtualClock', () => {
     assert.deepEqual(fired, ['i10', 't20', 'i20', 'i30'])
   })
 
+  test('a callback that advances the clock further is not undone by the outer advance', () => {
+    const clock = new VirtualClock(0)
+    const seen: number[] = []
+    clock.setTimeout(() => {
+      clock.advance(100)
+      seen.push(clock.now())
+    }, 10)
+    clock.setTimeout(() => seen.push(clock.now()), 50)
+    clock.advance(20)
+    // The inner advance ran to 110, firing the timer at 50 on the way; time stays at 110.
+    assert.deepEqual(seen, [50, 110])
+    assert.equal(clock.now(), 110)
+    clock.advance(0)
+    assert.equal(clock.now(), 110)
+  })
+
+  test('advanceAsync never moves time backwards either', async () => {
+    const clock = new VirtualClock(0)
+    clock.setTimeout(() => clock.advance(1000), 5)
+    await clock.advanceAsync(10)
+    assert.equal(clock.now(), 1005)
+
+    const nested = new VirtualClock(0)
+    let inner: Promise<void> | undefined
+    nested.setTimeout(() => {
+      inner = nested.advanceAsync(500)
+    }, 1)
+    await nested.advanceAsync(2)
+    await inner
+    assert.equal(nested.now(), 501)
+  })
+
   test('rejects negative, NaN and infinite delays with E_INVALIDARG', () => {
     const clock = new VirtualClock(0)
     for (const bad of [-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
@@ -333,4 +374,173 @@ describe('SystemClock', () => {
     }
     assert.equal(timeouts(), before)
   })
+})
+
+/** Timer functions backed by a VirtualClock, recording the delay of every timeout set. */
+function virtualHost(clock: VirtualClock): TimerHost & {
+  delays: number[]
+  intervals: number[]
+  cleared: number
+} {
+  const host = {
+    delays: [] as number[],
+    intervals: [] as number[],
+    cleared: 0,
+    setTimeout: (fn: () => void, ms: number): unknown => {
+      host.delays.push(ms)
+      return clock.setTimeout(fn, ms)
+    },
+    clearTimeout: (handle: unknown): void => {
+      host.cleared++
+      ;(handle as Timer).cancel()
+    },
+    setInterval: (fn: () => void, ms: number): unknown => {
+      host.intervals.push(ms)
+      return clock.setInterval(fn, ms)
+    },
+    clearInterval: (handle: unknown): void => (handle as Timer).cancel(),
+  }
+  return host
+}
+
+const DAY = 24 * 60 * 60 * 1000
+
+describe('timeouts longer than Node allows', () => {
+  test('MAX_NODE_TIMER_MS is the largest signed 32-bit number', () => {
+    assert.equal(MAX_NODE_TIMER_MS, 2_147_483_647)
+  })
+
+  test('chainTimeout waits out 30 days as links no longer than the maximum', () => {
+    const clock = new VirtualClock(0)
+    const host = virtualHost(clock)
+    let firedAt: number | undefined
+    chainTimeout(host, () => (firedAt = clock.now()), 30 * DAY)
+    assert.deepEqual(host.delays, [MAX_NODE_TIMER_MS])
+    clock.advance(30 * DAY - 1)
+    assert.equal(firedAt, undefined)
+    assert.deepEqual(host.delays, [MAX_NODE_TIMER_MS, 30 * DAY - MAX_NODE_TIMER_MS])
+    clock.advance(1)
+    assert.equal(firedAt, 30 * DAY)
+    assert.equal(clock.pendingTimers, 0)
+    for (const d of host.delays) assert.ok(d <= MAX_NODE_TIMER_MS)
+  })
+
+  test('chainTimeout with a small link size chains as often as needed', () => {
+    const clock = new VirtualClock(0)
+    const host = virtualHost(clock)
+    let fired = 0
+    chainTimeout(host, () => fired++, 25, 10)
+    clock.advance(100)
+    assert.deepEqual(host.delays, [10, 10, 5])
+    assert.equal(fired, 1)
+    assert.equal(clock.now(), 100)
+  })
+
+  test('delays up to the maximum take one timeout', () => {
+    for (const ms of [0, 1, 1000, MAX_NODE_TIMER_MS]) {
+      const clock = new VirtualClock(0)
+      const host = virtualHost(clock)
+      let firedAt: number | undefined
+      chainTimeout(host, () => (firedAt = clock.now()), ms)
+      clock.advance(MAX_NODE_TIMER_MS)
+      assert.deepEqual(host.delays, [ms])
+      assert.equal(firedAt, ms)
+    }
+  })
+
+  test('cancel clears whichever link is pending; the callback never runs', () => {
+    const clock = new VirtualClock(0)
+    const host = virtualHost(clock)
+    const early = chainTimeout(host, () => assert.fail('cancelled timer fired'), 30 * DAY)
+    early.cancel()
+    assert.equal(host.cleared, 1)
+    assert.equal(clock.pendingTimers, 0)
+
+    const late = chainTimeout(host, () => assert.fail('cancelled timer fired'), 30 * DAY)
+    clock.advance(MAX_NODE_TIMER_MS + 1)
+    // The first link fired; the second is the one pending.
+    assert.equal(clock.pendingTimers, 1)
+    late.cancel()
+    late.cancel()
+    assert.equal(host.cleared, 2)
+    assert.equal(clock.pendingTimers, 0)
+    clock.advance(60 * DAY)
+  })
+
+  test('cancel after the callback ran is harmless', () => {
+    const clock = new VirtualClock(0)
+    const host = virtualHost(clock)
+    let fired = 0
+    const timer = chainTimeout(host, () => fired++, 3 * MAX_NODE_TIMER_MS)
+    clock.advance(3 * MAX_NODE_TIMER_MS)
+    assert.equal(fired, 1)
+    timer.cancel()
+    assert.equal(host.cleared, 0)
+  })
+
+  test('SystemClock.setTimeout chains through the timer functions it is given', () => {
+    const clock = new VirtualClock(0)
+    const host = virtualHost(clock)
+    const system = new SystemClock(host)
+    let firedAt: number | undefined
+    system.setTimeout(() => (firedAt = clock.now()), 30 * DAY)
+    clock.advance(30 * DAY - 1)
+    assert.equal(firedAt, undefined)
+    clock.advance(1)
+    assert.equal(firedAt, 30 * DAY)
+
+    const cancelled = system.setTimeout(() => assert.fail('cancelled timer fired'), 30 * DAY)
+    clock.advance(25 * DAY)
+    cancelled.cancel()
+    assert.equal(clock.pendingTimers, 0)
+    throwsPeerError(() => system.setTimeout(() => {}, Infinity), 'E_INVALIDARG')
+  })
+
+  test('SystemClock.setInterval refuses a period above the maximum', () => {
+    const clock = new VirtualClock(0)
+    const host = virtualHost(clock)
+    const system = new SystemClock(host)
+    throwsPeerError(
+      () => system.setInterval(() => {}, MAX_NODE_TIMER_MS + 1),
+      'E_INVALIDARG',
+      /interval period must be at most 2147483647 ms/,
+    )
+    throwsPeerError(() => system.setInterval(() => {}, 30 * DAY), 'E_INVALIDARG', /got 2592000000/)
+    assert.deepEqual(host.intervals, [])
+    let fired = 0
+    const interval = system.setInterval(() => fired++, MAX_NODE_TIMER_MS)
+    assert.deepEqual(host.intervals, [MAX_NODE_TIMER_MS])
+    clock.advance(2 * MAX_NODE_TIMER_MS)
+    assert.equal(fired, 2)
+    interval.cancel()
+    assert.equal(clock.pendingTimers, 0)
+  })
+
+  test('on Node, a 30-day timeout is one pending timer, with no overflow warning', async () => {
+    const warnings: string[] = []
+    const onWarning = (w: Error): void => {
+      warnings.push(w.name)
+    }
+    process.on('warning', onWarning)
+    try {
+      const active = (): number =>
+        process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+      const before = active()
+      const timer = new SystemClock().setTimeout(() => assert.fail('fired early'), 30 * DAY)
+      assert.equal(active(), before + 1)
+      await flushMicrotasks()
+      timer.cancel()
+      assert.equal(active(), before)
+      await flushMicrotasks()
+      assert.ok(!warnings.includes('TimeoutOverflowWarning'), warnings.join(', '))
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+})
+
+test('VirtualClock refuses interval periods SystemClock would refuse', () => {
+  const clock = new VirtualClock()
+  assert.throws(() => clock.setInterval(() => {}, MAX_NODE_TIMER_MS + 1), { code: 'E_INVALIDARG' })
+  clock.setInterval(() => {}, MAX_NODE_TIMER_MS).cancel()
 })

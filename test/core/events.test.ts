@@ -14,10 +14,12 @@ type TestEvents = {
 /** The emitter's private bookkeeping, to check that nothing is left subscribed. */
 function internals(emitter: TypedEmitter<TestEvents>): {
   listeners: Map<string, Set<unknown>>
+  onceWrappers: Map<string, Map<unknown, unknown>>
   subscriptions: Set<unknown>
 } {
   return emitter as unknown as {
     listeners: Map<string, Set<unknown>>
+    onceWrappers: Map<string, Map<unknown, unknown>>
     subscriptions: Set<unknown>
   }
 }
@@ -103,6 +105,127 @@ describe('TypedEmitter listeners', () => {
     off()
     emitter.emit('count', 3)
     assert.deepEqual(seen, [1])
+    assert.equal(listenerTotal(emitter), 0)
+  })
+
+  test('off with the original listener removes a once listener', () => {
+    const emitter = new TypedEmitter<TestEvents>()
+    const seen: number[] = []
+    const listener = (n: number): void => {
+      seen.push(n)
+    }
+    emitter.once('count', listener)
+    assert.equal(emitter.listenerCount('count'), 1)
+    emitter.off('count', listener)
+    assert.equal(emitter.listenerCount('count'), 0)
+    emitter.emit('count', 1)
+    assert.deepEqual(seen, [])
+    assert.equal(listenerTotal(emitter), 0)
+    assert.equal(internals(emitter).onceWrappers.size, 0)
+    emitter.off('count', listener)
+  })
+
+  test('a once listener fires at most once, removed by its function or by off', () => {
+    const emitter = new TypedEmitter<TestEvents>()
+    const seen: string[] = []
+    const a = (n: number): void => {
+      seen.push(`a${n}`)
+    }
+    const b = (n: number): void => {
+      seen.push(`b${n}`)
+    }
+    const offA = emitter.once('count', a)
+    emitter.once('count', b)
+    emitter.emit('count', 1)
+    emitter.emit('count', 2)
+    assert.deepEqual(seen, ['a1', 'b1'])
+    // Removing after it fired is harmless, either way.
+    offA()
+    emitter.off('count', b)
+    assert.equal(listenerTotal(emitter), 0)
+    assert.equal(internals(emitter).onceWrappers.size, 0)
+  })
+
+  test('a once listener fires once even when an earlier listener re-emits', () => {
+    const emitter = new TypedEmitter<TestEvents>()
+    const seen: number[] = []
+    emitter.on('count', (n) => {
+      if (n === 1) emitter.emit('count', 2)
+    })
+    emitter.once('count', (n) => seen.push(n))
+    emitter.emit('count', 1)
+    // The nested emit fired it; the outer emit, which had already copied it, does not.
+    assert.deepEqual(seen, [2])
+    assert.equal(emitter.listenerCount('count'), 1)
+  })
+
+  test('the same function passed to once twice is one listener', () => {
+    const emitter = new TypedEmitter<TestEvents>()
+    let calls = 0
+    const listener = (): void => {
+      calls++
+    }
+    const off1 = emitter.once('count', listener)
+    const off2 = emitter.once('count', listener)
+    assert.equal(emitter.listenerCount('count'), 1)
+    emitter.emit('count', 1)
+    emitter.emit('count', 2)
+    assert.equal(calls, 1)
+    off1()
+    off2()
+
+    emitter.once('count', listener)
+    emitter.once('count', listener)
+    emitter.off('count', listener)
+    emitter.emit('count', 3)
+    assert.equal(calls, 1)
+    assert.equal(listenerTotal(emitter), 0)
+  })
+
+  test('off removes a function added with both on and once', () => {
+    const emitter = new TypedEmitter<TestEvents>()
+    let calls = 0
+    const listener = (): void => {
+      calls++
+    }
+    emitter.on('count', listener)
+    emitter.once('count', listener)
+    assert.equal(emitter.listenerCount('count'), 2)
+    emitter.off('count', listener)
+    emitter.emit('count', 1)
+    assert.equal(calls, 0)
+    assert.equal(listenerTotal(emitter), 0)
+    assert.equal(internals(emitter).onceWrappers.size, 0)
+  })
+
+  test("a once listener's stale remover does not remove a later registration", () => {
+    const emitter = new TypedEmitter<TestEvents>()
+    const seen: number[] = []
+    const listener = (n: number): void => {
+      seen.push(n)
+    }
+    const stale = emitter.once('count', listener)
+    emitter.emit('count', 1)
+    emitter.once('count', listener)
+    stale()
+    emitter.emit('count', 2)
+    emitter.emit('count', 3)
+    assert.deepEqual(seen, [1, 2])
+    assert.equal(listenerTotal(emitter), 0)
+  })
+
+  test('once on one type does not affect the same function on another', () => {
+    const emitter = new TypedEmitter<TestEvents>()
+    const seen: string[] = []
+    const listener = (d: { name: string }): void => {
+      seen.push(d.name)
+    }
+    emitter.once('joined', listener)
+    emitter.once('left', listener)
+    emitter.off('joined', listener)
+    emitter.emit('joined', { name: 'j' })
+    emitter.emit('left', { name: 'l' })
+    assert.deepEqual(seen, ['l'])
     assert.equal(listenerTotal(emitter), 0)
   })
 

@@ -10,7 +10,12 @@ import {
   type CertificateFields,
   type CertificateType,
 } from '../../src/identity/certificate.ts'
-import { DOMAIN, MAX_CERTIFICATE_BYTES, MAX_CHAIN_LENGTH } from '../../src/identity/constants.ts'
+import {
+  DOMAIN,
+  MAX_CERTIFICATE_BYTES,
+  MAX_CHAIN_LENGTH,
+  MAX_CLOCK_SKEW_MS,
+} from '../../src/identity/constants.ts'
 import { authorityOf, KeyPair } from '../../src/identity/keys.ts'
 import { decodeCbor, encodeCbor } from '../../src/wire/cbor.ts'
 
@@ -210,6 +215,13 @@ describe('Certificate.decode refuses bad bytes', () => {
   const random = new SeededRandom('cert/decode')
   const root = makeRoot(random)
   const leaf = issueTo(root, random)
+
+  test('times beyond the Date range are refused at decoding, never a RangeError later', () => {
+    for (const field of ['notBefore', 'notAfter']) {
+      const far = encodeRaw({ ...tbsMap(root.cert), notBefore: 1, [field]: 9e15 }, root.key)
+      throwsCode(() => Certificate.decode(far), 'PEER_E_INVALID_CREDENTIAL', field)
+    }
+  })
 
   test('garbage, empty and oversized input', () => {
     const garbage = [
@@ -418,7 +430,16 @@ describe('verifyChain failures, each with its own code', () => {
       'PEER_E_INVALID_TIME_PERIOD',
     )
     assert.deepEqual(rootExpired.details, { index: 0 })
-    throwsCode(() => verifyChain([root.cert], { now: T0 - 1 }), 'PEER_E_INVALID_TIME_PERIOD')
+    // An issuer's clock may run up to MAX_CLOCK_SKEW_MS ahead of ours, and no further.
+    verifyChain([root.cert], { now: T0 - MAX_CLOCK_SKEW_MS })
+    throwsCode(
+      () => verifyChain([root.cert], { now: T0 - MAX_CLOCK_SKEW_MS - 1 }),
+      'PEER_E_INVALID_TIME_PERIOD',
+    )
+    throwsCode(
+      () => verifyChain([root.cert], { now: T0 - 1, clockSkewMs: 0 }),
+      'PEER_E_INVALID_TIME_PERIOD',
+    )
   })
 
   test('a circular chain is PEER_E_CIRCULAR_CHAIN_DETECTED', () => {

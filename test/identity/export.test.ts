@@ -7,6 +7,7 @@ import { SeededRandom } from '../../src/core/random.ts'
 import { issueCertificate } from '../../src/identity/certificate.ts'
 import { exportIdentity, importIdentity } from '../../src/identity/identity-export.ts'
 import { identityInfoXml, parseIdentityInfo } from '../../src/identity/identity-info.ts'
+import { MAX_CLOCK_SKEW_MS } from '../../src/identity/constants.ts'
 import { Identity } from '../../src/identity/identity.ts'
 import { KeyPair } from '../../src/identity/keys.ts'
 import { decodeCbor, encodeCbor } from '../../src/wire/cbor.ts'
@@ -277,9 +278,14 @@ describe('exportIdentity / importIdentity', () => {
     await rejectsCode(importIdentity(spaced, PASSWORD, { now: NOW }), 'PEER_E_DECRYPTION_FAILED')
   })
 
-  test('an identity whose certificate has expired does not import', async () => {
+  test('an identity whose certificate is not yet valid does not import', async () => {
     const xml = await exportIdentity(alice, PASSWORD, { random, logN: LOG_N })
-    await rejectsCode(importIdentity(xml, PASSWORD, { now: T0 - 1 }), 'PEER_E_INVALID_TIME_PERIOD')
+    // A clock a little behind the exporter's is fine; beyond the allowed skew it is refused.
+    await importIdentity(xml, PASSWORD, { now: T0 - 1000 })
+    await rejectsCode(
+      importIdentity(xml, PASSWORD, { now: T0 - MAX_CLOCK_SKEW_MS - 1 }),
+      'PEER_E_INVALID_TIME_PERIOD',
+    )
   })
 
   test('every byte of an export, flipped one at a time, fails with a PeerError', async () => {
@@ -381,7 +387,10 @@ describe('identity info XML', () => {
       () => parseIdentityInfo(xml.replace('"1.0"', '"2.0"'), { now: NOW }),
       'PEER_E_UNSUPPORTED_VERSION',
     )
-    throwsCode(() => parseIdentityInfo(xml, { now: T0 - 1 }), 'PEER_E_INVALID_TIME_PERIOD')
+    throwsCode(
+      () => parseIdentityInfo(xml, { now: T0 - MAX_CLOCK_SKEW_MS - 1 }),
+      'PEER_E_INVALID_TIME_PERIOD',
+    )
     throwsCode(() => parseIdentityInfo(xml.replace(/IDC/g, 'IDX'), { now: NOW }), 'E_INVALIDARG')
     throwsCode(
       () => parseIdentityInfo(xml.replace('</IDC>', '</IDC><IDC/>'), { now: NOW }),

@@ -124,6 +124,12 @@ describe('PeerName.parse', () => {
     for (const c of ['\u00a0', '\u2028', '\ue000']) assert.ok(PeerName.isValid(`0.a${c}b`))
   })
 
+  test('Unicode noncharacters are refused (XML cannot carry U+FFFE or U+FFFF)', () => {
+    for (const c of ['\uffff', '\ufffe', '\ufdd0', '\u{1fffe}', '\u{10ffff}']) {
+      throwsCode(() => PeerName.parse(`0.a${c}b`), 'PEER_E_INVALID_CLASSIFIER')
+    }
+  })
+
   test('lone surrogates are refused; a surrogate pair is fine', () => {
     const pair = '\u{1F600}'
     for (const bad of [

@@ -10,6 +10,7 @@ import {
   realpath,
   rm,
   stat,
+  utimes,
   writeFile,
 } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -19,6 +20,7 @@ import { VirtualClock } from '../../src/core/clock.ts'
 import { PeerError, type PeerErrorCode } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import { parseIdentityInfo } from '../../src/identity/identity-info.ts'
+import { STALE_TEMP_FILE_MS } from '../../src/identity/constants.ts'
 import { IdentityStore } from '../../src/identity/store.ts'
 
 async function rejectsCode(
@@ -523,10 +525,17 @@ describe('IdentityStore', () => {
     const store = await IdentityStore.open(dir, options('tmp-cleanup'))
     await store.create({ classifier: 'a' })
     const stale = join(dir, '.0123.identity.json.abcdef.tmp')
+    const young = join(dir, '.4567.identity.json.abcdef.tmp')
     await writeFile(stale, '{"seed":"secret"}', { mode: 0o600 })
+    await writeFile(young, '{"seed":"in progress"}', { mode: 0o600 })
+    // Old enough to be a crash's leftover; the young one may be another process's write.
+    const past = new Date(Date.now() - 2 * STALE_TEMP_FILE_MS)
+    await utimes(stale, past, past)
     const reopened = await IdentityStore.open(dir, options('tmp-cleanup'))
     assert.deepEqual(reopened.problems, [])
-    assert.equal((await readdir(dir)).includes('.0123.identity.json.abcdef.tmp'), false)
+    const files = await readdir(dir)
+    assert.equal(files.includes('.0123.identity.json.abcdef.tmp'), false)
+    assert.equal(files.includes('.4567.identity.json.abcdef.tmp'), true)
     assert.equal(reopened.list().length, 1)
   })
 
@@ -542,6 +551,40 @@ describe('IdentityStore', () => {
     assert.equal(reopened.problems.length, 1)
     assert.equal(reopened.problems[0]?.file, 'copy.identity.json')
     assert.match(reopened.problems[0]?.error ?? '', /another file name/)
+  })
+
+  test('close() waits for writes in progress, then refuses changes', async () => {
+    const store = await IdentityStore.open(freshDir(), options('close'))
+    const pending = store.create({ classifier: 'late' })
+    await store.close()
+    assert.equal((await pending).classifier, 'late')
+    assert.equal(store.list().length, 1)
+    await rejectsCode(store.create({ classifier: 'x' }), 'PEER_E_NOT_INITIALIZED')
+    await rejectsCode(store.setDefault((await pending).peerName), 'PEER_E_NOT_INITIALIZED')
+  })
+
+  test('a file that failed to load is never overwritten by an import', async () => {
+    const source = await IdentityStore.open(freshDir(), options('unreadable-src'))
+    const id = await source.create({ classifier: 'v2' })
+    const xml = await source.export(id.peerName, PASSWORD, { logN: LOG_N })
+    const dir = freshDir()
+    const store = await IdentityStore.open(dir, options('unreadable'))
+    await store.import(xml, PASSWORD)
+    const [file] = await identityFiles(dir)
+    const path = join(dir, file as string)
+    // A file from a newer peerinfra: reported as such, and left alone.
+    const newer = JSON.stringify({ ...JSON.parse(await readFile(path, 'utf8')), v: 2 })
+    await writeFile(path, newer)
+    const reopened = await IdentityStore.open(dir, options('unreadable'))
+    assert.match(reopened.problems[0]?.error ?? '', /version 2/)
+    await rejectsCode(reopened.import(xml, PASSWORD), 'PEER_E_CERT_STORE_CORRUPTED')
+    assert.equal(await readFile(path, 'utf8'), newer)
+  })
+
+  test('a data directory that is a file gives a PeerError, not a Node error', async () => {
+    const file = join(root, 'not-a-folder')
+    await writeFile(file, 'x')
+    await rejectsCode(IdentityStore.open(join(file, 'identities'), options('bad')), 'E_INVALIDARG')
   })
 
   test('the store keeps no file handles open', async () => {

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict'
 
 import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
-import { MAX_XML_BYTES, MAX_XML_DEPTH, MAX_XML_ELEMENTS } from '../../src/wire/constants.ts'
+import {
+  MAX_XML_ATTRIBUTES,
+  MAX_XML_BYTES,
+  MAX_XML_DEPTH,
+  MAX_XML_ELEMENTS,
+} from '../../src/wire/constants.ts'
 import {
   childElements,
   escapeXmlAttribute,
@@ -215,6 +220,118 @@ describe('parseXml', () => {
     for (const value of [undefined, null, 1, Buffer.from('<a/>'), { name: 'a' }]) {
       invalid(value as unknown as string, /expected text/)
     }
+  })
+})
+
+describe('CDATA sections', () => {
+  test('are literal text: nothing in them is decoded or refused as markup', () => {
+    assert.equal(textOf(parseXml('<a><![CDATA[x & y < z]]></a>')), 'x & y < z')
+    assert.deepEqual(parseXml('<a><![CDATA[&amp; &bogus; <b/> &#0;]]></a>').children, [
+      '&amp; &bogus; <b/> &#0;',
+    ])
+    assert.equal(textOf(parseXml('<a><![CDATA[a]]]]><![CDATA[>b]]></a>')), 'a]]>b')
+  })
+
+  test('join the text around them into one child; empty ones leave nothing', () => {
+    const doc = parseXml('<a>p &amp; <![CDATA[<q> & ]]>r<b/><![CDATA[s]]>t&#65;</a>')
+    assert.deepEqual(doc.children, [
+      'p & <q> & r',
+      { name: 'b', attributes: {}, children: [] },
+      'stA',
+    ])
+    assert.deepEqual(parseXml('<a><![CDATA[]]></a>'), parseXml('<a/>'))
+    assert.deepEqual(parseXml('<a>x<![CDATA[]]>y</a>').children, ['xy'])
+  })
+
+  test('round-trip through serializeXml as escaped text', () => {
+    const doc = parseXml('<a k="v"><![CDATA[1 < 2 && "q" ]]]]><![CDATA[>]]></a>')
+    const text = serializeXml(doc)
+    assert.equal(text, '<a k="v">1 &lt; 2 &amp;&amp; "q" ]]&gt;</a>')
+    assert.deepEqual(parseXml(text), doc)
+  })
+
+  test('still refuse characters XML does not allow', () => {
+    invalid('<a><![CDATA[x\u0001y]]></a>', /control character/)
+    invalid('<a><![CDATA[\uffff]]></a>', /control character/)
+    throwsPeerError(
+      () => parseXml('<a><![CDATA[\u0008]]></a>', { code: 'PEER_E_INVALID_SEARCH' }),
+      'PEER_E_INVALID_SEARCH',
+    )
+  })
+
+  test('outside the root element are refused', () => {
+    invalid('<![CDATA[x]]><a/>', /CDATA outside the root element/)
+    invalid('<a/><![CDATA[x]]>', /CDATA outside the root element/)
+    invalid('<a></a><![CDATA[]]>', /CDATA outside the root element/)
+  })
+
+  test('count as text for childElements', () => {
+    const bad = (problem: string): Error => new PeerError('PEER_E_INVALID_ATTRIBUTES', problem)
+    assert.equal(childElements(parseXml('<l><![CDATA[ \n]]><i/></l>'), bad).length, 1)
+    throwsPeerError(
+      () => childElements(parseXml('<l><i/><![CDATA[x]]></l>'), bad),
+      'PEER_E_INVALID_ATTRIBUTES',
+      /unexpected text inside <l>/,
+    )
+  })
+})
+
+describe('attribute count', () => {
+  const withAttributes = (n: number): string =>
+    '<r><e ' + Array.from({ length: n }, (_, i) => `a${i}="${i}"`).join(' ') + '/></r>'
+
+  test('up to MAX_XML_ATTRIBUTES per element is accepted, more is refused', () => {
+    assert.equal(MAX_XML_ATTRIBUTES, 64)
+    const doc = parseXml(withAttributes(MAX_XML_ATTRIBUTES))
+    const e = doc.children[0] as XmlElement
+    assert.equal(Object.keys(e.attributes).length, 64)
+    assert.equal(e.attributes['a63'], '63')
+    invalid(withAttributes(MAX_XML_ATTRIBUTES + 1), /<e> has 65 attributes, more than 64/)
+    invalid(withAttributes(1000), /more than 64/)
+  })
+
+  test("the limit is per element, and refused with the caller's code", () => {
+    const many = '<r ' + Array.from({ length: 40 }, (_, i) => `r${i}="1"`).join(' ') + '>'
+    const child = '<c ' + Array.from({ length: 40 }, (_, i) => `c${i}="1"`).join(' ') + '/>'
+    assert.equal(parseXml(many + child + child + '</r>').children.length, 2)
+    throwsPeerError(
+      () =>
+        parseXml(withAttributes(65), {
+          code: 'PEER_E_INVALID_ATTRIBUTES',
+          what: 'record attributes',
+        }),
+      'PEER_E_INVALID_ATTRIBUTES',
+      /^record attributes is not valid: <e> has 65 attributes/,
+    )
+    assert.equal(parseXml(withAttributes(3), { maxAttributes: 3 }).name, 'r')
+    throwsPeerError(
+      () => parseXml(withAttributes(4), { maxAttributes: 3 }),
+      'E_INVALIDARG',
+      /more than 3/,
+    )
+  })
+})
+
+describe('work done before the tree limits are checked', () => {
+  test('documents filling MAX_XML_BYTES are refused as bad input, never with a crash', () => {
+    // fast-xml-parser builds its tree before depth and element counts are checked; the input
+    // size bounds that work.
+    const deep = nested(Math.floor(MAX_XML_BYTES / 7))
+    assert.ok(Buffer.byteLength(deep) <= MAX_XML_BYTES)
+    invalid(deep)
+    const wide = '<r>' + '<c/>'.repeat(Math.floor((MAX_XML_BYTES - 7) / 4)) + '</r>'
+    assert.ok(Buffer.byteLength(wide) <= MAX_XML_BYTES)
+    invalid(wide, /more than 10000 elements/)
+    // fast-xml-parser's own nesting cap applies whatever maxDepth a caller passes.
+    assert.equal(parseXml(nested(101), { maxDepth: 1000 }).name, 'e')
+    throwsPeerError(
+      () => parseXml(nested(102), { maxDepth: 1000 }),
+      'E_INVALIDARG',
+      /nested tags exceeded/,
+    )
+    const manyAttributes = Array.from({ length: 10_000 }, (_, i) => `a${i}="1"`).join(' ')
+    assert.ok(manyAttributes.length < MAX_XML_BYTES)
+    invalid(`<r ${manyAttributes}/>`, /<r> has 10000 attributes, more than 64/)
   })
 })
 
