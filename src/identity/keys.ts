@@ -58,7 +58,10 @@ export function domainSeparated(domain: string, message: Uint8Array): Uint8Array
     prefix = concatBytes(utf8(domain), new Uint8Array([0]))
     prefixCache.set(domain, prefix)
   }
-  return concatBytes(prefix, message)
+  const out = new Uint8Array(prefix.length + message.length)
+  out.set(prefix, 0)
+  out.set(message, prefix.length)
+  return out
 }
 
 /** Authority of a secured peer name: lowercase hex of SHA-256(raw public key)[0..20]. */
@@ -147,7 +150,9 @@ export class KeyPair {
 
   /** Signs `domain || 0x00 || message`. */
   sign(domain: string, message: Uint8Array): Uint8Array {
-    return new Uint8Array(sign(null, domainSeparated(domain, message), this.#privateKey))
+    const signature = sign(null, domainSeparated(domain, message), this.#privateKey)
+    // A plain Uint8Array view of the same memory: no copy on the signing hot path.
+    return new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength)
   }
 
   /** The 32-byte private seed, for the identity store and encrypted export only. */
