@@ -95,6 +95,11 @@ export class TypedEmitter<E extends EventMap> {
     if (set?.delete(wrapper) && set.size === 0) this.listeners.delete(type)
   }
 
+  /** True when a listener or an open iterator would receive events of `type`. */
+  hasConsumers(type: keyof E): boolean {
+    return this.listenerCount(type) > 0 || this.subscriptions.size > 0
+  }
+
   listenerCount(type: keyof E): number {
     return this.listeners.get(type)?.size ?? 0
   }

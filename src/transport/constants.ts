@@ -19,3 +19,39 @@ export const MAX_DATAGRAM_BYTES = 65_507
  * should aim for; larger messages are split by the protocol (MS-PNRP: 1,188-byte fragments).
  */
 export const SAFE_DATAGRAM_BYTES = 1232
+
+/** Noise (section 5.1): the authentication tag each transport message carries. */
+export const NOISE_TAG_BYTES = 16
+/** Largest plaintext in one secure message: a Noise message less its tag. */
+export const MAX_SECURE_MESSAGE_BYTES = NOISE_MAX_MESSAGE_BYTES - NOISE_TAG_BYTES
+/**
+ * Each direction rekeys (Noise section 11.3) after this many messages; both sides count, so no
+ * signal is needed. 2^16 messages is at most 4 GiB under one key.
+ */
+export const REKEY_INTERVAL_MESSAGES = 65_536
+/** Most bytes of application payload (e.g. a certificate chain) in a handshake identity message. */
+export const MAX_HANDSHAKE_APP_PAYLOAD_BYTES = 48 * 1024
+/** Version of the handshake identity payload. */
+export const HANDSHAKE_PAYLOAD_VERSION = 1
+/** Prologue prefix; the context (graph or group id) follows it. */
+export const PROLOGUE_PREFIX = 'peerinfra/1 '
+/** Domain of the signature binding an Ed25519 identity to its Noise static key. */
+export const NOISE_BINDING_DOMAIN = 'peerinfra/v1/noise-static-key'
+
+/** Channels: the bytes a sender may have unacknowledged on one channel (its credit window). */
+export const CHANNEL_WINDOW_BYTES = 256 * 1024
+/** Bytes a channel queues for sending beyond its window before send() refuses (PEER_E_TOO_MUCH_LOAD). */
+export const CHANNEL_MAX_QUEUE_BYTES = 4 * 1024 * 1024
+/** Largest message on a channel (fragmented over secure messages, reassembled on arrival). */
+export const CHANNEL_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+/** Open channels on one session, both sides together (x CHANNEL_WINDOW_BYTES bounds what an unread session can hold: 16 MiB). */
+export const MAX_CHANNELS_PER_SESSION = 64
+/** A channel name (what it is for: `graph:chat`, `direct:…`) in UTF-8 bytes. */
+export const MAX_CHANNEL_NAME_BYTES = 256
+/** Channel frame header: type (1 byte) + channel id (4 bytes, big-endian). */
+export const CHANNEL_HEADER_BYTES = 5
+
+/** Secure connections one ConnectionManager holds (one per remote peer and context). */
+export const MAX_CONNECTIONS = 1024
+/** Inbound handshakes in progress at once; more are refused (bounds a flood's state). */
+export const MAX_PENDING_HANDSHAKES = 64

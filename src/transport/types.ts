@@ -29,11 +29,16 @@ export interface Duplex {
   readonly remote: Address
   readonly closed: boolean
   /**
-   * Installs the handlers; set once, right after the duplex is obtained. Data that arrived
-   * before is delivered when they are set.
+   * Installs the handlers; set once (a second call throws E_UNEXPECTED), right after the duplex
+   * is obtained. Data that arrived before is delivered when they are set. Handlers are never
+   * called synchronously from write() or close(); the close handler runs exactly once.
    */
   setHandlers(handlers: DuplexHandlers): void
-  /** Queues bytes; false when the buffer is over its high-water mark (wait for drain). */
+  /**
+   * Queues bytes; false when the buffer is over its high-water mark (wait for drain), or when
+   * closed. The chunk must not be modified afterwards (TCP does not copy it). A writer that
+   * ignores backpressure far beyond the mark has its stream closed (PEER_E_TOO_LARGE).
+   */
   write(chunk: Uint8Array): boolean
   /** Stops and resumes delivery of incoming data (receive-side backpressure). */
   pause(): void
@@ -55,12 +60,16 @@ export interface DialOptions {
 }
 
 export interface StreamTransport {
-  /** Listens on `host`:`port` (port 0: any free port). */
+  /** Listens on `host`:`port` (port 0: any free port); PEER_E_UNABLE_TO_LISTEN when taken. */
   listen(
     options: { host?: string; port?: number },
     onConnection: (duplex: Duplex) => void,
   ): Promise<StreamListener>
-  /** Opens a stream; PEER_E_CONNECTION_FAILED when nothing answers, E_ABORT, PEER_E_TIMEOUT. */
+  /**
+   * Opens a stream. PEER_E_CONNECTION_REFUSED when nothing listens there,
+   * PEER_E_CONNECTION_FAILED for other failures, PEER_E_TIMEOUT, E_ABORT,
+   * PEER_E_INVALID_ADDRESS for a malformed address.
+   */
   dial(to: Address, options?: DialOptions): Promise<Duplex>
 }
 

@@ -1,0 +1,233 @@
+/**
+ * One secure connection per remote peer and context (DESIGN.md section 8: no duplicate
+ * connections for users to dedupe). Dials to an address already being dialled share one
+ * attempt; a dial to a peer already connected returns that connection; when both sides dial each
+ * other at once, both keep the connection opened by the peer with the smaller identity key and
+ * close the other, so the two ends always agree.
+ */
+import type { Clock } from '../core/clock.ts'
+import { PeerError, toPeerError } from '../core/errors.ts'
+import { TypedEmitter } from '../core/events.ts'
+import { createLogger } from '../core/log.ts'
+import type { Random } from '../core/random.ts'
+import { MAX_CONNECTIONS, MAX_PENDING_HANDSHAKES } from './constants.ts'
+import { Mux } from './mux.ts'
+import { SecureSession, type RemotePeer, type SessionCredentials } from './secure-session.ts'
+import type { Address, DialOptions, Duplex, StreamListener, StreamTransport } from './types.ts'
+
+const log = createLogger('transport')
+
+export interface PeerConnection {
+  readonly remote: RemotePeer
+  readonly address: Address
+  /** True when this side dialled. */
+  readonly initiator: boolean
+  readonly mux: Mux
+  close(error?: PeerError): void
+}
+
+export interface ConnectionEvents extends Record<string, unknown> {
+  /** A new connection (dialled or accepted), once per peer. */
+  connected: PeerConnection
+  /** A connection ended (error undefined for an orderly close). */
+  disconnected: { connection: PeerConnection; error: PeerError | undefined }
+  /** An inbound connection failed its handshake or was refused. */
+  refused: { address: Address; error: PeerError }
+}
+
+export interface ConnectionManagerOptions {
+  credentials: SessionCredentials
+  /** What connections here are for (`graph:chat`); both ends must agree. */
+  context: string
+  streams: StreamTransport
+  clock: Clock
+  random: Random
+  /** The application payload to send in our handshake (e.g. a membership chain). */
+  payload?: () => Uint8Array | undefined
+  /** Checks each remote before its connection is accepted; throw a PeerError to refuse. */
+  authorize?: (remote: RemotePeer) => void | Promise<void>
+  handshakeTimeoutMs?: number
+}
+
+export interface ConnectOptions extends DialOptions {
+  /** The peer name that must answer (else PEER_E_CONNECTION_NOT_AUTHENTICATED). */
+  peerName?: string
+}
+
+function keyOrder(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b)
+}
+
+export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
+  private readonly options: ConnectionManagerOptions
+  private readonly byPeer = new Map<string, PeerConnection>()
+  private readonly dialling = new Map<string, Promise<PeerConnection>>()
+  private readonly duplexes = new Set<Duplex>()
+  private listener: StreamListener | undefined
+  private pendingInbound = 0
+  private stopped = false
+
+  constructor(options: ConnectionManagerOptions) {
+    super()
+    this.options = options
+  }
+
+  /** The listening address, once listen() has run. */
+  get address(): Address | undefined {
+    return this.listener?.address
+  }
+
+  get ownPeerName(): string {
+    return this.options.credentials.identity.peerName
+  }
+
+  connections(): PeerConnection[] {
+    return [...this.byPeer.values()]
+  }
+
+  get(peerName: string): PeerConnection | undefined {
+    return this.byPeer.get(peerName)
+  }
+
+  async listen(options: { host?: string; port?: number } = {}): Promise<Address> {
+    this.checkRunning()
+    if (this.listener) throw new PeerError('PEER_E_ALREADY_LISTENING', 'already listening')
+    this.listener = await this.options.streams.listen(options, (duplex) => this.accept(duplex))
+    return this.listener.address
+  }
+
+  /** A connection to the peer at `to`: an existing one when there is one, else a new one. */
+  connect(to: Address, options: ConnectOptions = {}): Promise<PeerConnection> {
+    this.checkRunning()
+    if (options.peerName === this.ownPeerName) {
+      return Promise.reject(new PeerError('PEER_E_CONNECT_SELF', 'a node cannot connect to itself'))
+    }
+    const existing = options.peerName ? this.byPeer.get(options.peerName) : undefined
+    if (existing) return Promise.resolve(existing)
+    const key = `${to.address}|${to.port}|${options.peerName ?? ''}`
+    const pending = this.dialling.get(key)
+    if (pending) return pending
+    const attempt = this.dial(to, options).finally(() => this.dialling.delete(key))
+    this.dialling.set(key, attempt)
+    return attempt
+  }
+
+  private async dial(to: Address, options: ConnectOptions): Promise<PeerConnection> {
+    const duplex = await this.options.streams.dial(to, options)
+    this.track(duplex)
+    const session = await SecureSession.initiate(duplex, this.sessionOptions(options))
+    if (session.remote.peerName === this.ownPeerName) {
+      const err = new PeerError('PEER_E_CONNECT_SELF', `${to.address}:${to.port} is this node`)
+      session.close(err)
+      throw err
+    }
+    return this.register(session, duplex.remote)
+  }
+
+  private accept(duplex: Duplex): void {
+    if (
+      this.stopped ||
+      this.pendingInbound >= MAX_PENDING_HANDSHAKES ||
+      this.byPeer.size >= MAX_CONNECTIONS
+    ) {
+      duplex.close(new PeerError('PEER_E_TOO_MUCH_LOAD', 'too many connections; try another peer'))
+      return
+    }
+    this.track(duplex)
+    this.pendingInbound++
+    SecureSession.respond(duplex, this.sessionOptions({}))
+      .then((session) => {
+        if (session.remote.peerName === this.ownPeerName) {
+          throw new PeerError('PEER_E_CONNECT_SELF', 'a node connected to itself')
+        }
+        this.register(session, duplex.remote)
+      })
+      .catch((err: unknown) => {
+        const error = toPeerError(err, 'PEER_E_CONNECTION_FAILED', 'inbound connection failed')
+        duplex.close(error)
+        log.debug('inbound connection refused', {
+          address: duplex.remote.address,
+          error: error.message,
+        })
+        this.emit('refused', { address: duplex.remote, error })
+      })
+      .finally(() => this.pendingInbound--)
+  }
+
+  private sessionOptions(options: ConnectOptions) {
+    const o = this.options
+    return {
+      credentials: o.credentials,
+      context: o.context,
+      clock: o.clock,
+      random: o.random,
+      ...(options.peerName !== undefined ? { expectedPeerName: options.peerName } : {}),
+      ...(o.payload ? { payload: o.payload() ?? new Uint8Array(0) } : {}),
+      ...(o.authorize ? { authorize: o.authorize } : {}),
+      ...(o.handshakeTimeoutMs !== undefined ? { timeoutMs: o.handshakeTimeoutMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    }
+  }
+
+  private track(duplex: Duplex): void {
+    this.duplexes.add(duplex)
+    if (this.stopped) duplex.close(new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'stopping'))
+  }
+
+  /** Adds an established session, applying the one-connection-per-peer rule. */
+  private register(session: SecureSession, address: Address): PeerConnection {
+    if (this.stopped) {
+      const err = new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the connection manager has stopped')
+      session.close(err)
+      throw err
+    }
+    const peerName = session.remote.peerName
+    const existing = this.byPeer.get(peerName)
+    if (existing) {
+      // Both ends keep the connection opened by the smaller identity key.
+      const ownKey = this.options.credentials.identity.publicKey
+      const opener = (initiator: boolean): Uint8Array =>
+        initiator ? ownKey : session.remote.publicKey
+      const keepExisting = keyOrder(opener(existing.initiator), opener(session.initiator)) <= 0
+      if (keepExisting) {
+        session.close()
+        return existing
+      }
+      this.byPeer.delete(peerName)
+      existing.close()
+    }
+    const mux = new Mux(session)
+    const connection: PeerConnection = {
+      remote: session.remote,
+      address,
+      initiator: session.initiator,
+      mux,
+      close: (error) => mux.close(error),
+    }
+    this.byPeer.set(peerName, connection)
+    mux.on('close', (error) => {
+      if (this.byPeer.get(peerName) === connection) this.byPeer.delete(peerName)
+      this.emit('disconnected', { connection, error })
+    })
+    this.emit('connected', connection)
+    return connection
+  }
+
+  /** Closes the listener and every connection; resolves when all are closed. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    await this.listener?.close()
+    const shutdown = new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the node is stopping')
+    for (const c of this.byPeer.values()) c.close()
+    for (const d of this.duplexes) if (!d.closed) d.close(shutdown)
+    this.byPeer.clear()
+    this.duplexes.clear()
+    this.endSubscriptions()
+  }
+
+  private checkRunning(): void {
+    if (this.stopped)
+      throw new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the connection manager has stopped')
+  }
+}

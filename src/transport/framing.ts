@@ -1,0 +1,175 @@
+/**
+ * Framing (DESIGN.md section 3): each frame is a 4-byte big-endian length followed by that many
+ * bytes, over any ordered byte stream. A frame announcing more than the configured maximum
+ * closes the connection (PEER_E_TOO_LARGE) before any of it is buffered, so a peer can never
+ * make us hold more than one maximum-size frame plus one incoming chunk.
+ */
+import { PeerError } from '../core/errors.ts'
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from './constants.ts'
+import type { Duplex } from './types.ts'
+
+/** `length(4, big-endian) || payload`. */
+export function encodeFrame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length)
+  new DataView(out.buffer).setUint32(0, payload.length)
+  out.set(payload, FRAME_HEADER_BYTES)
+  return out
+}
+
+/** Turns stream chunks into whole frames. */
+export class FrameDecoder {
+  private readonly chunks: Uint8Array[] = []
+  private buffered = 0
+  /** Length of the frame being assembled, once its header has arrived. */
+  private expected: number | undefined
+
+  constructor(readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
+
+  get bufferedBytes(): number {
+    return this.buffered
+  }
+
+  /** Adds a chunk; returns the frames it completes. Throws PEER_E_TOO_LARGE on an oversized header. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    const frames: Uint8Array[] = []
+    if (chunk.length > 0) {
+      this.chunks.push(chunk)
+      this.buffered += chunk.length
+    }
+    for (;;) {
+      if (this.expected === undefined) {
+        if (this.buffered < FRAME_HEADER_BYTES) break
+        const header = this.take(FRAME_HEADER_BYTES)
+        const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0)
+        if (length > this.maxFrameBytes) {
+          throw new PeerError(
+            'PEER_E_TOO_LARGE',
+            `a frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`,
+            { details: { length, limit: this.maxFrameBytes } },
+          )
+        }
+        this.expected = length
+      }
+      if (this.buffered < this.expected) break
+      frames.push(this.take(this.expected))
+      this.expected = undefined
+    }
+    return frames
+  }
+
+  /** Removes and returns the first `n` buffered bytes (n <= buffered). */
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]
+    if (first && first.length >= n) {
+      // The common case: the bytes sit in one chunk, so no copy.
+      const out = first.subarray(0, n)
+      if (first.length === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+      this.buffered -= n
+      return out
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.chunks[0] as Uint8Array
+      const used = Math.min(chunk.length, n - filled)
+      out.set(chunk.subarray(0, used), filled)
+      filled += used
+      if (used === chunk.length) this.chunks.shift()
+      else this.chunks[0] = chunk.subarray(used)
+    }
+    this.buffered -= n
+    return out
+  }
+}
+
+export interface FramedHandlers {
+  frame(frame: Uint8Array): void
+  drain(): void
+  close(error?: PeerError): void
+}
+
+/**
+ * A Duplex speaking frames: send() whole frames, receive whole frames. Handlers may be replaced
+ * (the secure handshake hands over to the session); frames arriving while none are set wait.
+ */
+export class FramedConnection {
+  private readonly decoder: FrameDecoder
+  private handlers: FramedHandlers | undefined
+  private waiting: Uint8Array[] = []
+  private closing = false
+
+  constructor(
+    readonly duplex: Duplex,
+    maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
+  ) {
+    this.decoder = new FrameDecoder(maxFrameBytes)
+    duplex.setHandlers({
+      data: (chunk) => this.onData(chunk),
+      drain: () => this.handlers?.drain(),
+      close: (error) => this.handlers?.close(error),
+    })
+  }
+
+  setHandlers(handlers: FramedHandlers): void {
+    this.handlers = handlers
+    const waiting = this.waiting
+    this.waiting = []
+    for (const frame of waiting) {
+      if (this.duplex.closed || this.handlers !== handlers) return
+      handlers.frame(frame)
+    }
+  }
+
+  get closed(): boolean {
+    return this.duplex.closed
+  }
+
+  /** Sends one frame; false when the stream asks to wait for drain. */
+  send(payload: Uint8Array): boolean {
+    if (payload.length > this.decoder.maxFrameBytes) {
+      throw new PeerError(
+        'PEER_E_TOO_LARGE',
+        `a frame of ${payload.length} bytes exceeds the limit of ${this.decoder.maxFrameBytes}`,
+      )
+    }
+    return this.duplex.write(encodeFrame(payload))
+  }
+
+  /**
+   * Sends a frame built in place: `frame` starts with FRAME_HEADER_BYTES of room, which this
+   * fills with the length of the rest. Saves the copy send() makes.
+   */
+  sendInPlace(frame: Uint8Array): boolean {
+    const length = frame.length - FRAME_HEADER_BYTES
+    if (length > this.decoder.maxFrameBytes) {
+      throw new PeerError(
+        'PEER_E_TOO_LARGE',
+        `a frame of ${length} bytes exceeds the limit of ${this.decoder.maxFrameBytes}`,
+      )
+    }
+    new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES).setUint32(0, length)
+    return this.duplex.write(frame)
+  }
+
+  close(error?: PeerError): void {
+    this.duplex.close(error)
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.closing) return
+    let frames: Uint8Array[]
+    try {
+      frames = this.decoder.push(chunk)
+    } catch (err) {
+      this.closing = true
+      this.duplex.close(err as PeerError)
+      return
+    }
+    for (const frame of frames) {
+      if (this.duplex.closed) return
+      if (this.handlers) this.handlers.frame(frame)
+      else this.waiting.push(frame)
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * CipherState (Noise rev 34, section 5.1): a key `k` and a 64-bit nonce `n`. After a handshake,
+ * one CipherState encrypts each direction of the transport.
+ */
+import { PeerError } from '../../core/errors.ts'
+import { NOISE_MAX_MESSAGE_BYTES } from '../constants.ts'
+import { KEYLEN, MAX_NONCE, TAGLEN, aeadDecrypt, aeadEncrypt } from './crypto.ts'
+
+const ZEROLEN = new Uint8Array(0)
+const REKEY_ZEROS = new Uint8Array(KEYLEN)
+
+export class CipherState {
+  #k: Uint8Array | undefined
+  // A bigint: a 64-bit counter loses no precision and 2^64-1 is exact.
+  #n = 0n
+
+  /** A CipherState with key `key` (copied), or without a key. */
+  constructor(key?: Uint8Array) {
+    this.initializeKey(key)
+  }
+
+  /** InitializeKey(key): sets k (undefined: empty) and n = 0. */
+  initializeKey(key: Uint8Array | undefined): void {
+    if (key !== undefined && (!(key instanceof Uint8Array) || key.length !== KEYLEN)) {
+      throw new PeerError('E_INVALIDARG', `a cipher key is ${KEYLEN} bytes`)
+    }
+    this.#k?.fill(0)
+    this.#k = key === undefined ? undefined : new Uint8Array(key)
+    this.#n = 0n
+  }
+
+  hasKey(): boolean {
+    return this.#k !== undefined
+  }
+
+  /** The next message's nonce. */
+  get nonce(): bigint {
+    return this.#n
+  }
+
+  /** SetNonce(nonce): any value 0 .. 2^64-1 (at 2^64-1 the state can no longer be used). */
+  setNonce(nonce: bigint): void {
+    if (typeof nonce !== 'bigint' || nonce < 0n || nonce > MAX_NONCE) {
+      throw new PeerError('E_INVALIDARG', 'a Noise nonce is an integer 0 .. 2^64-1 (a bigint)')
+    }
+    this.#n = nonce
+  }
+
+  /**
+   * EncryptWithAd(ad, plaintext): ENCRYPT(k, n++, ad, plaintext), or the plaintext itself when
+   * there is no key. The result is at most NOISE_MAX_MESSAGE_BYTES (PEER_E_TOO_LARGE otherwise).
+   * The plaintext may be given in parts, and `headroom` zero bytes may be kept in front of the
+   * result (for a frame header), so a message is copied only once, by the cipher.
+   */
+  encryptWithAd(
+    ad: Uint8Array,
+    plaintext: Uint8Array | readonly Uint8Array[],
+    headroom = 0,
+  ): Uint8Array {
+    const k = this.#k
+    const overhead = k === undefined ? 0 : TAGLEN
+    const size =
+      plaintext instanceof Uint8Array
+        ? plaintext.length
+        : plaintext.reduce((n, p) => n + p.length, 0)
+    if (size + overhead > NOISE_MAX_MESSAGE_BYTES) {
+      throw new PeerError(
+        'PEER_E_TOO_LARGE',
+        `a Noise message is at most ${NOISE_MAX_MESSAGE_BYTES} bytes: send at most ${NOISE_MAX_MESSAGE_BYTES - overhead} bytes of plaintext at a time`,
+        { details: { limit: NOISE_MAX_MESSAGE_BYTES - overhead, size } },
+      )
+    }
+    if (k === undefined) {
+      if (plaintext instanceof Uint8Array && headroom === 0) return plaintext
+      const out = new Uint8Array(headroom + size)
+      let offset = headroom
+      for (const part of plaintext instanceof Uint8Array ? [plaintext] : plaintext) {
+        out.set(part, offset)
+        offset += part.length
+      }
+      return out
+    }
+    this.#checkNonce()
+    const ciphertext = aeadEncrypt(k, this.#n, ad, plaintext, headroom)
+    this.#n++
+    return ciphertext
+  }
+
+  /**
+   * DecryptWithAd(ad, ciphertext): DECRYPT(k, n++, ad, ciphertext), or the ciphertext itself when
+   * there is no key. On an authentication failure (PEER_E_CONNECTION_NOT_AUTHENTICATED) the
+   * nonce does not advance, so the genuine message can still be read.
+   */
+  decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    if (ciphertext.length > NOISE_MAX_MESSAGE_BYTES) {
+      throw new PeerError(
+        'PEER_E_TOO_LARGE',
+        `a Noise message is at most ${NOISE_MAX_MESSAGE_BYTES} bytes`,
+        { details: { limit: NOISE_MAX_MESSAGE_BYTES, size: ciphertext.length } },
+      )
+    }
+    const k = this.#k
+    if (k === undefined) return ciphertext
+    this.#checkNonce()
+    const plaintext = aeadDecrypt(k, this.#n, ad, ciphertext)
+    this.#n++
+    return plaintext
+  }
+
+  /** Rekey(): k = REKEY(k), the first 32 bytes of ENCRYPT(k, 2^64-1, zerolen, zeros). */
+  rekey(): void {
+    const k = this.#k
+    if (k === undefined) throw new PeerError('E_UNEXPECTED', 'rekey needs a cipher key')
+    const next = aeadEncrypt(k, MAX_NONCE, ZEROLEN, REKEY_ZEROS).subarray(0, KEYLEN)
+    k.set(next)
+    next.fill(0)
+  }
+
+  #checkNonce(): void {
+    if (this.#n >= MAX_NONCE) {
+      throw new PeerError(
+        'E_UNEXPECTED',
+        'the cipher nonce is exhausted (2^64-1 is reserved): run a new handshake',
+      )
+    }
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * Secure sessions: Noise XX (Noise_XX_25519_ChaChaPoly_SHA256) over a framed stream, with each
+ * side's Ed25519 identity bound to its Noise static key (docs/PROTOCOL.md, "Secure channel").
+ *
+ *   initiator                                   responder
+ *   -> e                                         (payload: empty)
+ *                        <- e, ee, s, es         (payload: responder identity)
+ *   -> s, se                                     (payload: initiator identity)
+ *
+ * The prologue names the protocol and its context (`peerinfra/1 graph:chat`), so a session
+ * made for one graph or group can never be confused with another's. After the handshake each
+ * frame carries one Noise transport message; each direction rekeys every
+ * REKEY_INTERVAL_MESSAGES messages.
+ */
+import { abortError } from '../core/abort.ts'
+import { utf8 } from '../core/bytes.ts'
+import type { Clock } from '../core/clock.ts'
+import { PeerError, toPeerError } from '../core/errors.ts'
+import type { Random } from '../core/random.ts'
+import type { Identity } from '../identity/identity.ts'
+import { PublicKey } from '../identity/keys.ts'
+import { PeerName } from '../identity/peer-name.ts'
+import { decodeMessage, encodeCbor } from '../wire/index.ts'
+import {
+  FRAME_HEADER_BYTES,
+  HANDSHAKE_PAYLOAD_VERSION,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_SECURE_MESSAGE_BYTES,
+  NOISE_BINDING_DOMAIN,
+  NOISE_MAX_MESSAGE_BYTES,
+  PROLOGUE_PREFIX,
+  REKEY_INTERVAL_MESSAGES,
+} from './constants.ts'
+import { FramedConnection } from './framing.ts'
+import { identityPayloadSchema } from './messages.ts'
+import type { CipherState } from './noise/cipher-state.ts'
+import { x25519KeyPair, type X25519KeyPair } from './noise/crypto.ts'
+import { XXHandshake } from './noise/handshake.ts'
+import type { Duplex } from './types.ts'
+
+/**
+ * A node's standing credentials for secure sessions: its identity, a Noise static key, and the
+ * identity's signature over that key (made once, reused by every handshake).
+ */
+export class SessionCredentials {
+  readonly identity: Identity
+  readonly noiseKey: X25519KeyPair
+  readonly binding: Uint8Array
+
+  constructor(identity: Identity, random: Random) {
+    this.identity = identity
+    this.noiseKey = x25519KeyPair(random)
+    this.binding = identity.sign(NOISE_BINDING_DOMAIN, this.noiseKey.publicKey)
+  }
+}
+
+/** The verified other side of a session. */
+export interface RemotePeer {
+  peerName: string
+  /** Raw Ed25519 identity key. */
+  publicKey: Uint8Array
+  /** The opaque application payload it sent (empty when none). */
+  payload: Uint8Array
+}
+
+export interface SecureSessionOptions {
+  credentials: SessionCredentials
+  /** What the session is for, e.g. `graph:chat`; both sides must name the same context. */
+  context: string
+  clock: Clock
+  random: Random
+  /** Initiator: the peer name the other side must have (else PEER_E_CONNECTION_NOT_AUTHENTICATED). */
+  expectedPeerName?: string
+  /** Sent inside our identity message, e.g. a membership chain. */
+  payload?: Uint8Array
+  /** Checks the remote before the session is accepted; throw a PeerError to refuse it. */
+  authorize?: (remote: RemotePeer) => void | Promise<void>
+  timeoutMs?: number
+  signal?: AbortSignal
+  /** Largest frame accepted (default: one Noise message). */
+  maxFrameBytes?: number
+}
+
+export interface SessionHandlers {
+  message(message: Uint8Array): void
+  drain(): void
+  close(error?: PeerError): void
+}
+
+function notAuthenticated(why: string, cause?: unknown): PeerError {
+  return new PeerError('PEER_E_CONNECTION_NOT_AUTHENTICATED', why, { cause })
+}
+
+export class SecureSession {
+  readonly remote: RemotePeer
+  readonly initiator: boolean
+  readonly context: string
+  /** Noise handshake hash: a unique, shared name for this session (channel binding). */
+  readonly handshakeHash: Uint8Array
+  private readonly framed: FramedConnection
+  private readonly sendCipher: CipherState
+  private readonly receiveCipher: CipherState
+  private sent = 0
+  private received = 0
+  private handlers: SessionHandlers | undefined
+  private pending: Uint8Array[] = []
+  private closeError: PeerError | undefined | null = null
+
+  private constructor(
+    framed: FramedConnection,
+    handshake: XXHandshake,
+    remote: RemotePeer,
+    initiator: boolean,
+    context: string,
+  ) {
+    this.framed = framed
+    this.remote = remote
+    this.initiator = initiator
+    this.context = context
+    this.handshakeHash = handshake.handshakeHash
+    const { send, receive } = handshake.split()
+    this.sendCipher = send
+    this.receiveCipher = receive
+  }
+
+  /** Runs the handshake as initiator over `duplex`. On failure the duplex is closed. */
+  static initiate(duplex: Duplex, options: SecureSessionOptions): Promise<SecureSession> {
+    return handshake(duplex, options, true)
+  }
+
+  /** Runs the handshake as responder over `duplex`. On failure the duplex is closed. */
+  static respond(duplex: Duplex, options: SecureSessionOptions): Promise<SecureSession> {
+    return handshake(duplex, options, false)
+  }
+
+  get closed(): boolean {
+    return this.closeError !== null || this.framed.closed
+  }
+
+  /** Installs the handlers; messages that arrived before are delivered now. */
+  setHandlers(handlers: SessionHandlers): void {
+    this.handlers = handlers
+    const pending = this.pending
+    this.pending = []
+    for (const m of pending) handlers.message(m)
+    if (this.closeError !== null) handlers.close(this.closeError)
+  }
+
+  /**
+   * Encrypts and sends one message (at most MAX_SECURE_MESSAGE_BYTES), given whole or in parts
+   * (a header and a body: they are joined by the cipher, not copied first); false: wait for
+   * drain.
+   */
+  send(message: Uint8Array | readonly Uint8Array[]): boolean {
+    if (this.closed) throw new PeerError('PEER_E_CONNECTION_NOT_FOUND', 'the session is closed')
+    const size =
+      message instanceof Uint8Array ? message.length : message.reduce((n, p) => n + p.length, 0)
+    if (size > MAX_SECURE_MESSAGE_BYTES) {
+      throw new PeerError(
+        'PEER_E_TOO_LARGE',
+        `a secure message holds at most ${MAX_SECURE_MESSAGE_BYTES} bytes; this one has ${size}`,
+      )
+    }
+    const frame = this.sendCipher.encryptWithAd(EMPTY, message, FRAME_HEADER_BYTES)
+    if (++this.sent % REKEY_INTERVAL_MESSAGES === 0) this.sendCipher.rekey()
+    return this.framed.sendInPlace(frame)
+  }
+
+  close(error?: PeerError): void {
+    this.framed.close(error)
+  }
+
+  /** Called by the handshake once it is done: from now on frames are transport messages. */
+  private attach(): void {
+    this.framed.setHandlers({
+      frame: (frame) => this.onFrame(frame),
+      drain: () => this.handlers?.drain(),
+      close: (error) => this.onClose(error),
+    })
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    let plaintext: Uint8Array
+    try {
+      plaintext = this.receiveCipher.decryptWithAd(EMPTY, frame)
+    } catch (err) {
+      this.framed.close(
+        toPeerError(err, 'PEER_E_CONNECTION_NOT_AUTHENTICATED', 'a message failed authentication'),
+      )
+      return
+    }
+    if (++this.received % REKEY_INTERVAL_MESSAGES === 0) this.receiveCipher.rekey()
+    if (this.handlers) this.handlers.message(plaintext)
+    else this.pending.push(plaintext)
+  }
+
+  private onClose(error?: PeerError): void {
+    if (this.closeError !== null) return
+    this.closeError = error
+    this.handlers?.close(error)
+  }
+
+  /** @internal used by the handshake runner */
+  static create(
+    framed: FramedConnection,
+    hs: XXHandshake,
+    remote: RemotePeer,
+    initiator: boolean,
+    context: string,
+    early: Uint8Array[],
+  ): SecureSession {
+    const session = new SecureSession(framed, hs, remote, initiator, context)
+    session.attach()
+    for (const frame of early) session.onFrame(frame)
+    return session
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+export function prologueFor(context: string): Uint8Array {
+  return utf8(PROLOGUE_PREFIX + context)
+}
+
+function identityPayload(options: SecureSessionOptions): Uint8Array {
+  const { credentials } = options
+  return encodeCbor({
+    v: HANDSHAKE_PAYLOAD_VERSION,
+    name: credentials.identity.peerName,
+    key: credentials.identity.publicKey,
+    sig: credentials.binding,
+    ...(options.payload && options.payload.length > 0 ? { app: options.payload } : {}),
+  })
+}
+
+/** Checks the remote identity message against the remote Noise static key. */
+function verifyIdentity(
+  payload: Uint8Array,
+  remoteStatic: Uint8Array,
+  options: SecureSessionOptions,
+): RemotePeer {
+  const p = decodeMessage(payload, identityPayloadSchema, {
+    what: 'handshake identity',
+    code: 'PEER_E_CONNECTION_NOT_AUTHENTICATED',
+    versions: [HANDSHAKE_PAYLOAD_VERSION],
+  })
+  let name: PeerName
+  let key: PublicKey
+  try {
+    name = PeerName.parse(p.name)
+    key = PublicKey.fromBytes(p.key)
+  } catch (err) {
+    throw notAuthenticated(`the remote identity is invalid: ${(err as Error).message}`, err)
+  }
+  if (!name.isSecured || name.authority !== key.authority || name.toString() !== p.name) {
+    throw notAuthenticated(`the remote peer name ${p.name} does not belong to its key`)
+  }
+  if (!key.verify(NOISE_BINDING_DOMAIN, remoteStatic, p.sig)) {
+    throw notAuthenticated('the remote identity did not sign its channel key')
+  }
+  if (options.expectedPeerName !== undefined && options.expectedPeerName !== p.name) {
+    throw notAuthenticated(`expected to reach ${options.expectedPeerName}, but reached ${p.name}`)
+  }
+  return { peerName: p.name, publicKey: p.key, payload: p.app ?? EMPTY }
+}
+
+/** Runs one side of the XX handshake over a framed duplex. */
+function handshake(
+  duplex: Duplex,
+  options: SecureSessionOptions,
+  initiator: boolean,
+): Promise<SecureSession> {
+  const framed = new FramedConnection(duplex, options.maxFrameBytes ?? NOISE_MAX_MESSAGE_BYTES)
+  const hs = new XXHandshake({
+    initiator,
+    staticKeyPair: options.credentials.noiseKey,
+    prologue: prologueFor(options.context),
+    random: options.random,
+  })
+  return new Promise<SecureSession>((resolve, reject) => {
+    let done = false
+    let remote: RemotePeer | undefined
+    const finish = (error: PeerError | undefined): void => {
+      if (done) return
+      done = true
+      timer.cancel()
+      options.signal?.removeEventListener('abort', onAbort)
+      if (error) {
+        framed.close(error)
+        reject(error)
+        return
+      }
+      resolve(
+        SecureSession.create(framed, hs, remote as RemotePeer, initiator, options.context, early),
+      )
+    }
+    const fail = (err: unknown, what: string): void =>
+      finish(toPeerError(err, 'PEER_E_CONNECTION_NOT_AUTHENTICATED', what))
+    const onAbort = (): void =>
+      finish(abortError(options.signal as AbortSignal, 'secure handshake'))
+    const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS
+    const timer = options.clock.setTimeout(
+      () =>
+        finish(
+          new PeerError('PEER_E_TIMEOUT', `the secure handshake took longer than ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    )
+    if (options.signal?.aborted) return onAbort()
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+
+    // Message 1 (initiator, `-> e`) carries no payload; 2 and 3 carry the identities.
+    let step = 0
+    // Responder: once the last handshake message is read, the initiator may already be sending
+    // transport messages while `authorize` runs; they wait here for the session.
+    const early: Uint8Array[] = []
+    const accept = async (peer: RemotePeer): Promise<void> => {
+      remote = peer
+      await options.authorize?.(peer)
+    }
+    framed.setHandlers({
+      frame: (frame) => {
+        if (done) return
+        if (!initiator && step >= 2) {
+          early.push(frame)
+          return
+        }
+        try {
+          step++
+          if (initiator) {
+            if (step !== 1) throw notAuthenticated('unexpected handshake message')
+            const payload = hs.readMessage(frame)
+            const peer = verifyIdentity(payload, hs.remoteStaticKey as Uint8Array, options)
+            accept(peer).then(
+              () => {
+                if (done) return
+                framed.send(hs.writeMessage(identityPayload(options)))
+                finish(undefined)
+              },
+              (err: unknown) => fail(err, 'the remote peer was refused'),
+            )
+          } else if (step === 1) {
+            hs.readMessage(frame)
+            framed.send(hs.writeMessage(identityPayload(options)))
+          } else if (step === 2) {
+            const payload = hs.readMessage(frame)
+            const peer = verifyIdentity(payload, hs.remoteStaticKey as Uint8Array, options)
+            accept(peer).then(
+              () => finish(undefined),
+              (err: unknown) => fail(err, 'the remote peer was refused'),
+            )
+          } else throw notAuthenticated('unexpected handshake message')
+        } catch (err) {
+          fail(err, 'the secure handshake failed')
+        }
+      },
+      drain: () => {},
+      close: (error) =>
+        finish(
+          error ??
+            new PeerError(
+              'PEER_E_CONNECTION_FAILED',
+              'the connection closed during the secure handshake',
+            ),
+        ),
+    })
+    if (initiator) {
+      try {
+        framed.send(hs.writeMessage(EMPTY))
+      } catch (err) {
+        fail(err, 'the secure handshake failed')
+      }
+    }
+  })
+}

@@ -1,0 +1,611 @@
+/**
+ * TCP streams on `node:net`: the real-socket StreamTransport (DESIGN.md sections 3 and 6).
+ *
+ * - Addresses are IP literals only (v4, or v6 without brackets, as Node reports them); names
+ *   are refused, so no DNS lookup ever happens behind the caller's back.
+ * - Every failure is a PeerError; socket errors keep the Node error as `cause`.
+ * - Every buffer is bounded: data that arrives before `setHandlers` (STREAM_HIGH_WATER_BYTES,
+ *   then PEER_E_TOO_LARGE) and bytes queued for sending (TCP_MAX_QUEUED_WRITE_BYTES, then
+ *   PEER_E_TOO_LARGE), so a peer, or a writer that ignores backpressure, cannot make us buffer
+ *   without bound.
+ * - Timers (dial timeout, close grace) come from the injected Clock.
+ */
+import net from 'node:net'
+
+import { abortError } from '../core/abort.ts'
+import { systemClock, type Clock, type Timer } from '../core/clock.ts'
+import { PeerError } from '../core/errors.ts'
+import { DIAL_TIMEOUT_MS, STREAM_HIGH_WATER_BYTES } from './constants.ts'
+import type {
+  Address,
+  DialOptions,
+  Duplex,
+  DuplexHandlers,
+  StreamListener,
+  StreamTransport,
+} from './types.ts'
+
+/**
+ * Bytes a TCP stream may hold queued for sending (Node's write buffer) before write() refuses
+ * and closes the stream with PEER_E_TOO_LARGE: four times the high-water mark at which write()
+ * already asks the writer to wait for drain.
+ */
+export const TCP_MAX_QUEUED_WRITE_BYTES = 4 * STREAM_HIGH_WATER_BYTES
+/**
+ * How long an orderly close() waits for queued bytes to go out and for the peer to close its
+ * side before the socket is destroyed.
+ */
+export const TCP_CLOSE_GRACE_MS = 5_000
+
+export interface TcpTransportOptions {
+  /** Timers for dial timeouts and close grace periods (default systemClock). */
+  clock?: Clock
+  /** Grace period of an orderly close (default TCP_CLOSE_GRACE_MS). */
+  closeGraceMs?: number
+}
+
+/** The default listening host: loopback. A library listens on all interfaces only when told. */
+export const DEFAULT_LISTEN_HOST = '127.0.0.1'
+
+/**
+ * Resolves once handles closed before the call are fully released. Node closes a server's or a
+ * UDP socket's descriptor at once (the port is free), but releases the handle in the event loop's
+ * close phase, after its own 'close' event; two loop turns always include one close phase.
+ * Shared with udp.ts.
+ */
+export function afterHandlesReleased(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
+}
+
+/** The `code` of a Node system error ('ECONNREFUSED', ...). Shared with udp.ts. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** `1.2.3.4:5` or `[::1]:5`, for messages. Shared with udp.ts. */
+export function formatAddress(a: Address): string {
+  return net.isIPv6(a.address) ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
+}
+
+/**
+ * Refuses anything but an IP literal and a port in range (1..65535, or 0 where allowed) with
+ * PEER_E_INVALID_ADDRESS. Shared with udp.ts.
+ */
+export function checkAddress(
+  address: unknown,
+  port: unknown,
+  what: string,
+  allowPortZero: boolean,
+): void {
+  if (typeof address !== 'string' || net.isIP(address) === 0) {
+    throw new PeerError(
+      'PEER_E_INVALID_ADDRESS',
+      `${what}: '${String(address)}' is not an IPv4 or IPv6 address; pass an IP literal ` +
+        `(host names are not resolved here)`,
+      { details: { address } },
+    )
+  }
+  const min = allowPortZero ? 0 : 1
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < min || port > 65_535) {
+    throw new PeerError(
+      'PEER_E_INVALID_ADDRESS',
+      `${what}: port ${String(port)} is out of range; use an integer from ${min} to 65535`,
+      { details: { port } },
+    )
+  }
+}
+
+/** PEER_E_CONNECTION_FAILED wrapping a socket error, the Node error kept as cause. */
+function connectionFailed(err: unknown, remote: Address): PeerError {
+  if (err instanceof PeerError) return err
+  const code = errnoCode(err)
+  return new PeerError(
+    'PEER_E_CONNECTION_FAILED',
+    `the connection with ${formatAddress(remote)} failed: ${messageOf(err)}`,
+    { cause: err, ...(code ? { details: { errno: code } } : {}) },
+  )
+}
+
+/**
+ * A Duplex over a connected net.Socket.
+ *
+ * Incoming data is buffered (at most STREAM_HIGH_WATER_BYTES) until handlers are set, and while
+ * paused; it is delivered from a microtask, never from inside setHandlers() or resume(). The
+ * close handler fires exactly once, when the socket is gone: with the error given to
+ * close(error), with PEER_E_CONNECTION_FAILED (cause kept) when the socket failed, with
+ * PEER_E_TOO_LARGE when a bound was passed, with PEER_E_TIMEOUT when an orderly close could not
+ * send its queued bytes within the grace period, and undefined for an orderly close by either
+ * side. A throwing data or drain handler closes the stream with E_UNEXPECTED (cause kept); the
+ * close handler must not throw (nothing is left to report to).
+ *
+ * close(error) resets the connection, and the peer then normally closes with
+ * PEER_E_CONNECTION_FAILED (ECONNRESET). Not always: when the reset reaches a peer together
+ * with data it has not read yet (it was paused, or bytes were in flight), libuv reports the
+ * hang-up as an orderly end and the peer closes with undefined. Protocols that must tell an
+ * abort from an end say so in their own messages.
+ *
+ * Chunks given to write() are not copied: do not modify them afterwards.
+ */
+export class TcpDuplex implements Duplex {
+  readonly local: Address
+  readonly remote: Address
+  private handlers: DuplexHandlers | undefined
+  private readonly pending: Uint8Array[] = []
+  private pendingBytes = 0
+  private paused = false
+  private flushScheduled = false
+  /** close() or close(error) was called: incoming data is discarded from then on. */
+  private closing = false
+  /** The peer ended its side, or the socket is gone: writing is over. */
+  private ended = false
+  private socketClosed = false
+  private closeNotified = false
+  private error: PeerError | undefined
+  private graceTimer: Timer | undefined
+  private readonly closedPromise: Promise<void>
+  private resolveClosed!: () => void
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly clock: Clock,
+    private readonly graceMs: number,
+  ) {
+    this.local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 }
+    this.remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve))
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('drain', () => this.onDrain())
+    socket.on('end', () => {
+      this.ended = true
+    })
+    socket.on('error', (err) => {
+      this.error ??= connectionFailed(err, this.remote)
+    })
+    socket.on('close', () => this.onSocketClose())
+  }
+
+  get closed(): boolean {
+    return this.closing || this.ended || this.socketClosed || this.socket.destroyed
+  }
+
+  /** Resolves when the socket is closed and its handle released (never rejects). */
+  get whenClosed(): Promise<void> {
+    return this.closedPromise
+  }
+
+  setHandlers(handlers: DuplexHandlers): void {
+    if (this.handlers) {
+      throw new PeerError('E_UNEXPECTED', 'setHandlers was already called on this stream')
+    }
+    this.handlers = handlers
+    this.scheduleFlush()
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.closed) return false
+    const queued = this.socket.writableLength
+    if (queued > 0 && queued + chunk.byteLength > TCP_MAX_QUEUED_WRITE_BYTES) {
+      this.close(
+        new PeerError(
+          'PEER_E_TOO_LARGE',
+          `the stream to ${formatAddress(this.remote)} has ${queued} bytes queued and may hold ` +
+            `at most ${TCP_MAX_QUEUED_WRITE_BYTES} (TCP_MAX_QUEUED_WRITE_BYTES): the writer ` +
+            `ignored backpressure; stop writing when write() returns false and resume on drain`,
+          { details: { queued, chunk: chunk.byteLength, limit: TCP_MAX_QUEUED_WRITE_BYTES } },
+        ),
+      )
+      return false
+    }
+    return this.socket.write(chunk)
+  }
+
+  pause(): void {
+    if (this.closing || this.paused) return
+    this.paused = true
+    this.socket.pause()
+  }
+
+  resume(): void {
+    if (this.closing || !this.paused) return
+    this.paused = false
+    this.scheduleFlush()
+  }
+
+  close(error?: PeerError): void {
+    if (this.closing) return
+    this.closing = true
+    this.pending.length = 0
+    this.pendingBytes = 0
+    if (this.socketClosed) {
+      // Gone already, its close held back only for buffered data, now dropped.
+      if (error) this.error ??= error
+      this.scheduleFlush()
+      return
+    }
+    if (error) {
+      this.error ??= error
+      this.destroyNow(true)
+      return
+    }
+    if (this.socket.destroyed) return // failed already; its 'close' is on the way
+    this.socket.end()
+    // Keep reading (and discarding) so the peer's FIN is seen.
+    this.socket.resume()
+    this.graceTimer = this.clock.setTimeout(() => this.onGraceExpired(), this.graceMs)
+  }
+
+  private onGraceExpired(): void {
+    this.graceTimer = undefined
+    if (this.socketClosed) return
+    if (this.socket.writableFinished) {
+      this.destroyNow(false)
+      return
+    }
+    this.error ??= new PeerError(
+      'PEER_E_TIMEOUT',
+      `the stream to ${formatAddress(this.remote)} could not send its queued bytes within ` +
+        `${this.graceMs} ms of close(); the peer is not reading`,
+      { details: { queued: this.socket.writableLength, graceMs: this.graceMs } },
+    )
+    this.destroyNow(true)
+  }
+
+  /**
+   * Destroys the socket now; with `reset`, by a TCP reset (RST) rather than a FIN, so the peer
+   * learns that the stream failed rather than ended. Node 20's resetAndDestroy() must not be
+   * used once a shutdown was requested (end() called and Node's write queue empty): libuv then
+   * refuses the reset (EINVAL) and Node leaks the handle and never emits 'close'. A reset is
+   * therefore sent only while no shutdown can have started; otherwise the socket is destroyed.
+   */
+  private destroyNow(reset: boolean): void {
+    const socket = this.socket
+    if (socket.destroyed) return
+    if (reset && (!socket.writableEnded || socket.writableLength > 0)) {
+      socket.resetAndDestroy()
+    } else {
+      socket.destroy()
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return
+    if (this.handlers && !this.paused && this.pending.length === 0) {
+      this.deliver(chunk)
+      return
+    }
+    if (this.pendingBytes + chunk.byteLength > STREAM_HIGH_WATER_BYTES) {
+      this.close(
+        new PeerError(
+          'PEER_E_TOO_LARGE',
+          `more than ${STREAM_HIGH_WATER_BYTES} bytes (STREAM_HIGH_WATER_BYTES) arrived from ` +
+            `${formatAddress(this.remote)} before the stream's handlers were set; call ` +
+            `setHandlers as soon as the stream is obtained`,
+          { details: { buffered: this.pendingBytes + chunk.byteLength } },
+        ),
+      )
+      return
+    }
+    this.pending.push(chunk)
+    this.pendingBytes += chunk.byteLength
+  }
+
+  private onDrain(): void {
+    if (this.closing || !this.handlers) return
+    try {
+      this.handlers.drain()
+    } catch (err) {
+      this.handlerFailed('drain', err)
+    }
+  }
+
+  private deliver(chunk: Uint8Array): void {
+    try {
+      this.handlers?.data(chunk)
+    } catch (err) {
+      this.handlerFailed('data', err)
+    }
+  }
+
+  private handlerFailed(which: string, err: unknown): void {
+    this.close(
+      new PeerError('E_UNEXPECTED', `the stream's ${which} handler threw: ${messageOf(err)}`, {
+        cause: err,
+      }),
+    )
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    queueMicrotask(() => {
+      this.flushScheduled = false
+      this.flush()
+    })
+  }
+
+  /** Delivers buffered data while handlers are set and not paused; then the close, if due. */
+  private flush(): void {
+    while (this.handlers && !this.paused && !this.closing) {
+      const chunk = this.pending.shift()
+      if (!chunk) break
+      this.pendingBytes -= chunk.byteLength
+      this.deliver(chunk)
+    }
+    if (this.handlers && !this.paused && !this.closing && !this.socketClosed) {
+      this.socket.resume()
+    }
+    this.maybeNotifyClose()
+  }
+
+  private onSocketClose(): void {
+    this.socketClosed = true
+    this.ended = true
+    this.graceTimer?.cancel()
+    this.graceTimer = undefined
+    // A failed stream's unread data is dropped; an orderly one delivers it first.
+    if (this.error) {
+      this.pending.length = 0
+      this.pendingBytes = 0
+    }
+    this.maybeNotifyClose()
+    this.resolveClosed()
+  }
+
+  private maybeNotifyClose(): void {
+    if (!this.socketClosed || this.closeNotified || !this.handlers) return
+    if (this.pending.length > 0) return // delivered by flush, on setHandlers or resume
+    this.closeNotified = true
+    this.handlers.close(this.error)
+  }
+}
+
+/**
+ * A listening TCP server. close() stops accepting and resolves when the listening socket is
+ * released; connections already accepted stay open and are closed by their owners (or by
+ * TcpTransport.close()).
+ */
+export class TcpListener implements StreamListener {
+  readonly address: Address
+  /** Errors accepting a connection (e.g. EMFILE): counted, never thrown. */
+  acceptErrors = 0
+  private closing: Promise<void> | undefined
+
+  constructor(
+    private readonly server: net.Server,
+    private readonly onClosed: (listener: TcpListener) => void,
+  ) {
+    const bound = server.address() as net.AddressInfo
+    this.address = { address: bound.address, port: bound.port }
+    server.on('error', () => {
+      this.acceptErrors++
+    })
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Closes the descriptor at once; the 'close' event would wait for accepted connections.
+      this.server.close()
+      await afterHandlesReleased()
+      this.onClosed(this)
+    })()
+    return this.closing
+  }
+}
+
+/**
+ * StreamTransport over real TCP sockets. The transport keeps track of what it opened, so
+ * close() can stop a node: it closes every listener, rejects dials in progress with E_ABORT and
+ * closes every open stream (orderly, within the grace period). It stays usable afterwards.
+ */
+export class TcpTransport implements StreamTransport {
+  private readonly clock: Clock
+  private readonly graceMs: number
+  private readonly listeners = new Set<TcpListener>()
+  private readonly duplexes = new Set<TcpDuplex>()
+  private readonly dials = new Set<(err: PeerError) => void>()
+
+  constructor(options: TcpTransportOptions = {}) {
+    this.clock = options.clock ?? systemClock
+    this.graceMs = options.closeGraceMs ?? TCP_CLOSE_GRACE_MS
+    if (!Number.isFinite(this.graceMs) || this.graceMs < 0) {
+      throw new PeerError('E_INVALIDARG', `closeGraceMs must be >= 0, got ${this.graceMs}`)
+    }
+  }
+
+  /** Streams open now (accepted or dialled, not yet closed). */
+  get openStreams(): number {
+    return this.duplexes.size
+  }
+
+  /** Listens on `host` (default 127.0.0.1; '0.0.0.0' or '::' for all interfaces). */
+  async listen(
+    options: { host?: string; port?: number },
+    onConnection: (duplex: Duplex) => void,
+  ): Promise<StreamListener> {
+    const host = options.host ?? DEFAULT_LISTEN_HOST
+    const port = options.port ?? 0
+    checkAddress(host, port, 'listen', true)
+    const server = net.createServer({ highWaterMark: STREAM_HIGH_WATER_BYTES })
+    server.on('connection', (socket) => this.accept(socket, onConnection))
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.off('listening', onListening)
+        reject(listenFailed(err, host, port))
+      }
+      const onListening = (): void => {
+        server.off('error', onError)
+        resolve()
+      }
+      server.once('error', onError)
+      server.once('listening', onListening)
+      server.listen({ host, port, exclusive: true })
+    })
+    const listener = new TcpListener(server, (l) => this.listeners.delete(l))
+    this.listeners.add(listener)
+    return listener
+  }
+
+  /**
+   * Connects to `to` (an IP literal). Rejects with PEER_E_CONNECTION_REFUSED when nothing
+   * listens there, PEER_E_CONNECTION_FAILED for other socket errors (cause kept),
+   * PEER_E_TIMEOUT after `timeoutMs` (default DIAL_TIMEOUT_MS), E_ABORT when `signal` fires;
+   * the half-open socket is destroyed in every failure.
+   */
+  async dial(to: Address, options: DialOptions = {}): Promise<Duplex> {
+    checkAddress(to.address, to.port, 'dial', false)
+    const timeoutMs = options.timeoutMs ?? DIAL_TIMEOUT_MS
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new PeerError(
+        'E_INVALIDARG',
+        `timeoutMs must be a finite number >= 0, got ${timeoutMs}`,
+      )
+    }
+    const { signal } = options
+    if (signal?.aborted) throw abortError(signal, 'dial')
+    const target = formatAddress(to)
+
+    return new Promise<Duplex>((resolve, reject) => {
+      const socket = net.connect({
+        host: to.address,
+        port: to.port,
+        highWaterMark: STREAM_HIGH_WATER_BYTES,
+      } as net.TcpNetConnectOpts)
+      let settled = false
+      const cleanup = (): void => {
+        settled = true
+        timer.cancel()
+        signal?.removeEventListener('abort', onAbort)
+        this.dials.delete(fail)
+        socket.off('connect', onConnect)
+        socket.off('error', onError)
+      }
+      const fail = (err: PeerError): void => {
+        if (settled) return
+        cleanup()
+        // A late error from the dying socket must not go unhandled.
+        socket.on('error', () => {})
+        socket.destroy()
+        reject(err)
+      }
+      const onError = (err: Error): void => {
+        const code = errnoCode(err)
+        fail(
+          code === 'ECONNREFUSED'
+            ? new PeerError(
+                'PEER_E_CONNECTION_REFUSED',
+                `${target} refused the connection: nothing listens there; check the address ` +
+                  `and that the peer is running`,
+                { cause: err, details: { errno: code } },
+              )
+            : new PeerError(
+                'PEER_E_CONNECTION_FAILED',
+                `connecting to ${target} failed: ${messageOf(err)}`,
+                {
+                  cause: err,
+                  ...(code ? { details: { errno: code } } : {}),
+                },
+              ),
+        )
+      }
+      const onConnect = (): void => {
+        if (settled) return
+        const duplex = this.track(socket)
+        cleanup()
+        resolve(duplex)
+      }
+      const onAbort = (): void => fail(abortError(signal as AbortSignal, `dial to ${target}`))
+      const timer = this.clock.setTimeout(
+        () =>
+          fail(
+            new PeerError(
+              'PEER_E_TIMEOUT',
+              `connecting to ${target} timed out after ${timeoutMs} ms; the peer may be ` +
+                `unreachable or overloaded`,
+              { details: { timeoutMs } },
+            ),
+          ),
+        timeoutMs,
+      )
+      socket.once('connect', onConnect)
+      socket.once('error', onError)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.dials.add(fail)
+    })
+  }
+
+  /**
+   * Closes every listener, rejects dials in progress with E_ABORT and closes every open stream,
+   * then resolves when all their sockets are released. Like Duplex.close: without `error` the
+   * streams close in order (each destroyed after the grace period at the latest, on the
+   * clock); with `error` they are reset at once and their close handlers get `error`.
+   */
+  async close(error?: PeerError): Promise<void> {
+    for (const fail of [...this.dials]) {
+      fail(new PeerError('E_ABORT', 'the dial was aborted: the transport was closed'))
+    }
+    const waits: Promise<void>[] = [...this.listeners].map((l) => l.close())
+    for (const duplex of [...this.duplexes]) {
+      duplex.close(error)
+      waits.push(duplex.whenClosed)
+    }
+    await Promise.all(waits)
+    await afterHandlesReleased()
+  }
+
+  private accept(socket: net.Socket, onConnection: (duplex: Duplex) => void): void {
+    if (socket.remoteAddress === undefined) {
+      // The peer is already gone (reset before we saw it).
+      socket.on('error', () => {})
+      socket.destroy()
+      return
+    }
+    const duplex = this.track(socket)
+    try {
+      onConnection(duplex)
+    } catch (err) {
+      duplex.close(
+        new PeerError('E_UNEXPECTED', `the connection handler threw: ${messageOf(err)}`, {
+          cause: err,
+        }),
+      )
+    }
+  }
+
+  private track(socket: net.Socket): TcpDuplex {
+    const duplex = new TcpDuplex(socket, this.clock, this.graceMs)
+    this.duplexes.add(duplex)
+    void duplex.whenClosed.then(() => this.duplexes.delete(duplex))
+    return duplex
+  }
+}
+
+function listenFailed(err: unknown, host: string, port: number): PeerError {
+  const code = errnoCode(err)
+  const where = formatAddress({ address: host, port })
+  if (code === 'EAFNOSUPPORT' && net.isIPv6(host)) {
+    return new PeerError(
+      'PEER_E_IPV6_NOT_INSTALLED',
+      `cannot listen on ${where}: IPv6 is not available on this host`,
+      {
+        cause: err,
+        details: { errno: code },
+      },
+    )
+  }
+  const hint =
+    code === 'EADDRINUSE'
+      ? 'the port is in use; pick another or pass port 0'
+      : code === 'EADDRNOTAVAIL'
+        ? 'the address is not one of this host'
+        : messageOf(err)
+  return new PeerError('PEER_E_UNABLE_TO_LISTEN', `cannot listen on ${where}: ${hint}`, {
+    cause: err,
+    ...(code ? { details: { errno: code } } : {}),
+  })
+}
