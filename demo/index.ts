@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pc from 'picocolors'
 import { identityDemo } from './identity.ts'
+import { simulatorDemo } from './simulator.ts'
+import { transportDemo } from './transport.ts'
 
 export interface DemoContext {
   /** A fresh folder for this run; removed at the end. */
@@ -27,7 +29,10 @@ function context(root: string): DemoContext {
 const root = await mkdtemp(join(tmpdir(), 'peerinfra-demo-'))
 try {
   process.stdout.write(pc.bold('peerinfra demo') + pc.dim(`  (data in ${root})\n`))
-  await identityDemo(context(root))
+  const demo = context(root)
+  await identityDemo(demo)
+  await transportDemo(demo)
+  await simulatorDemo(demo)
   process.stdout.write(`\n${pc.green('✔ demo finished')}\n`)
 } finally {
   await rm(root, { recursive: true, force: true })

@@ -268,3 +268,62 @@ describe('Mux channels', () => {
     assert.equal(a.openChannels, 0)
   })
 })
+
+describe('malformed input after the handshake', () => {
+  test('1,000 random frames on established sessions end them cleanly, never a crash', async () => {
+    const fuzz = new SeededRandom('secure-session/post-handshake-fuzz')
+    const codes = new Map<string, number>()
+    for (let i = 0; i < 100; i++) {
+      const [x, y] = createDuplexPair()
+      const [s, r] = await Promise.all([
+        SecureSession.initiate(x, options(alice)),
+        SecureSession.respond(y, options(bob)),
+      ])
+      const closed = new Promise<PeerError | undefined>((resolve) =>
+        r.setHandlers({ message: () => {}, drain: () => {}, close: resolve }),
+      )
+      // Ten raw frames each, written under the encryption: random lengths and bytes.
+      for (let j = 0; j < 10; j++) {
+        const body = fuzz.bytes(fuzz.int(300))
+        const head = new Uint8Array(4)
+        new DataView(head.buffer).setUint32(0, fuzz.int(8) === 0 ? 70_000 : body.length)
+        x.write(head)
+        x.write(body)
+      }
+      const error = await closed
+      assert.ok(error instanceof PeerError, `session ${i} closed without a PeerError`)
+      codes.set(error.code, (codes.get(error.code) ?? 0) + 1)
+      s.close()
+    }
+    assert.ok(
+      [...codes.keys()].every((c) =>
+        ['PEER_E_CONNECTION_NOT_AUTHENTICATED', 'PEER_E_TOO_LARGE'].includes(c),
+      ),
+    )
+  })
+
+  test('1,000 random channel frames (validly encrypted) never crash a Mux', async () => {
+    const fuzz = new SeededRandom('mux/fuzz')
+    let sessions = 0
+    let sent = 0
+    while (sent < 1000) {
+      const [s, r] = await pair()
+      const mux = new Mux(r)
+      mux.on('channel', (ch) => ch.on('message', () => {}))
+      const closed = new Promise<void>((resolve) => mux.on('close', () => resolve()))
+      sessions++
+      // Mostly plausible headers (known types, small ids) with random bodies.
+      for (let j = 0; j < 50 && !s.closed; j++, sent++) {
+        const type = fuzz.int(4) === 0 ? fuzz.int(256) : 1 + fuzz.int(5)
+        const frame = new Uint8Array(5 + fuzz.int(40))
+        frame.set(fuzz.bytes(frame.length))
+        frame[0] = type
+        new DataView(frame.buffer).setUint32(1, fuzz.int(4) === 0 ? fuzz.int(2 ** 32) : fuzz.int(6))
+        s.send(frame)
+      }
+      s.close()
+      await closed
+    }
+    assert.ok(sessions >= 1)
+  })
+})
