@@ -8,6 +8,20 @@ import { PeerError } from '../core/errors.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from './constants.ts'
 import type { Duplex } from './types.ts'
 
+/** The parts as one array (the part itself when there is just one). */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array
+  let length = 0
+  for (const p of parts) length += p.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}
+
 /** `length(4, big-endian) || payload`. */
 export function encodeFrame(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length)
@@ -31,7 +45,15 @@ export class FrameDecoder {
 
   /** Adds a chunk; returns the frames it completes. Throws PEER_E_TOO_LARGE on an oversized header. */
   push(chunk: Uint8Array): Uint8Array[] {
-    const frames: Uint8Array[] = []
+    return this.pushParts(chunk).map(joinParts)
+  }
+
+  /**
+   * Like push, but each frame comes as the pieces of the chunks it arrived in (views, no copy):
+   * a frame split across reads need not be reassembled when its reader can take pieces.
+   */
+  pushParts(chunk: Uint8Array): Uint8Array[][] {
+    const frames: Uint8Array[][] = []
     if (chunk.length > 0) {
       this.chunks.push(chunk)
       this.buffered += chunk.length
@@ -39,7 +61,7 @@ export class FrameDecoder {
     for (;;) {
       if (this.expected === undefined) {
         if (this.buffered < FRAME_HEADER_BYTES) break
-        const header = this.take(FRAME_HEADER_BYTES)
+        const header = joinParts(this.take(FRAME_HEADER_BYTES))
         const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0)
         if (length > this.maxFrameBytes) {
           throw new PeerError(
@@ -57,34 +79,30 @@ export class FrameDecoder {
     return frames
   }
 
-  /** Removes and returns the first `n` buffered bytes (n <= buffered). */
-  private take(n: number): Uint8Array {
-    const first = this.chunks[0]
-    if (first && first.length >= n) {
-      // The common case: the bytes sit in one chunk, so no copy.
-      const out = first.subarray(0, n)
-      if (first.length === n) this.chunks.shift()
-      else this.chunks[0] = first.subarray(n)
-      this.buffered -= n
-      return out
-    }
-    const out = new Uint8Array(n)
-    let filled = 0
-    while (filled < n) {
+  /** Removes the first `n` buffered bytes (n <= buffered), as views of the chunks. */
+  private take(n: number): Uint8Array[] {
+    const parts: Uint8Array[] = []
+    let left = n
+    while (left > 0) {
       const chunk = this.chunks[0] as Uint8Array
-      const used = Math.min(chunk.length, n - filled)
-      out.set(chunk.subarray(0, used), filled)
-      filled += used
-      if (used === chunk.length) this.chunks.shift()
-      else this.chunks[0] = chunk.subarray(used)
+      if (chunk.length <= left) {
+        parts.push(chunk)
+        this.chunks.shift()
+        left -= chunk.length
+      } else {
+        parts.push(chunk.subarray(0, left))
+        this.chunks[0] = chunk.subarray(left)
+        left = 0
+      }
     }
     this.buffered -= n
-    return out
+    return parts
   }
 }
 
 export interface FramedHandlers {
-  frame(frame: Uint8Array): void
+  /** One frame, as the pieces it arrived in (see joinParts for a contiguous copy). */
+  frame(parts: readonly Uint8Array[]): void
   drain(): void
   close(error?: PeerError): void
 }
@@ -96,7 +114,7 @@ export interface FramedHandlers {
 export class FramedConnection {
   private readonly decoder: FrameDecoder
   private handlers: FramedHandlers | undefined
-  private waiting: Uint8Array[] = []
+  private waiting: Uint8Array[][] = []
   private closing = false
 
   constructor(
@@ -158,9 +176,9 @@ export class FramedConnection {
 
   private onData(chunk: Uint8Array): void {
     if (this.closing) return
-    let frames: Uint8Array[]
+    let frames: Uint8Array[][]
     try {
-      frames = this.decoder.push(chunk)
+      frames = this.decoder.pushParts(chunk)
     } catch (err) {
       this.closing = true
       this.duplex.close(err as PeerError)

@@ -31,7 +31,7 @@ import {
   PROLOGUE_PREFIX,
   REKEY_INTERVAL_MESSAGES,
 } from './constants.ts'
-import { FramedConnection } from './framing.ts'
+import { FramedConnection, joinParts } from './framing.ts'
 import { identityPayloadSchema } from './messages.ts'
 import type { CipherState } from './noise/cipher-state.ts'
 import { x25519KeyPair, type X25519KeyPair } from './noise/crypto.ts'
@@ -179,7 +179,7 @@ export class SecureSession {
     })
   }
 
-  private onFrame(frame: Uint8Array): void {
+  private onFrame(frame: readonly Uint8Array[]): void {
     let plaintext: Uint8Array
     try {
       plaintext = this.receiveCipher.decryptWithAd(EMPTY, frame)
@@ -207,7 +207,7 @@ export class SecureSession {
     remote: RemotePeer,
     initiator: boolean,
     context: string,
-    early: Uint8Array[],
+    early: (readonly Uint8Array[])[],
   ): SecureSession {
     const session = new SecureSession(framed, hs, remote, initiator, context)
     session.attach()
@@ -313,18 +313,19 @@ function handshake(
     let step = 0
     // Responder: once the last handshake message is read, the initiator may already be sending
     // transport messages while `authorize` runs; they wait here for the session.
-    const early: Uint8Array[] = []
+    const early: (readonly Uint8Array[])[] = []
     const accept = async (peer: RemotePeer): Promise<void> => {
       remote = peer
       await options.authorize?.(peer)
     }
     framed.setHandlers({
-      frame: (frame) => {
+      frame: (parts) => {
         if (done) return
         if (!initiator && step >= 2) {
-          early.push(frame)
+          early.push(parts)
           return
         }
+        const frame = joinParts(parts)
         try {
           step++
           if (initiator) {

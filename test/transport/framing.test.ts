@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { SeededRandom } from '../../src/core/random.ts'
-import { FramedConnection, FrameDecoder, encodeFrame } from '../../src/transport/framing.ts'
+import {
+  FramedConnection,
+  FrameDecoder,
+  encodeFrame,
+  joinParts,
+} from '../../src/transport/framing.ts'
 import { createDuplexPair } from '../../src/transport/memory-pipe.ts'
 import type { PeerError } from '../../src/core/errors.ts'
 
@@ -52,7 +57,7 @@ describe('FramedConnection', () => {
     const got: string[] = []
     const closed = new Promise<PeerError | undefined>((resolve) =>
       right.setHandlers({
-        frame: (f) => got.push(Buffer.from(f).toString()),
+        frame: (f) => got.push(Buffer.from(joinParts(f)).toString()),
         drain: () => {},
         close: resolve,
       }),

@@ -22,6 +22,7 @@ import { fromHex, toHex, utf8 } from '../../src/core/bytes.ts'
 import { PeerError, type PeerErrorCode } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import { NOISE_MAX_MESSAGE_BYTES } from '../../src/transport/constants.ts'
+import { aeadDecrypt, aeadEncrypt } from '../../src/transport/noise/crypto.ts'
 import {
   CipherState,
   MAX_NONCE,
@@ -957,4 +958,24 @@ describe('fuzz (seeded)', () => {
     assert.equal(resp.receive.nonce, 0n)
     assert.deepEqual(resp.receive.decryptWithAd(EMPTY, genuine), utf8('the one real message'))
   })
+})
+
+test('a ciphertext given in pieces, split anywhere (tag included), decrypts the same', () => {
+  const key = new Uint8Array(32).fill(9)
+  const plaintext = new Uint8Array(100).map((_, i) => i)
+  const ciphertext = aeadEncrypt(key, 5n, new Uint8Array(0), plaintext)
+  for (let a = 0; a <= ciphertext.length; a++) {
+    const b = Math.min(ciphertext.length, a + 7)
+    const parts = [ciphertext.subarray(0, a), ciphertext.subarray(a, b), ciphertext.subarray(b)]
+    assert.deepEqual(aeadDecrypt(key, 5n, new Uint8Array(0), parts), plaintext)
+  }
+  // And the same split of an altered ciphertext still fails.
+  const bad = new Uint8Array(ciphertext)
+  bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1
+  assert.throws(
+    () => aeadDecrypt(key, 5n, new Uint8Array(0), [bad.subarray(0, 110), bad.subarray(110)]),
+    {
+      code: 'PEER_E_CONNECTION_NOT_AUTHENTICATED',
+    },
+  )
 })

@@ -91,16 +91,21 @@ export class CipherState {
    * there is no key. On an authentication failure (PEER_E_CONNECTION_NOT_AUTHENTICATED) the
    * nonce does not advance, so the genuine message can still be read.
    */
-  decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-    if (ciphertext.length > NOISE_MAX_MESSAGE_BYTES) {
+  decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array | readonly Uint8Array[]): Uint8Array {
+    const size =
+      ciphertext instanceof Uint8Array
+        ? ciphertext.length
+        : ciphertext.reduce((n, p) => n + p.length, 0)
+    if (size > NOISE_MAX_MESSAGE_BYTES) {
       throw new PeerError(
         'PEER_E_TOO_LARGE',
         `a Noise message is at most ${NOISE_MAX_MESSAGE_BYTES} bytes`,
-        { details: { limit: NOISE_MAX_MESSAGE_BYTES, size: ciphertext.length } },
+        { details: { limit: NOISE_MAX_MESSAGE_BYTES, size } },
       )
     }
     const k = this.#k
-    if (k === undefined) return ciphertext
+    if (k === undefined)
+      return ciphertext instanceof Uint8Array ? ciphertext : joinAll(ciphertext, size)
     this.#checkNonce()
     const plaintext = aeadDecrypt(k, this.#n, ad, ciphertext)
     this.#n++
@@ -124,4 +129,14 @@ export class CipherState {
       )
     }
   }
+}
+
+function joinAll(parts: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
 }

@@ -214,24 +214,37 @@ export function aeadDecrypt(
   key: Uint8Array,
   n: bigint,
   ad: Uint8Array,
-  ciphertext: Uint8Array,
+  ciphertext: Uint8Array | readonly Uint8Array[],
 ): Uint8Array {
-  if (ciphertext.length < TAGLEN) {
+  // The ciphertext may come in the pieces it arrived in; only the 16-byte tag is copied out.
+  const parts = ciphertext instanceof Uint8Array ? [ciphertext] : ciphertext
+  let total = 0
+  for (const part of parts) total += part.length
+  if (total < TAGLEN) {
     throw new PeerError(
       'PEER_E_CONNECTION_NOT_AUTHENTICATED',
       'message failed authentication: shorter than its tag',
     )
   }
-  const length = ciphertext.length - TAGLEN
+  const length = total - TAGLEN
+  const tag = new Uint8Array(TAGLEN)
   try {
     const decipher = createDecipheriv('chacha20-poly1305', key, nonceBytes(n), {
       authTagLength: TAGLEN,
     })
     decipher.setAAD(ad, { plaintextLength: length })
-    decipher.setAuthTag(ciphertext.subarray(length))
-    const out = decipher.update(ciphertext.subarray(0, length))
+    const outputs: Buffer[] = []
+    let offset = 0
+    for (const part of parts) {
+      const body = Math.max(0, Math.min(part.length, length - offset))
+      if (body > 0) outputs.push(decipher.update(part.subarray(0, body)))
+      if (body < part.length) tag.set(part.subarray(body), Math.max(0, offset - length))
+      offset += part.length
+    }
+    decipher.setAuthTag(tag)
     decipher.final()
-    // The cipher's own fresh output, as a plain Uint8Array view: no copy.
+    // The cipher's own fresh output, as a plain Uint8Array view: no copy when it is one piece.
+    const out = outputs.length === 1 ? (outputs[0] as Buffer) : Buffer.concat(outputs, length)
     return new Uint8Array(out.buffer, out.byteOffset, out.length)
   } catch (err) {
     throw new PeerError('PEER_E_CONNECTION_NOT_AUTHENTICATED', 'message failed authentication', {
