@@ -44,6 +44,9 @@ export async function simulatorDemo(demo: DemoContext): Promise<void> {
     `${c.sent} sent, ${c.delivered} delivered, ${c.dropped} dropped (loss and partition)`,
   )
   demo.say('round trips', `${pongs} of ${NODES * PINGS} pings answered`)
-  demo.say('time', `${Math.round(sim.elapsedMs)} ms simulated in ${Math.round(performance.now() - started)} ms`)
+  demo.say(
+    'time',
+    `${Math.round(sim.elapsedMs)} ms simulated in ${Math.round(performance.now() - started)} ms`,
+  )
   for (const name of names) sim.network.crash(name)
 }

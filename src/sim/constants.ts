@@ -1,5 +1,7 @@
-/** Simulator timers, limits and defaults (DESIGN.md section 7). */
-import { STREAM_HIGH_WATER_BYTES } from '../transport/constants.ts'
+/**
+ * Simulator timers, limits and defaults (DESIGN.md section 7). Stream limits it shares with the
+ * real transports (STREAM_HIGH_WATER_BYTES, MAX_QUEUED_WRITE_BYTES) are in transport/constants.ts.
+ */
 
 /**
  * A stream whose two ends are on opposite sides of a partition stalls; unless the partition
@@ -13,13 +15,6 @@ export const STREAM_PARTITION_TIMEOUT_MS = 30_000
 export const FIRST_DYNAMIC_PORT = 49_152
 /** Highest port number. */
 export const LAST_PORT = 65_535
-
-/**
- * Bytes a simulated stream may have in flight before write() refuses and closes the stream with
- * PEER_E_TOO_LARGE: mirrors the TCP transport's TCP_MAX_QUEUED_WRITE_BYTES (a writer that
- * ignores backpressure fails the same way on both).
- */
-export const SIM_MAX_QUEUED_WRITE_BYTES = 4 * STREAM_HIGH_WATER_BYTES
 
 /** runUntil's time limit when none is given: one virtual minute. */
 export const DEFAULT_RUN_UNTIL_MS = 60_000

@@ -65,28 +65,20 @@ export function emptyTally(): Tally {
   }
 }
 
-function add(t: Tally, outcome: CounterOutcome, bytes: number): void {
-  switch (outcome) {
-    case 'sent':
-      t.sent++
-      t.sentBytes += bytes
-      break
-    case 'delivered':
-      t.delivered++
-      t.deliveredBytes += bytes
-      break
-    case 'dropped':
-      t.dropped++
-      t.droppedBytes += bytes
-      break
-    case 'duplicated':
-      t.duplicated++
-      t.duplicatedBytes += bytes
-      break
-  }
+/** The byte field of each outcome's count. */
+const BYTES_OF: Readonly<Record<CounterOutcome, keyof Tally>> = {
+  sent: 'sentBytes',
+  delivered: 'deliveredBytes',
+  dropped: 'droppedBytes',
+  duplicated: 'duplicatedBytes',
 }
 
-const OUTCOMES: readonly CounterOutcome[] = ['sent', 'delivered', 'dropped', 'duplicated']
+const OUTCOMES = Object.keys(BYTES_OF) as readonly CounterOutcome[]
+
+function add(t: Tally, outcome: CounterOutcome, bytes: number): void {
+  t[outcome]++
+  t[BYTES_OF[outcome]] += bytes
+}
 
 export class SimCounters {
   readonly total: Tally = emptyTally()

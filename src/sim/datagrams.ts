@@ -2,6 +2,7 @@
 import { PeerError } from '../core/errors.ts'
 import type { Address, DatagramSocket, DatagramTransport } from '../transport/types.ts'
 import { formatSimAddress, type SimNode } from './network.ts'
+import { PortHolder } from './ports.ts'
 
 export type DatagramHandler = (data: Uint8Array, from: Address) => void
 
@@ -10,24 +11,19 @@ export type DatagramHandler = (data: Uint8Array, from: Address) => void
  * the handler receives is its own copy, and `from` is a frozen address. A handler that throws
  * is counted (SimNetwork.handlerErrors), as the UDP transport counts it.
  */
-export class SimDatagramSocket implements DatagramSocket {
+export class SimDatagramSocket extends PortHolder implements DatagramSocket {
   readonly local: Address
   /** @internal `name:port`, for traces. */
   readonly tag: string
   /** @internal */ handler: DatagramHandler | undefined = undefined
-  private isClosed = false
 
   constructor(
     /** @internal */ readonly node: SimNode,
     port: number,
   ) {
+    super(node.sockets, node.udpPorts, port)
     this.local = Object.freeze({ address: node.name, port })
     this.tag = formatSimAddress(this.local)
-  }
-
-  /** True after close(), or once its node crashed. */
-  get closed(): boolean {
-    return this.isClosed
   }
 
   /**
@@ -44,24 +40,11 @@ export class SimDatagramSocket implements DatagramSocket {
     if (typeof handler !== 'function') {
       throw new PeerError('E_INVALIDARG', 'onMessage needs a function')
     }
-    if (!this.isClosed) this.handler = handler
+    if (!this.closed) this.handler = handler
   }
 
-  close(): Promise<void> {
-    this.shut()
-    return Promise.resolve()
-  }
-
-  /** @internal */
-  shut(): void {
-    if (this.isClosed) return
-    this.isClosed = true
+  protected override onShut(): void {
     this.handler = undefined
-    const port = this.local.port
-    if (this.node.sockets.get(port) === this) {
-      this.node.sockets.delete(port)
-      this.node.udpPorts.release(port)
-    }
   }
 }
 
@@ -77,9 +60,7 @@ export class SimDatagramTransport implements DatagramTransport {
   bind(options: { host?: string; port?: number }): Promise<SimDatagramSocket> {
     return new Promise((resolve) => {
       const node = this.node
-      node.checkUp('bind')
-      node.checkHost(options.host, 'bind')
-      const port = node.takePort(node.udpPorts, options.port, 'bind')
+      const port = node.claimPort(node.udpPorts, options, 'bind')
       const socket = new SimDatagramSocket(node, port)
       node.sockets.set(port, socket)
       resolve(socket)

@@ -14,19 +14,19 @@
 import type { Timer, VirtualClock } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
 import type { SeededRandom } from '../core/random.ts'
-import { MAX_DATAGRAM_BYTES, STREAM_HIGH_WATER_BYTES } from '../transport/constants.ts'
-import type { Address, Network } from '../transport/types.ts'
 import {
-  FIRST_DYNAMIC_PORT,
-  LAST_PORT,
-  SIM_MAX_QUEUED_WRITE_BYTES,
-  STREAM_PARTITION_TIMEOUT_MS,
-} from './constants.ts'
+  MAX_DATAGRAM_BYTES,
+  MAX_QUEUED_WRITE_BYTES,
+  STREAM_HIGH_WATER_BYTES,
+} from '../transport/constants.ts'
+import type { Address, Network } from '../transport/types.ts'
+import { FIRST_DYNAMIC_PORT, LAST_PORT, STREAM_PARTITION_TIMEOUT_MS } from './constants.ts'
 import { SimCounters, type CounterOutcome, type DropReason, type SimKind } from './counters.ts'
 import type { SimDatagramSocket } from './datagrams.ts'
 import { SimDatagramTransport } from './datagrams.ts'
 import { EV_DATAGRAM, EV_FLUSH, EV_PIPE, EV_SYN, SimEvent } from './event.ts'
 import { DEFAULT_LINK, resolveLink, type LinkModel, type ResolvedLink } from './link.ts'
+import { PortSpace } from './ports.ts'
 import { EventQueue } from './queue.ts'
 import type { SimStreamListener } from './streams.ts'
 import {
@@ -68,48 +68,9 @@ const LOCAL_HOSTS = new Set(['0.0.0.0', '::', '127.0.0.1', '::1', 'localhost'])
 
 const NODE_NAME = /^[^\s]+$/
 
-/** Port numbers of one protocol on one node; port 0 takes the next free one from 49152 up. */
-export class PortSpace {
-  private readonly used = new Set<number>()
-  private cursor = FIRST_DYNAMIC_PORT
-
-  get size(): number {
-    return this.used.size
-  }
-
-  has(port: number): boolean {
-    return this.used.has(port)
-  }
-
-  /** The next free dynamic port (wrapping round), or undefined when all are taken. */
-  allocate(): number | undefined {
-    const span = LAST_PORT - FIRST_DYNAMIC_PORT + 1
-    for (let i = 0; i < span; i++) {
-      const port = this.cursor
-      this.cursor = port === LAST_PORT ? FIRST_DYNAMIC_PORT : port + 1
-      if (!this.used.has(port)) {
-        this.used.add(port)
-        return port
-      }
-    }
-    return undefined
-  }
-
-  /** Takes `port`; false when it is in use. */
-  take(port: number): boolean {
-    if (this.used.has(port)) return false
-    this.used.add(port)
-    return true
-  }
-
-  release(port: number): void {
-    this.used.delete(port)
-  }
-
-  reset(): void {
-    this.used.clear()
-    this.cursor = FIRST_DYNAMIC_PORT
-  }
+/** The kind a trace line shows: `datagram` or `stream`, then `:label` when there is one. */
+export function traceKind(kind: SimKind, label: string | undefined): string {
+  return label === undefined ? kind : `${kind}:${label}`
 }
 
 /** `name:port`, as traces and messages print simulated addresses. */
@@ -224,8 +185,17 @@ export class SimNode implements Network {
     }
   }
 
-  /** @internal Checks a listen/bind host: this node's name, a wildcard or loopback. */
-  checkHost(host: unknown, what: string): void {
+  /**
+   * @internal Checks a listen or bind on this node (it is up; the host is its name, a wildcard
+   * or loopback) and takes its port in `space` (0 or undefined: the next free one).
+   */
+  claimPort(space: PortSpace, options: { host?: string; port?: number }, what: string): number {
+    this.checkUp(what)
+    this.checkHost(options.host, what)
+    return this.takePort(space, options.port, what)
+  }
+
+  private checkHost(host: unknown, what: string): void {
     if (host === undefined || host === this.name) return
     if (typeof host !== 'string') {
       throw new PeerError('PEER_E_INVALID_ADDRESS', `${what}: the host must be a string`)
@@ -239,8 +209,7 @@ export class SimNode implements Network {
     )
   }
 
-  /** @internal Takes `port` (0 or undefined: the next free one) in `space`. */
-  takePort(space: PortSpace, port: unknown, what: string): number {
+  private takePort(space: PortSpace, port: unknown, what: string): number {
     if (port === undefined || port === 0) {
       const free = space.allocate()
       if (free === undefined) {
@@ -321,7 +290,7 @@ export class SimNetwork {
       'streamHighWaterBytes',
       options.streamHighWaterBytes ?? STREAM_HIGH_WATER_BYTES,
     )
-    this.maxQueuedWrite = Math.max(SIM_MAX_QUEUED_WRITE_BYTES, 4 * this.highWater)
+    this.maxQueuedWrite = Math.max(MAX_QUEUED_WRITE_BYTES, 4 * this.highWater)
     this.partitionTimeoutMs = positive(
       'streamPartitionTimeoutMs',
       options.streamPartitionTimeoutMs ?? STREAM_PARTITION_TIMEOUT_MS,
@@ -538,8 +507,7 @@ export class SimNetwork {
    */
   arrivalTime(src: SimNode, dst: SimNode, bytes: number): number {
     const link = src.links.get(dst) ?? this.defaultLink
-    const base = link.bytesPerMs > 0 ? this.serialise(src, dst, link, bytes) : this.clock.now()
-    return base + link.latencyMs + (link.jitterMs > 0 ? link.jitterMs * src.rng.float() : 0)
+    return this.overLink(link, this.departure(src, dst, link, bytes), src.rng)
   }
 
   /** @internal Queues an event of `type` due at `at` (or now, if that has passed). */
@@ -625,32 +593,15 @@ export class SimNetwork {
     }
     const link = src.links.get(dst) ?? this.defaultLink
     const rng = src.rng
-    const base = link.bytesPerMs > 0 ? this.serialise(src, dst, link, bytes) : this.clock.now()
+    const sent = this.departure(src, dst, link, bytes)
     if (link.loss > 0 && rng.float() < link.loss) {
       this.dropDatagram(socket.tag, to.address, port, bytes, label, 'lost')
       return
     }
-    const jitter = link.jitterMs
-    let ev = this.schedule(
-      EV_DATAGRAM,
-      base + link.latencyMs + (jitter > 0 ? jitter * rng.float() : 0),
-      dst,
-    )
-    ev.from = socket
-    ev.port = port
-    ev.data = new Uint8Array(data)
-    ev.label = label
+    this.queueDatagram(this.overLink(link, sent, rng), socket, dst, port, data, label)
     if (link.duplicate > 0 && rng.float() < link.duplicate) {
       counters.record(counters.datagram, 'duplicated', bytes, label)
-      ev = this.schedule(
-        EV_DATAGRAM,
-        base + link.latencyMs + (jitter > 0 ? jitter * rng.float() : 0),
-        dst,
-      )
-      ev.from = socket
-      ev.port = port
-      ev.data = new Uint8Array(data)
-      ev.label = label
+      this.queueDatagram(this.overLink(link, sent, rng), socket, dst, port, data, label)
     }
   }
 
@@ -666,18 +617,47 @@ export class SimNetwork {
     const counters = this.counters
     counters.record(counters.datagram, 'dropped', bytes, label, reason)
     if (this.traceFn !== undefined) {
-      this.trace(from, `${toName}:${toPort}`, datagramKind(label), bytes, `dropped:${reason}`)
+      this.trace(
+        from,
+        `${toName}:${toPort}`,
+        traceKind('datagram', label),
+        bytes,
+        `dropped:${reason}`,
+      )
     }
   }
 
   // ---- private
 
-  private serialise(src: SimNode, dst: SimNode, link: ResolvedLink, bytes: number): number {
+  /** A copy of `data` from `socket` arrives at `dst`:`port` at `at`. */
+  private queueDatagram(
+    at: number,
+    socket: SimDatagramSocket,
+    dst: SimNode,
+    port: number,
+    data: Uint8Array,
+    label: string | undefined,
+  ): void {
+    const ev = this.schedule(EV_DATAGRAM, at, dst)
+    ev.from = socket
+    ev.port = port
+    ev.data = new Uint8Array(data)
+    ev.label = label
+  }
+
+  /** When `bytes` sent now have left `src` for `dst`: now, unless the link's bandwidth is limited. */
+  private departure(src: SimNode, dst: SimNode, link: ResolvedLink, bytes: number): number {
     const now = this.clock.now()
+    if (!(link.bytesPerMs > 0)) return now
     const free = src.busyUntil.get(dst) ?? now
     const done = (free > now ? free : now) + bytes / link.bytesPerMs
     src.busyUntil.set(dst, done)
     return done
+  }
+
+  /** Arrival of what left at `sent`: after the link's latency and a uniform jitter (from `rng`). */
+  private overLink(link: ResolvedLink, sent: number, rng: SeededRandom): number {
+    return sent + link.latencyMs + (link.jitterMs > 0 ? link.jitterMs * rng.float() : 0)
   }
 
   private arm(at: number): void {
@@ -692,25 +672,16 @@ export class SimNetwork {
     const armedAt = this.armedAt
     this.timer = undefined
     this.armedAt = undefined
-    const queue = this.queue
-    let ev = queue.peek()
-    while (ev !== undefined && ev.cancelled) {
-      queue.pop()
-      ev = queue.peek()
-    }
+    const ev = this.peekLive()
     if (ev === undefined) return
     if (armedAt === undefined || ev.at > armedAt) {
       // The event this timer was for was cancelled; wait for the next one.
       this.arm(ev.at)
       return
     }
-    queue.pop()
+    this.queue.pop()
     this.live--
-    let next = queue.peek()
-    while (next !== undefined && next.cancelled) {
-      queue.pop()
-      next = queue.peek()
-    }
+    const next = this.peekLive()
     if (next !== undefined) this.arm(next.at)
     switch (ev.type) {
       case EV_DATAGRAM:
@@ -726,6 +697,17 @@ export class SimNetwork {
         onFlushEvent(this, ev)
         break
     }
+  }
+
+  /** The earliest event not cancelled; cancelled ones ahead of it leave the queue. */
+  private peekLive(): SimEvent | undefined {
+    const queue = this.queue
+    let ev = queue.peek()
+    while (ev !== undefined && ev.cancelled) {
+      queue.pop()
+      ev = queue.peek()
+    }
+    return ev
   }
 
   private deliverDatagram(ev: SimEvent): void {
@@ -745,7 +727,7 @@ export class SimNetwork {
     const counters = this.counters
     counters.record(counters.datagram, 'delivered', data.length, ev.label)
     if (this.traceFn !== undefined) {
-      this.trace(from.tag, socket.tag, datagramKind(ev.label), data.length, 'delivered')
+      this.trace(from.tag, socket.tag, traceKind('datagram', ev.label), data.length, 'delivered')
     }
     try {
       socket.handler(data, from.local)
@@ -771,10 +753,6 @@ export class SimNetwork {
       if (!this.isCut(pipe.from.node, pipe.to.node)) resumePipe(this, pipe)
     }
   }
-}
-
-function datagramKind(label: string | undefined): string {
-  return label === undefined ? 'datagram' : `datagram:${label}`
 }
 
 function positive(name: string, value: number): number {

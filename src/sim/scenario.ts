@@ -6,6 +6,7 @@
 import { VirtualClock, flushMicrotasks } from '../core/clock.ts'
 import { PeerError, isPeerError } from '../core/errors.ts'
 import { SeededRandom } from '../core/random.ts'
+import { messageOf } from '../transport/failures.ts'
 import { DEFAULT_RUN_UNTIL_MS, SEED_ENV_VAR } from './constants.ts'
 import { SimNetwork, type SimNetworkOptions, type SimNode } from './network.ts'
 
@@ -160,8 +161,7 @@ export async function runScenario<T>(
       const last = net.lastHandlerError
       throw new PeerError(
         'E_UNEXPECTED',
-        `${net.handlerErrors} network handler call(s) threw; the last: ` +
-          (last instanceof Error ? last.message : String(last)),
+        `${net.handlerErrors} network handler call(s) threw; the last: ${messageOf(last)}`,
         { cause: last },
       )
     }
@@ -177,7 +177,7 @@ function seedLiteral(seed: string): string {
 
 function scenarioFailure(sim: Sim, err: unknown): PeerError {
   const replay = `runScenario(${JSON.stringify(sim.name)}, ${seedLiteral(sim.seed)}, ...) or ${SEED_ENV_VAR}=${sim.seed}`
-  const why = err instanceof Error ? err.message : String(err)
+  const why = messageOf(err)
   const failure = new PeerError(
     isPeerError(err) ? err.code : 'E_UNEXPECTED',
     `scenario ${sim.name} failed at +${sim.elapsedMs} ms (seed=${sim.seed}): ${why}\n` +

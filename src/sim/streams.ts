@@ -15,7 +15,12 @@
 import { abortError } from '../core/abort.ts'
 import type { Timer } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
-import { DIAL_TIMEOUT_MS } from '../transport/constants.ts'
+import {
+  connectionRefused,
+  dialTimedOut,
+  dialTimeoutMs,
+  handlerThrew,
+} from '../transport/failures.ts'
 import type {
   Address,
   DialOptions,
@@ -26,7 +31,14 @@ import type {
 } from '../transport/types.ts'
 import type { DropReason } from './counters.ts'
 import { EV_FLUSH, EV_PIPE, EV_SYN, type SimEvent } from './event.ts'
-import { checkDestination, formatSimAddress, type SimNetwork, type SimNode } from './network.ts'
+import {
+  checkDestination,
+  formatSimAddress,
+  traceKind,
+  type SimNetwork,
+  type SimNode,
+} from './network.ts'
+import { PortHolder } from './ports.ts'
 
 const DATA = 0
 const FIN = 1
@@ -255,36 +267,16 @@ export class SimDuplex implements Duplex {
 }
 
 /** A listening port. close() stops accepting; accepted streams stay open. */
-export class SimStreamListener implements StreamListener {
+export class SimStreamListener extends PortHolder implements StreamListener {
   readonly address: Address
-  private isClosed = false
 
   constructor(
-    private readonly node: SimNode,
+    node: SimNode,
     port: number,
     /** @internal */ readonly onConnection: (duplex: Duplex) => void,
   ) {
+    super(node.listeners, node.tcpPorts, port)
     this.address = Object.freeze({ address: node.name, port })
-  }
-
-  get closed(): boolean {
-    return this.isClosed
-  }
-
-  close(): Promise<void> {
-    this.shut()
-    return Promise.resolve()
-  }
-
-  /** @internal */
-  shut(): void {
-    if (this.isClosed) return
-    this.isClosed = true
-    const port = this.address.port
-    if (this.node.listeners.get(port) === this) {
-      this.node.listeners.delete(port)
-      this.node.tcpPorts.release(port)
-    }
   }
 }
 
@@ -306,9 +298,7 @@ export class SimStreamTransport implements StreamTransport {
       if (typeof onConnection !== 'function') {
         throw new PeerError('E_INVALIDARG', 'listen needs an onConnection function')
       }
-      node.checkUp('listen')
-      node.checkHost(options.host, 'listen')
-      const port = node.takePort(node.tcpPorts, options.port, 'listen')
+      const port = node.claimPort(node.tcpPorts, options, 'listen')
       const listener = new SimStreamListener(node, port, onConnection)
       node.listeners.set(port, listener)
       resolve(listener)
@@ -340,13 +330,7 @@ function startDial(
   reject: (error: PeerError) => void,
 ): void {
   checkDestination(to, 'dial')
-  const timeoutMs = options.timeoutMs ?? DIAL_TIMEOUT_MS
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-    throw new PeerError(
-      'E_INVALIDARG',
-      `timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`,
-    )
-  }
+  const timeoutMs = dialTimeoutMs(options)
   const { signal } = options
   const target = formatSimAddress(to)
   if (signal?.aborted) throw abortError(signal, `dial to ${target}`)
@@ -355,16 +339,7 @@ function startDial(
   const dial = new PendingDial(node, target, signal, resolve, reject)
   node.dials.add(dial)
   dial.timer = net.clock.setTimeout(
-    () =>
-      failDial(
-        dial,
-        new PeerError(
-          'PEER_E_TIMEOUT',
-          `connecting to ${target} timed out after ${timeoutMs} ms; the peer may be ` +
-            `unreachable or overloaded`,
-          { details: { timeoutMs } },
-        ),
-      ),
+    () => failDial(dial, dialTimedOut(target, timeoutMs)),
     timeoutMs,
   )
   if (signal) {
@@ -432,12 +407,7 @@ export function onSynEvent(net: SimNetwork, ev: SimEvent): void {
     net.trace(from.name, dial.target, 'syn', 0, 'refused')
     failDial(
       dial,
-      new PeerError(
-        'PEER_E_CONNECTION_REFUSED',
-        `${dial.target} refused the connection: nothing listens there; check the address and ` +
-          `that the peer is running`,
-        { details: { address: dst.name, port: ev.port } },
-      ),
+      connectionRefused(dial.target, { details: { address: dst.name, port: ev.port } }),
     )
     return
   }
@@ -462,11 +432,7 @@ export function onSynEvent(net: SimNetwork, ev: SimEvent): void {
     listener.onConnection(server)
   } catch (err) {
     net.handlerThrew(err)
-    server.close(
-      new PeerError('E_UNEXPECTED', `the connection handler threw: ${messageOf(err)}`, {
-        cause: err,
-      }),
-    )
+    server.close(handlerThrew('connection', err))
   }
 }
 
@@ -585,7 +551,7 @@ function dropData(
   reason: DropReason,
 ): void {
   net.counters.record(net.counters.stream, 'dropped', bytes, label, reason)
-  if (net.tracing) net.trace(from, to, streamKind(label), bytes, `dropped:${reason}`)
+  if (net.tracing) net.trace(from, to, traceKind('stream', label), bytes, `dropped:${reason}`)
 }
 
 /** The writer's bytes left the network: drain, if it waits for one and is below the mark. */
@@ -636,7 +602,13 @@ function deliver(net: SimNetwork, end: SimDuplex): void {
     const data = seg.data as Uint8Array
     net.counters.record(net.counters.stream, 'delivered', data.byteLength, seg.label)
     if (net.tracing) {
-      net.trace(end.remoteTag, end.tag, streamKind(seg.label), data.byteLength, 'delivered')
+      net.trace(
+        end.remoteTag,
+        end.tag,
+        traceKind('stream', seg.label),
+        data.byteLength,
+        'delivered',
+      )
     }
     unflight(end.peer, data.byteLength)
     try {
@@ -678,11 +650,7 @@ function notifyClose(net: SimNetwork, end: SimDuplex, h: DuplexHandlers): void {
 
 function handlerFailed(net: SimNetwork, end: SimDuplex, which: string, err: unknown): void {
   net.handlerThrew(err)
-  end.close(
-    new PeerError('E_UNEXPECTED', `the stream's ${which} handler threw: ${messageOf(err)}`, {
-      cause: err,
-    }),
-  )
+  end.close(handlerThrew(`stream's ${which}`, err))
 }
 
 // ---- endings
@@ -767,12 +735,4 @@ function finish(net: SimNetwork, conn: Connection, reason: DropReason): void {
     node.ends.delete(end)
     if (end.ownsPort && node.incarnation === end.incarnation) node.tcpPorts.release(end.local.port)
   }
-}
-
-function streamKind(label: string | undefined): string {
-  return label === undefined ? 'stream' : `stream:${label}`
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

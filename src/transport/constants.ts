@@ -12,6 +12,12 @@ export const DIAL_TIMEOUT_MS = 20_000
 export const HANDSHAKE_TIMEOUT_MS = 20_000
 /** Bytes a stream buffers for sending before write() reports backpressure. */
 export const STREAM_HIGH_WATER_BYTES = 1024 * 1024
+/** write() fails a stream (PEER_E_TOO_LARGE) with this much queued: backpressure was ignored. */
+export const MAX_QUEUED_WRITE_BYTES = 4 * STREAM_HIGH_WATER_BYTES
+/** An orderly close waits this long for queued bytes to go out and the peer to close its side. */
+export const CLOSE_GRACE_MS = 5_000
+/** Listen and bind default to loopback: a library listens on all interfaces only when told. */
+export const DEFAULT_LISTEN_HOST = '127.0.0.1'
 /** Largest datagram payload any DatagramSocket sends or accepts (the IPv4 UDP maximum). */
 export const MAX_DATAGRAM_BYTES = 65_507
 /**

@@ -11,7 +11,7 @@ import { UdpTransport } from './udp.ts'
 export interface NodeNetworkOptions {
   /** Timers for dial timeouts and close grace periods (default systemClock). */
   clock?: Clock
-  /** Grace period of an orderly stream close (default TCP_CLOSE_GRACE_MS). */
+  /** Grace period of an orderly stream close (default CLOSE_GRACE_MS). */
   closeGraceMs?: TcpTransportOptions['closeGraceMs']
 }
 

@@ -5,7 +5,7 @@
  *   are refused, so no DNS lookup ever happens behind the caller's back.
  * - Every failure is a PeerError; socket errors keep the Node error as `cause`.
  * - Every buffer is bounded: data that arrives before `setHandlers` (STREAM_HIGH_WATER_BYTES,
- *   then PEER_E_TOO_LARGE) and bytes queued for sending (TCP_MAX_QUEUED_WRITE_BYTES, then
+ *   then PEER_E_TOO_LARGE) and bytes queued for sending (MAX_QUEUED_WRITE_BYTES, then
  *   PEER_E_TOO_LARGE), so a peer, or a writer that ignores backpressure, cannot make us buffer
  *   without bound.
  * - Timers (dial timeout, close grace) come from the injected Clock.
@@ -15,7 +15,19 @@ import net from 'node:net'
 import { abortError } from '../core/abort.ts'
 import { systemClock, type Clock, type Timer } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
-import { DIAL_TIMEOUT_MS, STREAM_HIGH_WATER_BYTES } from './constants.ts'
+import { checkAddress, formatAddress, listenAddress } from './addresses.ts'
+import { CLOSE_GRACE_MS, MAX_QUEUED_WRITE_BYTES, STREAM_HIGH_WATER_BYTES } from './constants.ts'
+import {
+  causedBy,
+  connectionFailed,
+  connectionRefused,
+  dialTimedOut,
+  dialTimeoutMs,
+  errnoCode,
+  handlerThrew,
+  listenFailed,
+} from './failures.ts'
+import { afterHandlesReleased, whenListening } from './handles.ts'
 import type {
   Address,
   DialOptions,
@@ -25,90 +37,11 @@ import type {
   StreamTransport,
 } from './types.ts'
 
-/**
- * Bytes a TCP stream may hold queued for sending (Node's write buffer) before write() refuses
- * and closes the stream with PEER_E_TOO_LARGE: four times the high-water mark at which write()
- * already asks the writer to wait for drain.
- */
-export const TCP_MAX_QUEUED_WRITE_BYTES = 4 * STREAM_HIGH_WATER_BYTES
-/**
- * How long an orderly close() waits for queued bytes to go out and for the peer to close its
- * side before the socket is destroyed.
- */
-export const TCP_CLOSE_GRACE_MS = 5_000
-
 export interface TcpTransportOptions {
   /** Timers for dial timeouts and close grace periods (default systemClock). */
   clock?: Clock
-  /** Grace period of an orderly close (default TCP_CLOSE_GRACE_MS). */
+  /** Grace period of an orderly close (default CLOSE_GRACE_MS). */
   closeGraceMs?: number
-}
-
-/** The default listening host: loopback. A library listens on all interfaces only when told. */
-export const DEFAULT_LISTEN_HOST = '127.0.0.1'
-
-/**
- * Resolves once handles closed before the call are fully released. Node closes a server's or a
- * UDP socket's descriptor at once (the port is free), but releases the handle in the event loop's
- * close phase, after its own 'close' event; two loop turns always include one close phase.
- * Shared with udp.ts.
- */
-export function afterHandlesReleased(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
-}
-
-/** The `code` of a Node system error ('ECONNREFUSED', ...). Shared with udp.ts. */
-export function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
-
-/** `1.2.3.4:5` or `[::1]:5`, for messages. Shared with udp.ts. */
-export function formatAddress(a: Address): string {
-  return net.isIPv6(a.address) ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
-}
-
-/**
- * Refuses anything but an IP literal and a port in range (1..65535, or 0 where allowed) with
- * PEER_E_INVALID_ADDRESS. Shared with udp.ts.
- */
-export function checkAddress(
-  address: unknown,
-  port: unknown,
-  what: string,
-  allowPortZero: boolean,
-): void {
-  if (typeof address !== 'string' || net.isIP(address) === 0) {
-    throw new PeerError(
-      'PEER_E_INVALID_ADDRESS',
-      `${what}: '${String(address)}' is not an IPv4 or IPv6 address; pass an IP literal ` +
-        `(host names are not resolved here)`,
-      { details: { address } },
-    )
-  }
-  const min = allowPortZero ? 0 : 1
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < min || port > 65_535) {
-    throw new PeerError(
-      'PEER_E_INVALID_ADDRESS',
-      `${what}: port ${String(port)} is out of range; use an integer from ${min} to 65535`,
-      { details: { port } },
-    )
-  }
-}
-
-/** PEER_E_CONNECTION_FAILED wrapping a socket error, the Node error kept as cause. */
-function connectionFailed(err: unknown, remote: Address): PeerError {
-  if (err instanceof PeerError) return err
-  const code = errnoCode(err)
-  return new PeerError(
-    'PEER_E_CONNECTION_FAILED',
-    `the connection with ${formatAddress(remote)} failed: ${messageOf(err)}`,
-    { cause: err, ...(code ? { details: { errno: code } } : {}) },
-  )
 }
 
 /**
@@ -165,7 +98,10 @@ export class TcpDuplex implements Duplex {
       this.ended = true
     })
     socket.on('error', (err) => {
-      this.error ??= connectionFailed(err, this.remote)
+      this.error ??=
+        err instanceof PeerError
+          ? err
+          : connectionFailed(`the connection with ${formatAddress(this.remote)}`, err)
     })
     socket.on('close', () => this.onSocketClose())
   }
@@ -190,14 +126,14 @@ export class TcpDuplex implements Duplex {
   write(chunk: Uint8Array): boolean {
     if (this.closed) return false
     const queued = this.socket.writableLength
-    if (queued > 0 && queued + chunk.byteLength > TCP_MAX_QUEUED_WRITE_BYTES) {
+    if (queued > 0 && queued + chunk.byteLength > MAX_QUEUED_WRITE_BYTES) {
       this.close(
         new PeerError(
           'PEER_E_TOO_LARGE',
           `the stream to ${formatAddress(this.remote)} has ${queued} bytes queued and may hold ` +
-            `at most ${TCP_MAX_QUEUED_WRITE_BYTES} (TCP_MAX_QUEUED_WRITE_BYTES): the writer ` +
-            `ignored backpressure; stop writing when write() returns false and resume on drain`,
-          { details: { queued, chunk: chunk.byteLength, limit: TCP_MAX_QUEUED_WRITE_BYTES } },
+            `at most ${MAX_QUEUED_WRITE_BYTES} (MAX_QUEUED_WRITE_BYTES): the writer ignored ` +
+            `backpressure; stop writing when write() returns false and resume on drain`,
+          { details: { queued, chunk: chunk.byteLength, limit: MAX_QUEUED_WRITE_BYTES } },
         ),
       )
       return false
@@ -313,11 +249,7 @@ export class TcpDuplex implements Duplex {
   }
 
   private handlerFailed(which: string, err: unknown): void {
-    this.close(
-      new PeerError('E_UNEXPECTED', `the stream's ${which} handler threw: ${messageOf(err)}`, {
-        cause: err,
-      }),
-    )
+    this.close(handlerThrew(`stream's ${which}`, err))
   }
 
   private scheduleFlush(): void {
@@ -412,7 +344,7 @@ export class TcpTransport implements StreamTransport {
 
   constructor(options: TcpTransportOptions = {}) {
     this.clock = options.clock ?? systemClock
-    this.graceMs = options.closeGraceMs ?? TCP_CLOSE_GRACE_MS
+    this.graceMs = options.closeGraceMs ?? CLOSE_GRACE_MS
     if (!Number.isFinite(this.graceMs) || this.graceMs < 0) {
       throw new PeerError('E_INVALIDARG', `closeGraceMs must be >= 0, got ${this.graceMs}`)
     }
@@ -423,29 +355,19 @@ export class TcpTransport implements StreamTransport {
     return this.duplexes.size
   }
 
-  /** Listens on `host` (default 127.0.0.1; '0.0.0.0' or '::' for all interfaces). */
+  /** Listens on `host` (default DEFAULT_LISTEN_HOST; '0.0.0.0' or '::' for all interfaces). */
   async listen(
     options: { host?: string; port?: number },
     onConnection: (duplex: Duplex) => void,
   ): Promise<StreamListener> {
-    const host = options.host ?? DEFAULT_LISTEN_HOST
-    const port = options.port ?? 0
-    checkAddress(host, port, 'listen', true)
+    const { address: host, port } = listenAddress(options, 'listen')
     const server = net.createServer({ highWaterMark: STREAM_HIGH_WATER_BYTES })
     server.on('connection', (socket) => this.accept(socket, onConnection))
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        server.off('listening', onListening)
-        reject(listenFailed(err, host, port))
-      }
-      const onListening = (): void => {
-        server.off('error', onError)
-        resolve()
-      }
-      server.once('error', onError)
-      server.once('listening', onListening)
-      server.listen({ host, port, exclusive: true })
-    })
+    await whenListening(
+      server,
+      () => server.listen({ host, port, exclusive: true }),
+      (err) => listenFailed(err, 'listen on', host, port),
+    )
     const listener = new TcpListener(server, (l) => this.listeners.delete(l))
     this.listeners.add(listener)
     return listener
@@ -459,13 +381,7 @@ export class TcpTransport implements StreamTransport {
    */
   async dial(to: Address, options: DialOptions = {}): Promise<Duplex> {
     checkAddress(to.address, to.port, 'dial', false)
-    const timeoutMs = options.timeoutMs ?? DIAL_TIMEOUT_MS
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      throw new PeerError(
-        'E_INVALIDARG',
-        `timeoutMs must be a finite number >= 0, got ${timeoutMs}`,
-      )
-    }
+    const timeoutMs = dialTimeoutMs(options)
     const { signal } = options
     if (signal?.aborted) throw abortError(signal, 'dial')
     const target = formatAddress(to)
@@ -494,23 +410,10 @@ export class TcpTransport implements StreamTransport {
         reject(err)
       }
       const onError = (err: Error): void => {
-        const code = errnoCode(err)
         fail(
-          code === 'ECONNREFUSED'
-            ? new PeerError(
-                'PEER_E_CONNECTION_REFUSED',
-                `${target} refused the connection: nothing listens there; check the address ` +
-                  `and that the peer is running`,
-                { cause: err, details: { errno: code } },
-              )
-            : new PeerError(
-                'PEER_E_CONNECTION_FAILED',
-                `connecting to ${target} failed: ${messageOf(err)}`,
-                {
-                  cause: err,
-                  ...(code ? { details: { errno: code } } : {}),
-                },
-              ),
+          errnoCode(err) === 'ECONNREFUSED'
+            ? connectionRefused(target, causedBy(err))
+            : connectionFailed(`connecting to ${target}`, err),
         )
       }
       const onConnect = (): void => {
@@ -520,18 +423,7 @@ export class TcpTransport implements StreamTransport {
         resolve(duplex)
       }
       const onAbort = (): void => fail(abortError(signal as AbortSignal, `dial to ${target}`))
-      const timer = this.clock.setTimeout(
-        () =>
-          fail(
-            new PeerError(
-              'PEER_E_TIMEOUT',
-              `connecting to ${target} timed out after ${timeoutMs} ms; the peer may be ` +
-                `unreachable or overloaded`,
-              { details: { timeoutMs } },
-            ),
-          ),
-        timeoutMs,
-      )
+      const timer = this.clock.setTimeout(() => fail(dialTimedOut(target, timeoutMs)), timeoutMs)
       socket.once('connect', onConnect)
       socket.once('error', onError)
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -569,11 +461,7 @@ export class TcpTransport implements StreamTransport {
     try {
       onConnection(duplex)
     } catch (err) {
-      duplex.close(
-        new PeerError('E_UNEXPECTED', `the connection handler threw: ${messageOf(err)}`, {
-          cause: err,
-        }),
-      )
+      duplex.close(handlerThrew('connection', err))
     }
   }
 
@@ -583,29 +471,4 @@ export class TcpTransport implements StreamTransport {
     void duplex.whenClosed.then(() => this.duplexes.delete(duplex))
     return duplex
   }
-}
-
-function listenFailed(err: unknown, host: string, port: number): PeerError {
-  const code = errnoCode(err)
-  const where = formatAddress({ address: host, port })
-  if (code === 'EAFNOSUPPORT' && net.isIPv6(host)) {
-    return new PeerError(
-      'PEER_E_IPV6_NOT_INSTALLED',
-      `cannot listen on ${where}: IPv6 is not available on this host`,
-      {
-        cause: err,
-        details: { errno: code },
-      },
-    )
-  }
-  const hint =
-    code === 'EADDRINUSE'
-      ? 'the port is in use; pick another or pass port 0'
-      : code === 'EADDRNOTAVAIL'
-        ? 'the address is not one of this host'
-        : messageOf(err)
-  return new PeerError('PEER_E_UNABLE_TO_LISTEN', `cannot listen on ${where}: ${hint}`, {
-    cause: err,
-    ...(code ? { details: { errno: code } } : {}),
-  })
 }

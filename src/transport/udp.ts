@@ -11,8 +11,10 @@ import net from 'node:net'
 
 import { systemClock, type Clock } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
+import { checkAddress, listenAddress } from './addresses.ts'
 import { MAX_DATAGRAM_BYTES } from './constants.ts'
-import { afterHandlesReleased, checkAddress, errnoCode, formatAddress, messageOf } from './tcp.ts'
+import { listenFailed } from './failures.ts'
+import { afterHandlesReleased, whenListening } from './handles.ts'
 import type { Address, DatagramSocket, DatagramTransport } from './types.ts'
 
 export interface UdpTransportOptions {
@@ -158,31 +160,23 @@ export class UdpTransport implements DatagramTransport {
   }
 
   /**
-   * Binds a socket on `host` (an IP literal, default 127.0.0.1: a library listens on all
-   * interfaces only when told, with '0.0.0.0' or '::') and `port` (default 0: any free port).
+   * Binds a socket on `host` (an IP literal, default DEFAULT_LISTEN_HOST: a library listens on
+   * all interfaces only when told, with '0.0.0.0' or '::') and `port` (default 0: any free port).
    * The host picks udp4 or udp6. Fails with PEER_E_UNABLE_TO_LISTEN (cause kept), or
    * PEER_E_IPV6_NOT_INSTALLED for IPv6 on a host without it.
    */
   async bind(options: { host?: string; port?: number }): Promise<UdpSocket> {
-    const host = options.host ?? '127.0.0.1'
-    const port = options.port ?? 0
-    checkAddress(host, port, 'bind', true)
+    const { address: host, port } = listenAddress(options, 'bind')
     const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' })
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        socket.off('listening', onListening)
+    await whenListening(
+      socket,
+      () => socket.bind({ address: host, port }),
+      (err) => {
         // A failed bind leaves the handle open: release it.
         socket.close()
-        reject(bindFailed(err, host, port))
-      }
-      const onListening = (): void => {
-        socket.off('error', onError)
-        resolve()
-      }
-      socket.once('error', onError)
-      socket.once('listening', onListening)
-      socket.bind({ address: host, port })
-    })
+        return listenFailed(err, 'bind', host, port)
+      },
+    )
     const bound = new UdpSocket(socket, (s) => this.sockets.delete(s))
     this.sockets.add(bound)
     return bound
@@ -197,27 +191,4 @@ export class UdpTransport implements DatagramTransport {
   async close(): Promise<void> {
     await Promise.all([...this.sockets].map((s) => s.close()))
   }
-}
-
-function bindFailed(err: unknown, host: string, port: number): PeerError {
-  const code = errnoCode(err)
-  const where = formatAddress({ address: host, port })
-  const details = code ? { details: { errno: code } } : {}
-  if (code === 'EAFNOSUPPORT' && net.isIPv6(host)) {
-    return new PeerError(
-      'PEER_E_IPV6_NOT_INSTALLED',
-      `cannot bind ${where}: IPv6 is not available on this host`,
-      { cause: err, ...details },
-    )
-  }
-  const hint =
-    code === 'EADDRINUSE'
-      ? 'the port is in use; pick another or pass port 0'
-      : code === 'EADDRNOTAVAIL'
-        ? 'the address is not one of this host'
-        : messageOf(err)
-  return new PeerError('PEER_E_UNABLE_TO_LISTEN', `cannot bind ${where}: ${hint}`, {
-    cause: err,
-    ...details,
-  })
 }

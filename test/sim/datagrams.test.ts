@@ -1,7 +1,12 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 
-import { runScenario, type ScenarioOptions } from '../../src/sim/index.ts'
+import {
+  runScenario,
+  type ScenarioOptions,
+  type Sim,
+  type SimDatagramSocket,
+} from '../../src/sim/index.ts'
 import { MAX_DATAGRAM_BYTES } from '../../src/transport/constants.ts'
 import type { Address } from '../../src/transport/types.ts'
 import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
@@ -12,6 +17,13 @@ interface Received {
   data: Uint8Array
   from: Address
   at: number
+}
+
+/** Nodes `a` and `b`, each with a datagram socket bound to a free port. */
+async function socketPair(sim: Sim): Promise<{ sa: SimDatagramSocket; sb: SimDatagramSocket }> {
+  const a = sim.addNode('a')
+  const b = sim.addNode('b')
+  return { sa: await a.datagrams.bind({}), sb: await b.datagrams.bind({}) }
 }
 
 describe('SimNetwork datagrams', () => {
@@ -53,10 +65,7 @@ describe('SimNetwork datagrams', () => {
       'dgram-jitter',
       2,
       async (sim) => {
-        const a = sim.addNode('a')
-        const b = sim.addNode('b')
-        const sa = await a.datagrams.bind({})
-        const sb = await b.datagrams.bind({})
+        const { sa, sb } = await socketPair(sim)
         const got: { seq: number; delay: number }[] = []
         const sentAt = new Map<number, number>()
         sb.onMessage((data) => {
@@ -84,10 +93,7 @@ describe('SimNetwork datagrams', () => {
       'dgram-loss',
       3,
       async (sim) => {
-        const a = sim.addNode('a')
-        const b = sim.addNode('b')
-        const sa = await a.datagrams.bind({})
-        const sb = await b.datagrams.bind({})
+        const { sa, sb } = await socketPair(sim)
         let received = 0
         sb.onMessage(() => received++)
         const n = 20_000
@@ -112,10 +118,7 @@ describe('SimNetwork datagrams', () => {
       'dgram-duplicate',
       4,
       async (sim) => {
-        const a = sim.addNode('a')
-        const b = sim.addNode('b')
-        const sa = await a.datagrams.bind({})
-        const sb = await b.datagrams.bind({})
+        const { sa, sb } = await socketPair(sim)
         const seen = new Map<number, number>()
         sb.onMessage((data) => seen.set(data[0] as number, (seen.get(data[0] as number) ?? 0) + 1))
         for (let i = 0; i < 200; i++) sa.send(sb.local, Uint8Array.of(i))
@@ -140,10 +143,7 @@ describe('SimNetwork datagrams', () => {
       'dgram-refused',
       5,
       async (sim) => {
-        const a = sim.addNode('a')
-        const b = sim.addNode('b')
-        const sa = await a.datagrams.bind({})
-        const sb = await b.datagrams.bind({})
+        const { sa, sb } = await socketPair(sim)
         let got = 0
         sb.onMessage(() => got++)
         throwsPeerError(
@@ -203,10 +203,7 @@ describe('SimNetwork datagrams', () => {
       'dgram-trace',
       7,
       async (sim) => {
-        const a = sim.addNode('a')
-        const b = sim.addNode('b')
-        const sa = await a.datagrams.bind({})
-        const sb = await b.datagrams.bind({})
+        const { sa, sb } = await socketPair(sim)
         sb.onMessage(() => {})
         sa.send(sb.local, Uint8Array.of(1, 0, 0))
         sa.send(sb.local, Uint8Array.of(2, 0))

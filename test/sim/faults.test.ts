@@ -11,6 +11,7 @@ import {
 } from '../../src/sim/index.ts'
 import type { Duplex } from '../../src/transport/types.ts'
 import { assertPeerError, rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
+import { settle } from '../helpers/sim.ts'
 
 const quiet: ScenarioOptions = { log: () => {} }
 
@@ -33,16 +34,6 @@ function record(sim: Sim, duplex: Duplex): Recording {
     },
   })
   return r
-}
-
-async function settle<T>(sim: Sim, promise: Promise<T>): Promise<T> {
-  let done = false
-  promise.then(
-    () => (done = true),
-    () => (done = true),
-  )
-  await sim.runUntil(() => done, { maxMs: 120_000 })
-  return promise
 }
 
 /** Nodes named `names`, each with a datagram socket counting what it receives, by sender. */

@@ -6,6 +6,7 @@ import { runScenario, type Sim, type ScenarioOptions } from '../../src/sim/index
 import { STREAM_HIGH_WATER_BYTES } from '../../src/transport/constants.ts'
 import type { Duplex } from '../../src/transport/types.ts'
 import { assertPeerError, rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
+import { settle } from '../helpers/sim.ts'
 
 const quiet: ScenarioOptions = { log: () => {} }
 
@@ -32,17 +33,6 @@ function record(sim: Sim, duplex: Duplex): Recording {
     },
   })
   return r
-}
-
-/** Runs the sim until `promise` settles, then returns (or throws) its outcome. */
-async function settle<T>(sim: Sim, promise: Promise<T>, maxMs = 120_000): Promise<T> {
-  let done = false
-  promise.then(
-    () => (done = true),
-    () => (done = true),
-  )
-  await sim.runUntil(() => done, { maxMs, what: 'the promise settling' })
-  return promise
 }
 
 /** Two nodes, `a` listening; returns both ends of one connection (b dialled a). */

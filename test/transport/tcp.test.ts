@@ -1,21 +1,18 @@
-import { test, describe, afterEach, beforeEach } from 'node:test'
+import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 
 import { VirtualClock } from '../../src/core/clock.ts'
 import { PeerError } from '../../src/core/errors.ts'
-import { STREAM_HIGH_WATER_BYTES } from '../../src/transport/constants.ts'
+import { MAX_QUEUED_WRITE_BYTES, STREAM_HIGH_WATER_BYTES } from '../../src/transport/constants.ts'
 import { createNodeNetwork } from '../../src/transport/node-network.ts'
-import {
-  TCP_MAX_QUEUED_WRITE_BYTES,
-  TcpTransport,
-  type TcpTransportOptions,
-} from '../../src/transport/tcp.ts'
+import { TcpTransport, type TcpTransportOptions } from '../../src/transport/tcp.ts'
 import type { Address, Duplex, StreamListener } from '../../src/transport/types.ts'
 import { assertPeerError, rejectsPeerError } from '../helpers/assert-peer-error.ts'
+import { turn, until, watchHandles } from '../helpers/handles.ts'
 
-/** Handles and requests a socket or a timer leaves behind when something is not closed. */
-const WATCHED = [
+/** Every test must leave none of these handles and requests behind (sockets and timers). */
+const handles = watchHandles([
   'TCPServerWrap',
   'TCPSocketWrap',
   'TCPConnectWrap',
@@ -24,36 +21,7 @@ const WATCHED = [
   'UDPWrap',
   'SendWrap',
   'Timeout',
-]
-
-function resourceCounts(): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries(WATCHED.map((n) => [n, 0]))
-  for (const name of process.getActiveResourcesInfo()) {
-    if (name in counts) counts[name] = (counts[name] ?? 0) + 1
-  }
-  return counts
-}
-
-/** One turn of the event loop (no timer involved, so it leaves no Timeout behind). */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve))
-}
-
-/** Waits until `check` holds, failing after `ms` of wall time. */
-async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await turn()
-  }
-}
-
-/** Waits for the watched resources to be back at `before`, then asserts they are. */
-async function assertResourcesBackTo(before: Record<string, number>): Promise<void> {
-  const same = (): boolean => JSON.stringify(resourceCounts()) === JSON.stringify(before)
-  await until(same, 'sockets and timers to be released', 2000).catch(() => undefined)
-  assert.deepEqual(resourceCounts(), before, 'a socket, request or timer was left behind')
-}
+])
 
 /** Whether this host can listen on ::1 (IPv6 loopback). */
 async function canListen(host: string): Promise<boolean> {
@@ -198,32 +166,28 @@ async function rawServer(
     })()
     return closing
   }
-  cleanups.push(close)
+  handles.cleanup(close)
   return { address: { address, port }, close }
 }
-
-/** Closes what a test opened even when it fails midway, so a failure never hangs the run. */
-const cleanups: (() => Promise<void>)[] = []
 
 /** A TcpTransport that is closed (streams reset) after the test. */
 function tcp(options?: TcpTransportOptions): TcpTransport {
   const transport = new TcpTransport(options)
-  cleanups.push(() => transport.close(new PeerError('E_ABORT', 'test cleanup')))
+  handles.cleanup(() => transport.close(new PeerError('E_ABORT', 'test cleanup')))
   return transport
+}
+
+/** A connected pair on `host` (its listener closed again), with a Probe on each end. */
+async function probedPair(
+  host: string,
+): Promise<{ client: Duplex; server: Duplex; a: Probe; b: Probe }> {
+  const { listener, client, server } = await connectPair(tcp(), host)
+  await listener.close()
+  return { client, server, a: new Probe(client), b: new Probe(server) }
 }
 
 /** Each test gets a few seconds; a hang fails the test instead of the run. */
 const T = { timeout: 10_000 }
-
-// Every test must leave no socket, request or timer behind.
-let baseline: Record<string, number> = {}
-beforeEach(() => {
-  baseline = resourceCounts()
-})
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-  await assertResourcesBackTo(baseline)
-})
 
 for (const host of ['127.0.0.1', '::1']) {
   describe(`TCP on ${host}`, () => {
@@ -254,11 +218,7 @@ for (const host of ['127.0.0.1', '::1']) {
       T,
       async (t) => {
         if (host === '::1' && !HAS_IPV6) return t.skip('::1 cannot be bound here')
-        const transport = tcp()
-        const { listener, client, server } = await connectPair(transport, host)
-        await listener.close()
-        const a = new Probe(client)
-        const b = new Probe(server)
+        const { client, server, a, b } = await probedPair(host)
         // The server also pauses its reading now and then (receive-side backpressure).
         let pauses = 0
         b.onChunk = () => {
@@ -296,11 +256,7 @@ for (const host of ['127.0.0.1', '::1']) {
       T,
       async (t) => {
         if (host === '::1' && !HAS_IPV6) return t.skip('::1 cannot be bound here')
-        const transport = tcp()
-        const { listener, client, server } = await connectPair(transport, host)
-        await listener.close()
-        const a = new Probe(client)
-        const b = new Probe(server)
+        const { client, server, a, b } = await probedPair(host)
         const reason = new PeerError('PEER_E_NOT_AUTHORIZED', 'go away')
         server.close(reason)
         assert.equal(server.closed, true)
@@ -548,11 +504,7 @@ describe('TCP duplex buffering and bounds', () => {
   })
 
   test('pause holds delivery; resume delivers what was held, in order', T, async () => {
-    const transport = tcp()
-    const { listener, client, server } = await connectPair(transport, '127.0.0.1')
-    await listener.close()
-    const a = new Probe(client)
-    const b = new Probe(server)
+    const { client, server, a, b } = await probedPair('127.0.0.1')
     server.pause()
     client.write(Buffer.from('one,'))
     client.write(Buffer.from('two'))
@@ -565,35 +517,27 @@ describe('TCP duplex buffering and bounds', () => {
     await Promise.all([a.closed, b.closed])
   })
 
-  test(
-    'a writer that ignores backpressure is stopped at TCP_MAX_QUEUED_WRITE_BYTES',
-    T,
-    async () => {
-      const transport = tcp()
-      const { listener, client, server } = await connectPair(transport, '127.0.0.1')
-      await listener.close()
-      const a = new Probe(client)
-      const b = new Probe(server)
-      server.pause() // the reader stops: kernel buffers fill, then Node's queue
-      const chunk = Buffer.alloc(64 * 1024, 7)
-      let written = 0
-      let falses = 0
-      const safety = 256 * 1024 * 1024
-      while (!client.closed && written < safety) {
-        if (!client.write(chunk)) falses++
-        written += chunk.byteLength
-      }
-      assert.equal(client.closed, true, `still open after ${written} bytes`)
-      assert.ok(falses > 0)
-      const err = assertPeerError(await a.closed, 'PEER_E_TOO_LARGE', /ignored backpressure/)
-      assert.equal(err.details?.['limit'], TCP_MAX_QUEUED_WRITE_BYTES)
-      assert.equal(client.write(chunk), false)
-      // The reset finds the server with unread data: libuv may report it as an orderly end.
-      server.resume()
-      const seen = await b.closed
-      if (seen) assertPeerError(seen, 'PEER_E_CONNECTION_FAILED')
-    },
-  )
+  test('a writer that ignores backpressure is stopped at MAX_QUEUED_WRITE_BYTES', T, async () => {
+    const { client, server, a, b } = await probedPair('127.0.0.1')
+    server.pause() // the reader stops: kernel buffers fill, then Node's queue
+    const chunk = Buffer.alloc(64 * 1024, 7)
+    let written = 0
+    let falses = 0
+    const safety = 256 * 1024 * 1024
+    while (!client.closed && written < safety) {
+      if (!client.write(chunk)) falses++
+      written += chunk.byteLength
+    }
+    assert.equal(client.closed, true, `still open after ${written} bytes`)
+    assert.ok(falses > 0)
+    const err = assertPeerError(await a.closed, 'PEER_E_TOO_LARGE', /ignored backpressure/)
+    assert.equal(err.details?.['limit'], MAX_QUEUED_WRITE_BYTES)
+    assert.equal(client.write(chunk), false)
+    // The reset finds the server with unread data: libuv may report it as an orderly end.
+    server.resume()
+    const seen = await b.closed
+    if (seen) assertPeerError(seen, 'PEER_E_CONNECTION_FAILED')
+  })
 
   test(
     'an orderly close that cannot flush gives up after the grace: PEER_E_TIMEOUT',
@@ -651,11 +595,7 @@ describe('TCP duplex buffering and bounds', () => {
     async () => {
       // Node 20: resetAndDestroy() while a shutdown is pending fails with EINVAL, never emits
       // 'close' and leaks the handle. Right after the peer's FIN Node shuts our side down too.
-      const transport = tcp()
-      const { listener, client, server } = await connectPair(transport, '127.0.0.1')
-      await listener.close()
-      const a = new Probe(client)
-      const b = new Probe(server)
+      const { client, server, a, b } = await probedPair('127.0.0.1')
       const socket = (client as unknown as { socket: net.Socket }).socket
       const reason = new PeerError('E_ABORT', 'closing late')
       socket.once('end', () => queueMicrotask(() => client.close(reason)))
@@ -696,13 +636,13 @@ describe('TCP handle hygiene', () => {
     'after a listen/dial/exchange/close cycle no socket, request or timer remains',
     T,
     async () => {
-      const before = resourceCounts()
+      const before = handles.counts()
       const transport = tcp()
       const { listener, client, server } = await connectPair(transport, '127.0.0.1')
       const a = new Probe(client)
       const b = new Probe(server)
-      assert.ok(resourceCounts()['TCPServerWrap']! > before['TCPServerWrap']!)
-      assert.ok(resourceCounts()['TCPSocketWrap']! >= before['TCPSocketWrap']! + 2)
+      assert.ok(handles.counts()['TCPServerWrap']! > before['TCPServerWrap']!)
+      assert.ok(handles.counts()['TCPSocketWrap']! >= before['TCPSocketWrap']! + 2)
       await Promise.all([a.writeAll(pattern(1_000_000, 5)), b.writeAll(pattern(1_000_000, 6))])
       await Promise.all([a.waitBytes(1_000_000), b.waitBytes(1_000_000)])
       client.close() // sets the grace timer: a Timeout until the close completes
@@ -711,14 +651,14 @@ describe('TCP handle hygiene', () => {
       assert.equal(await b.closed, undefined)
       await turn()
       await turn()
-      assert.deepEqual(resourceCounts(), before)
+      assert.deepEqual(handles.counts(), before)
     },
   )
 
   test('transport.close() closes listeners, streams and dials in progress', T, async () => {
-    const before = resourceCounts()
+    const before = handles.counts()
     const network = createNodeNetwork()
-    cleanups.push(() => network.close(new PeerError('E_ABORT', 'test cleanup')))
+    handles.cleanup(() => network.close(new PeerError('E_ABORT', 'test cleanup')))
     const transport = network.streams
     const accepted: Probe[] = []
     const listener = await transport.listen({}, (d) => accepted.push(new Probe(d)))
@@ -741,7 +681,7 @@ describe('TCP handle hygiene', () => {
     for (const p of [...clients, ...accepted]) assert.equal(await p.closed, undefined)
     assert.equal(transport.openStreams, 0)
     assert.equal(network.datagrams.openSockets, 0)
-    assert.deepEqual(resourceCounts(), before)
+    assert.deepEqual(handles.counts(), before)
     // The transport stays usable.
     const again = await transport.listen({}, () => {})
     await again.close()

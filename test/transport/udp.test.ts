@@ -1,4 +1,4 @@
-import { test, describe, afterEach, beforeEach } from 'node:test'
+import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import dgram from 'node:dgram'
 
@@ -6,30 +6,10 @@ import { MAX_DATAGRAM_BYTES } from '../../src/transport/constants.ts'
 import type { Address } from '../../src/transport/types.ts'
 import { UdpTransport, type UdpSocket } from '../../src/transport/udp.ts'
 import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
+import { turn, until, watchHandles } from '../helpers/handles.ts'
 
-/** Handles and requests a socket or a timer leaves behind when something is not closed. */
-const WATCHED = ['UDPWrap', 'SendWrap', 'TCPServerWrap', 'TCPSocketWrap', 'Timeout']
-
-function resourceCounts(): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries(WATCHED.map((n) => [n, 0]))
-  for (const name of process.getActiveResourcesInfo()) {
-    if (name in counts) counts[name] = (counts[name] ?? 0) + 1
-  }
-  return counts
-}
-
-/** One turn of the event loop (no timer involved, so it leaves no Timeout behind). */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve))
-}
-
-async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await turn()
-  }
-}
+/** Every test must leave none of these handles and requests behind (sockets and timers). */
+const handles = watchHandles(['UDPWrap', 'SendWrap', 'TCPServerWrap', 'TCPSocketWrap', 'Timeout'])
 
 /** Whether this host can bind a UDP socket on ::1. */
 async function canBind6(): Promise<boolean> {
@@ -58,29 +38,15 @@ function inbox(socket: UdpSocket): Inbox {
   return box
 }
 
-/** Closes what a test opened even when it fails midway, so a failure never hangs the run. */
-const cleanups: (() => Promise<void>)[] = []
-
 /** A UdpTransport whose sockets are closed after the test. */
 function udp(): UdpTransport {
   const transport = new UdpTransport()
-  cleanups.push(() => transport.close())
+  handles.cleanup(() => transport.close())
   return transport
 }
 
 /** Each test gets a few seconds; a hang fails the test instead of the run. */
 const T = { timeout: 10_000 }
-
-let baseline: Record<string, number> = {}
-beforeEach(() => {
-  baseline = resourceCounts()
-})
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-  const same = (): boolean => JSON.stringify(resourceCounts()) === JSON.stringify(baseline)
-  await until(same, 'sockets to be released', 2000).catch(() => undefined)
-  assert.deepEqual(resourceCounts(), baseline, 'a socket, request or timer was left behind')
-})
 
 for (const host of ['127.0.0.1', '::1']) {
   describe(`UDP on ${host}`, () => {
@@ -211,7 +177,7 @@ describe('UDP sockets', () => {
     async () => {
       const transport = udp()
       const a = await transport.bind({})
-      const before = resourceCounts()
+      const before = handles.counts()
       const err = await rejectsPeerError(
         transport.bind({ port: a.local.port }),
         'PEER_E_UNABLE_TO_LISTEN',
@@ -220,7 +186,7 @@ describe('UDP sockets', () => {
       assert.equal((err.cause as NodeJS.ErrnoException).code, 'EADDRINUSE')
       await turn()
       await turn()
-      assert.deepEqual(resourceCounts(), before)
+      assert.deepEqual(handles.counts(), before)
       await a.close()
     },
   )
@@ -228,16 +194,16 @@ describe('UDP sockets', () => {
 
 describe('UDP handle hygiene', () => {
   test('close() releases the socket handle', T, async () => {
-    const before = resourceCounts()
+    const before = handles.counts()
     const transport = udp()
     const a = await transport.bind({})
     const b = await transport.bind({})
     const inB = inbox(b)
-    assert.equal(resourceCounts()['UDPWrap'], (before['UDPWrap'] ?? 0) + 2)
+    assert.equal(handles.counts()['UDPWrap'], (before['UDPWrap'] ?? 0) + 2)
     for (let i = 0; i < 10; i++) a.send(b.local, Buffer.from([i]))
     await until(() => inB.items.length === 10, 'ten datagrams')
     await a.close()
     await b.close()
-    assert.deepEqual(resourceCounts(), before)
+    assert.deepEqual(handles.counts(), before)
   })
 })
