@@ -155,19 +155,22 @@ export class FramedConnection {
   }
 
   /**
-   * Sends a frame built in place: `frame` starts with FRAME_HEADER_BYTES of room, which this
-   * fills with the length of the rest. Saves the copy send() makes.
+   * Sends one frame whose body is `pieces`, in one write where the duplex can (writev), so the
+   * body is never copied into a single buffer first.
    */
-  sendInPlace(frame: Uint8Array): boolean {
-    const length = frame.length - FRAME_HEADER_BYTES
+  sendPieces(pieces: readonly Uint8Array[]): boolean {
+    let length = 0
+    for (const piece of pieces) length += piece.length
     if (length > this.decoder.maxFrameBytes) {
       throw new PeerError(
         'PEER_E_TOO_LARGE',
         `a frame of ${length} bytes exceeds the limit of ${this.decoder.maxFrameBytes}`,
       )
     }
-    new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES).setUint32(0, length)
-    return this.duplex.write(frame)
+    const header = new Uint8Array(FRAME_HEADER_BYTES)
+    new DataView(header.buffer).setUint32(0, length)
+    const chunks = [header, ...pieces]
+    return this.duplex.writev ? this.duplex.writev(chunks) : this.duplex.write(joinParts(chunks))
   }
 
   close(error?: PeerError): void {

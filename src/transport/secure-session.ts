@@ -22,7 +22,6 @@ import { PublicKey } from '../identity/keys.ts'
 import { PeerName } from '../identity/peer-name.ts'
 import { decodeMessage, encodeCbor } from '../wire/index.ts'
 import {
-  FRAME_HEADER_BYTES,
   HANDSHAKE_PAYLOAD_VERSION,
   HANDSHAKE_TIMEOUT_MS,
   MAX_SECURE_MESSAGE_BYTES,
@@ -161,9 +160,12 @@ export class SecureSession {
         `a secure message holds at most ${MAX_SECURE_MESSAGE_BYTES} bytes; this one has ${size}`,
       )
     }
-    const frame = this.sendCipher.encryptWithAd(EMPTY, message, FRAME_HEADER_BYTES)
+    const pieces = this.sendCipher.encryptPieces(
+      EMPTY,
+      message instanceof Uint8Array ? [message] : message,
+    )
     if (++this.sent % REKEY_INTERVAL_MESSAGES === 0) this.sendCipher.rekey()
-    return this.framed.sendInPlace(frame)
+    return this.framed.sendPieces(pieces)
   }
 
   close(error?: PeerError): void {

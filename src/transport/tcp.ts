@@ -141,6 +141,15 @@ export class TcpDuplex implements Duplex {
     return this.socket.write(chunk)
   }
 
+  writev(chunks: readonly Uint8Array[]): boolean {
+    // Corked, Node hands the chunks to the kernel together (writev) when uncorked.
+    this.socket.cork()
+    let ok = true
+    for (const chunk of chunks) ok = this.write(chunk) && ok
+    this.socket.uncork()
+    return ok && !this.closed
+  }
+
   pause(): void {
     if (this.closing || this.paused) return
     this.paused = true

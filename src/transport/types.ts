@@ -40,6 +40,11 @@ export interface Duplex {
    * ignores backpressure far beyond the mark has its stream closed (PEER_E_TOO_LARGE).
    */
   write(chunk: Uint8Array): boolean
+  /**
+   * Optional: queues several chunks as one write (one system call for TCP), with write()'s
+   * result. Callers fall back to joining the chunks when a duplex lacks it.
+   */
+  writev?(chunks: readonly Uint8Array[]): boolean
   /** Stops and resumes delivery of incoming data (receive-side backpressure). */
   pause(): void
   resume(): void

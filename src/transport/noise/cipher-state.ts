@@ -4,7 +4,7 @@
  */
 import { PeerError } from '../../core/errors.ts'
 import { NOISE_MAX_MESSAGE_BYTES } from '../constants.ts'
-import { KEYLEN, MAX_NONCE, TAGLEN, aeadDecrypt, aeadEncrypt } from './crypto.ts'
+import { KEYLEN, MAX_NONCE, TAGLEN, aeadDecrypt, aeadEncrypt, aeadEncryptPieces } from './crypto.ts'
 
 const ZEROLEN = new Uint8Array(0)
 const REKEY_ZEROS = new Uint8Array(KEYLEN)
@@ -49,41 +49,45 @@ export class CipherState {
   /**
    * EncryptWithAd(ad, plaintext): ENCRYPT(k, n++, ad, plaintext), or the plaintext itself when
    * there is no key. The result is at most NOISE_MAX_MESSAGE_BYTES (PEER_E_TOO_LARGE otherwise).
-   * The plaintext may be given in parts, and `headroom` zero bytes may be kept in front of the
-   * result (for a frame header), so a message is copied only once, by the cipher.
    */
-  encryptWithAd(
-    ad: Uint8Array,
-    plaintext: Uint8Array | readonly Uint8Array[],
-    headroom = 0,
-  ): Uint8Array {
+  encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     const k = this.#k
     const overhead = k === undefined ? 0 : TAGLEN
-    const size =
-      plaintext instanceof Uint8Array
-        ? plaintext.length
-        : plaintext.reduce((n, p) => n + p.length, 0)
-    if (size + overhead > NOISE_MAX_MESSAGE_BYTES) {
+    if (plaintext.length + overhead > NOISE_MAX_MESSAGE_BYTES) {
       throw new PeerError(
         'PEER_E_TOO_LARGE',
         `a Noise message is at most ${NOISE_MAX_MESSAGE_BYTES} bytes: send at most ${NOISE_MAX_MESSAGE_BYTES - overhead} bytes of plaintext at a time`,
-        { details: { limit: NOISE_MAX_MESSAGE_BYTES - overhead, size } },
+        { details: { limit: NOISE_MAX_MESSAGE_BYTES - overhead, size: plaintext.length } },
       )
     }
-    if (k === undefined) {
-      if (plaintext instanceof Uint8Array && headroom === 0) return plaintext
-      const out = new Uint8Array(headroom + size)
-      let offset = headroom
-      for (const part of plaintext instanceof Uint8Array ? [plaintext] : plaintext) {
-        out.set(part, offset)
-        offset += part.length
-      }
-      return out
-    }
+    if (k === undefined) return plaintext
     this.#checkNonce()
-    const ciphertext = aeadEncrypt(k, this.#n, ad, plaintext, headroom)
+    const ciphertext = aeadEncrypt(k, this.#n, ad, plaintext)
     this.#n++
     return ciphertext
+  }
+
+  /**
+   * EncryptWithAd as pieces (the ciphertext of each part, then the tag), for a transport that
+   * writes them together; needs a key.
+   */
+  encryptPieces(ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
+    const k = this.#k
+    if (k === undefined) throw new PeerError('E_UNEXPECTED', 'encryptPieces needs a cipher key')
+    const size = parts.reduce((n, p) => n + p.length, 0)
+    if (size + TAGLEN > NOISE_MAX_MESSAGE_BYTES) {
+      throw new PeerError(
+        'PEER_E_TOO_LARGE',
+        `a Noise message is at most ${NOISE_MAX_MESSAGE_BYTES} bytes`,
+        {
+          details: { limit: NOISE_MAX_MESSAGE_BYTES - TAGLEN, size },
+        },
+      )
+    }
+    this.#checkNonce()
+    const pieces = aeadEncryptPieces(k, this.#n, ad, parts)
+    this.#n++
+    return pieces
   }
 
   /**

@@ -179,37 +179,45 @@ export function aeadEncrypt(
   key: Uint8Array,
   n: bigint,
   ad: Uint8Array,
-  plaintext: Uint8Array | readonly Uint8Array[],
-  headroom = 0,
+  plaintext: Uint8Array,
 ): Uint8Array {
-  // The plaintext may come in parts (a header and a body) and the result may keep `headroom`
-  // free bytes in front (for a frame header): each byte is then copied once, by the cipher.
-  const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext
-  let length = 0
-  for (const part of parts) length += part.length
-  const cipher = createCipheriv('chacha20-poly1305', key, nonceBytes(n), {
-    authTagLength: TAGLEN,
-  })
-  cipher.setAAD(ad, { plaintextLength: length })
-  // allocUnsafeSlow: never a slice of Node's shared pool, so no other data rides along; every
-  // byte after the headroom is written below, and the headroom is zeroed.
-  const out = Buffer.allocUnsafeSlow(headroom + length + TAGLEN)
-  out.fill(0, 0, headroom)
-  let offset = headroom
-  for (const part of parts) {
-    const encrypted = cipher.update(part)
-    out.set(encrypted, offset)
-    offset += encrypted.length
+  const pieces = aeadEncryptPieces(key, n, ad, [plaintext])
+  const out = new Uint8Array(plaintext.length + TAGLEN)
+  let offset = 0
+  for (const piece of pieces) {
+    out.set(piece, offset)
+    offset += piece.length
   }
-  cipher.final()
-  out.set(cipher.getAuthTag(), offset)
-  return new Uint8Array(out.buffer, out.byteOffset, out.length)
+  return out
 }
 
 /**
  * DECRYPT(k, n, ad, ciphertext): the plaintext, or PEER_E_CONNECTION_NOT_AUTHENTICATED when the
  * tag does not verify (or the ciphertext is shorter than one).
  */
+/**
+ * ENCRYPT(k, n, ad, plaintext) as pieces: the cipher's output for each plaintext part, then the
+ * tag. Nothing is copied; a caller that writes the pieces with writev sends each byte once.
+ */
+export function aeadEncryptPieces(
+  key: Uint8Array,
+  n: bigint,
+  ad: Uint8Array,
+  parts: readonly Uint8Array[],
+): Uint8Array[] {
+  let length = 0
+  for (const part of parts) length += part.length
+  const cipher = createCipheriv('chacha20-poly1305', key, nonceBytes(n), {
+    authTagLength: TAGLEN,
+  })
+  cipher.setAAD(ad, { plaintextLength: length })
+  const pieces: Uint8Array[] = []
+  for (const part of parts) if (part.length > 0) pieces.push(cipher.update(part))
+  cipher.final()
+  pieces.push(cipher.getAuthTag())
+  return pieces
+}
+
 export function aeadDecrypt(
   key: Uint8Array,
   n: bigint,
