@@ -144,9 +144,11 @@ export class IdentityStore {
 
   private async removeIfStale(path: string): Promise<void> {
     const info = await stat(path).catch(() => undefined)
-    // File times are wall-clock times, whatever clock the store was given. allow-clock
+    if (!info) return
+    // File times are wall-clock times, whatever clock the store was given.
     // eslint-disable-next-line no-restricted-properties
-    if (info && Date.now() - info.mtimeMs > STALE_TEMP_FILE_MS) await rm(path, { force: true })
+    const age = Date.now() - info.mtimeMs // allow-clock
+    if (age > STALE_TEMP_FILE_MS) await rm(path, { force: true })
   }
 
   private async readIdentityFile(path: string): Promise<Identity> {

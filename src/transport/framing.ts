@@ -4,22 +4,14 @@
  * closes the connection (PEER_E_TOO_LARGE) before any of it is buffered, so a peer can never
  * make us hold more than one maximum-size frame plus one incoming chunk.
  */
+import { concatBytes } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from './constants.ts'
 import type { Duplex } from './types.ts'
 
 /** The parts as one array (the part itself when there is just one). */
 export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  let length = 0
-  for (const p of parts) length += p.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
+  return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(...parts)
 }
 
 /** `length(4, big-endian) || payload`. */

@@ -26,6 +26,7 @@ import {
   MAX_CHANNELS_PER_SESSION,
   MAX_SECURE_MESSAGE_BYTES,
 } from './constants.ts'
+import { joinParts } from './framing.ts'
 import type { SecureSession } from './secure-session.ts'
 
 const log = createLogger('transport')
@@ -185,7 +186,7 @@ export class Channel extends TypedEmitter<ChannelEvents> {
           if (listening) this.releasable += body.length
           else this.assemblingHeld += body.length
         } else {
-          const message = concatAll(this.assembling, this.assembled)
+          const message = joinParts(this.assembling)
           const heldBytes = this.assemblingHeld + body.length
           this.assembling = []
           this.assembled = 0
@@ -275,17 +276,6 @@ export class Channel extends TypedEmitter<ChannelEvents> {
     this.emit('close', error)
     this.endSubscriptions()
   }
-}
-
-function concatAll(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
 }
 
 export interface MuxEvents extends Record<string, unknown> {

@@ -1,15 +1,25 @@
-/** Assertions for PeerError, shared by the core and wire tests. */
+/** Assertions for PeerError, shared by every test. */
 import assert from 'node:assert/strict'
 
 import { PeerError, type PeerErrorCode } from '../../src/core/errors.ts'
 
-/** Asserts that `err` is a PeerError with `code` (and a message matching `message`). */
-export function assertPeerError(err: unknown, code: PeerErrorCode, message?: RegExp): PeerError {
+/**
+ * Asserts that `err` is a PeerError with `code`. `check` is a pattern its message must match,
+ * or a label naming the case in failure messages.
+ */
+export function assertPeerError(
+  err: unknown,
+  code: PeerErrorCode,
+  check?: RegExp | string,
+): PeerError {
+  const label = typeof check === 'string' ? `${check}: ` : ''
   if (!(err instanceof PeerError)) {
-    assert.fail(`expected PeerError ${code}, got ${err instanceof Error ? err.stack : String(err)}`)
+    assert.fail(
+      `${label}expected PeerError ${code}, got ${err instanceof Error ? err.stack : String(err)}`,
+    )
   }
-  assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`)
-  if (message) assert.match(err.message, message)
+  assert.equal(err.code, code, `${label}expected ${code}, got ${err.code}: ${err.message}`)
+  if (check instanceof RegExp) assert.match(err.message, check)
   return err
 }
 
@@ -17,7 +27,7 @@ export function assertPeerError(err: unknown, code: PeerErrorCode, message?: Reg
 export function throwsPeerError(
   fn: () => unknown,
   code: PeerErrorCode,
-  message?: RegExp,
+  message?: RegExp | string,
 ): PeerError {
   let result: unknown
   try {
@@ -32,7 +42,7 @@ export function throwsPeerError(
 export async function rejectsPeerError(
   promise: Promise<unknown>,
   code: PeerErrorCode,
-  message?: RegExp,
+  message?: RegExp | string,
 ): Promise<PeerError> {
   let result: unknown
   try {

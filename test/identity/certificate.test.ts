@@ -18,26 +18,12 @@ import {
 } from '../../src/identity/constants.ts'
 import { authorityOf, KeyPair } from '../../src/identity/keys.ts'
 import { decodeCbor, encodeCbor } from '../../src/wire/cbor.ts'
+import { throwsPeerError as throwsCode } from '../helpers/assert-peer-error.ts'
 
 const T0 = Date.UTC(2026, 0, 1)
 const DAY = 86_400_000
 const YEAR = 365 * DAY
 const NOW = T0 + DAY
-
-function throwsCode(fn: () => unknown, code: PeerErrorCode, what?: string): PeerError {
-  let caught: PeerError | undefined
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(
-      err instanceof PeerError,
-      `${what ?? 'call'}: expected a PeerError, got ${String(err)}`,
-    )
-    assert.equal(err.code, code, `${what ?? 'call'}: ${err.message}`)
-    caught = err
-    return true
-  })
-  return caught as PeerError
-}
-
 interface Link {
   key: KeyPair
   cert: Certificate

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 
 import { fromBase64, toBase64 } from '../../src/core/bytes.ts'
-import { PeerError, type PeerErrorCode } from '../../src/core/errors.ts'
+import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import { issueCertificate } from '../../src/identity/certificate.ts'
 import { exportIdentity, importIdentity } from '../../src/identity/identity-export.ts'
@@ -11,40 +11,15 @@ import { MAX_CLOCK_SKEW_MS } from '../../src/identity/constants.ts'
 import { Identity } from '../../src/identity/identity.ts'
 import { KeyPair } from '../../src/identity/keys.ts'
 import { decodeCbor, encodeCbor } from '../../src/wire/cbor.ts'
+import {
+  rejectsPeerError as rejectsCode,
+  throwsPeerError as throwsCode,
+} from '../helpers/assert-peer-error.ts'
 
 const T0 = Date.UTC(2026, 0, 1)
 const NOW = T0 + 1000
 const PASSWORD = 'correct horse battery staple'
 const LOG_N = 10
-
-async function rejectsCode(
-  promise: Promise<unknown>,
-  code: PeerErrorCode,
-  what?: string,
-): Promise<PeerError> {
-  let caught: PeerError | undefined
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(
-      err instanceof PeerError,
-      `${what ?? 'call'}: expected a PeerError, got ${String(err)}`,
-    )
-    assert.equal(err.code, code, `${what ?? 'call'}: ${err.message}`)
-    caught = err
-    return true
-  })
-  return caught as PeerError
-}
-
-function throwsCode(fn: () => unknown, code: PeerErrorCode, what?: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(
-      err instanceof PeerError,
-      `${what ?? 'call'}: expected a PeerError, got ${String(err)}`,
-    )
-    assert.equal(err.code, code, `${what ?? 'call'}: ${err.message}`)
-    return true
-  })
-}
 
 const random = new SeededRandom('export/identities')
 const alice = Identity.create({ classifier: 'alice', friendlyName: 'Alice', random, now: T0 })

@@ -3,21 +3,9 @@ import assert from 'node:assert/strict'
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto'
 
 import { fromHex, toHex } from '../../src/core/bytes.ts'
-import { PeerError, type PeerErrorCode } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import { authorityOf, domainSeparated, KeyPair, PublicKey } from '../../src/identity/keys.ts'
-
-function throwsCode(fn: () => unknown, code: PeerErrorCode, what?: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(
-      err instanceof PeerError,
-      `${what ?? 'call'}: expected a PeerError, got ${String(err)}`,
-    )
-    assert.equal(err.code, code, `${what ?? 'call'}: ${err.message}`)
-    return true
-  })
-}
-
+import { throwsPeerError as throwsCode } from '../helpers/assert-peer-error.ts'
 function hex(text: string): Uint8Array {
   const bytes = fromHex(text)
   assert.ok(bytes, `bad hex in test: ${text}`)

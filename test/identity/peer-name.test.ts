@@ -2,7 +2,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 
 import { toHex } from '../../src/core/bytes.ts'
-import { PeerError, type PeerErrorCode } from '../../src/core/errors.ts'
+import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import {
   MAX_CLASSIFIER_LENGTH,
@@ -12,20 +12,9 @@ import {
 import { Identity } from '../../src/identity/identity.ts'
 import { normalizeClassifier, PeerName } from '../../src/identity/peer-name.ts'
 import { punycodeEncode } from '../../src/identity/punycode.ts'
+import { throwsPeerError as throwsCode } from '../helpers/assert-peer-error.ts'
 
-/** Asserts that `fn` throws a PeerError with `code`. */
-function throwsCode(fn: () => unknown, code: PeerErrorCode, what?: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(
-      err instanceof PeerError,
-      `${what ?? 'call'}: expected a PeerError, got ${String(err)}`,
-    )
-    assert.equal(err.code, code, `${what ?? 'call'}: ${err.message}`)
-    return true
-  })
-}
-
-// Authorities of both shapes: one starting with a letter, one with a digit.
+/** Asserts that `fn` throws a PeerError with `code`. */ // Authorities of both shapes: one starting with a letter, one with a digit.
 const AUTH_A = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678'
 const AUTH_D = '0f1e2d3c4b5a69788796a5b4c3d2e1f00112233f'
 const AUTH_9 = '9' + 'b'.repeat(39)

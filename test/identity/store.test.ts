@@ -17,43 +17,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { VirtualClock } from '../../src/core/clock.ts'
-import { PeerError, type PeerErrorCode } from '../../src/core/errors.ts'
+import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import { parseIdentityInfo } from '../../src/identity/identity-info.ts'
 import { STALE_TEMP_FILE_MS } from '../../src/identity/constants.ts'
 import { IdentityStore } from '../../src/identity/store.ts'
-
-async function rejectsCode(
-  promise: Promise<unknown>,
-  code: PeerErrorCode,
-  what?: string,
-): Promise<PeerError> {
-  let caught: PeerError | undefined
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(
-      err instanceof PeerError,
-      `${what ?? 'call'}: expected a PeerError, got ${String(err)}`,
-    )
-    assert.equal(err.code, code, `${what ?? 'call'}: ${err.message}`)
-    caught = err
-    return true
-  })
-  return caught as PeerError
-}
-
-function throwsCode(fn: () => unknown, code: PeerErrorCode, what?: string): PeerError {
-  let caught: PeerError | undefined
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(
-      err instanceof PeerError,
-      `${what ?? 'call'}: expected a PeerError, got ${String(err)}`,
-    )
-    assert.equal(err.code, code, `${what ?? 'call'}: ${err.message}`)
-    caught = err
-    return true
-  })
-  return caught as PeerError
-}
+import {
+  rejectsPeerError as rejectsCode,
+  throwsPeerError as throwsCode,
+} from '../helpers/assert-peer-error.ts'
 
 const PASSWORD = 'store test password'
 const LOG_N = 10

@@ -2,6 +2,7 @@
  * CipherState (Noise rev 34, section 5.1): a key `k` and a 64-bit nonce `n`. After a handshake,
  * one CipherState encrypts each direction of the transport.
  */
+import { concatBytes } from '../../core/bytes.ts'
 import { PeerError } from '../../core/errors.ts'
 import { NOISE_MAX_MESSAGE_BYTES } from '../constants.ts'
 import { KEYLEN, MAX_NONCE, TAGLEN, aeadDecrypt, aeadEncrypt, aeadEncryptPieces } from './crypto.ts'
@@ -109,7 +110,7 @@ export class CipherState {
     }
     const k = this.#k
     if (k === undefined)
-      return ciphertext instanceof Uint8Array ? ciphertext : joinAll(ciphertext, size)
+      return ciphertext instanceof Uint8Array ? ciphertext : concatBytes(...ciphertext)
     this.#checkNonce()
     const plaintext = aeadDecrypt(k, this.#n, ad, ciphertext)
     this.#n++
@@ -133,14 +134,4 @@ export class CipherState {
       )
     }
   }
-}
-
-function joinAll(parts: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
 }
