@@ -41,6 +41,8 @@ export const MAX_HANDSHAKE_APP_PAYLOAD_BYTES = 48 * 1024
 export const HANDSHAKE_PAYLOAD_VERSION = 1
 /** Prologue prefix; the context (graph or group id) follows it. */
 export const PROLOGUE_PREFIX = 'peerinfra/1 '
+/** Verified handshake identities a node remembers, so a returning peer costs no signature check. */
+export const VERIFIED_IDENTITY_CACHE = 1024
 /** Domain of the signature binding an Ed25519 identity to its Noise static key. */
 export const NOISE_BINDING_DOMAIN = 'peerinfra/v1/noise-static-key'
 

@@ -12,6 +12,7 @@
  * frame carries one Noise transport message; each direction rekeys every
  * REKEY_INTERVAL_MESSAGES messages.
  */
+import { createHash } from 'node:crypto'
 import { abortError } from '../core/abort.ts'
 import { utf8 } from '../core/bytes.ts'
 import type { Clock } from '../core/clock.ts'
@@ -29,6 +30,7 @@ import {
   NOISE_MAX_MESSAGE_BYTES,
   PROLOGUE_PREFIX,
   REKEY_INTERVAL_MESSAGES,
+  VERIFIED_IDENTITY_CACHE,
 } from './constants.ts'
 import { FramedConnection, joinParts } from './framing.ts'
 import { identityPayloadSchema } from './messages.ts'
@@ -45,6 +47,11 @@ export class SessionCredentials {
   readonly identity: Identity
   readonly noiseKey: X25519KeyPair
   readonly binding: Uint8Array
+  /**
+   * Identity payloads already verified, by SHA-256 of (payload, remote static key): a peer that
+   * reconnects with the same keys is not verified again (the check is deterministic). Bounded.
+   */
+  readonly verified = new Map<string, RemotePeer>()
 
   constructor(identity: Identity, random: Random) {
     this.identity = identity
@@ -241,6 +248,24 @@ function verifyIdentity(
   remoteStatic: Uint8Array,
   options: SecureSessionOptions,
 ): RemotePeer {
+  const cache = options.credentials.verified
+  const digest = createHash('sha256').update(payload).update(remoteStatic).digest('base64')
+  let remote = cache.get(digest)
+  if (!remote) {
+    remote = verifyIdentityPayload(payload, remoteStatic)
+    if (cache.size >= VERIFIED_IDENTITY_CACHE) cache.delete(cache.keys().next().value as string)
+    cache.set(digest, remote)
+  }
+  if (options.expectedPeerName !== undefined && options.expectedPeerName !== remote.peerName) {
+    throw notAuthenticated(
+      `expected to reach ${options.expectedPeerName}, but reached ${remote.peerName}`,
+    )
+  }
+  return remote
+}
+
+/** The checks of an identity payload that depend on nothing but its bytes and the static key. */
+function verifyIdentityPayload(payload: Uint8Array, remoteStatic: Uint8Array): RemotePeer {
   const p = decodeMessage(payload, identityPayloadSchema, {
     what: 'handshake identity',
     code: 'PEER_E_CONNECTION_NOT_AUTHENTICATED',
@@ -259,9 +284,6 @@ function verifyIdentity(
   }
   if (!key.verify(NOISE_BINDING_DOMAIN, remoteStatic, p.sig)) {
     throw notAuthenticated('the remote identity did not sign its channel key')
-  }
-  if (options.expectedPeerName !== undefined && options.expectedPeerName !== p.name) {
-    throw notAuthenticated(`expected to reach ${options.expectedPeerName}, but reached ${p.name}`)
   }
   return { peerName: p.name, publicKey: p.key, payload: p.app ?? EMPTY }
 }

@@ -94,6 +94,29 @@ describe('SecureSession', () => {
     assert.equal(resp.status, 'rejected')
   })
 
+  test('a returning peer is recognised from the cache; the name check still applies', async () => {
+    const carol = credentials('carol')
+    const dave = credentials('dave')
+    for (let i = 0; i < 3; i++) {
+      const [x, y] = createDuplexPair()
+      const [s] = await Promise.all([
+        SecureSession.initiate(x, options(carol)),
+        SecureSession.respond(y, options(dave)),
+      ])
+      s.close()
+    }
+    // Each side verified the other's identity message once, then found it in its cache.
+    assert.equal(dave.verified.size, 1)
+    assert.equal(carol.verified.size, 1)
+    const [x, y] = createDuplexPair()
+    const results = await Promise.allSettled([
+      SecureSession.initiate(x, options(carol, { expectedPeerName: mallory.identity.peerName })),
+      SecureSession.respond(y, options(dave)),
+    ])
+    const refused = (results[0] as PromiseRejectedResult).reason as PeerError
+    assert.equal(refused.code, 'PEER_E_CONNECTION_NOT_AUTHENTICATED')
+  })
+
   test('different contexts cannot talk', async () => {
     const [x, y] = createDuplexPair()
     const results = await Promise.allSettled([
