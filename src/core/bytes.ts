@@ -40,6 +40,11 @@ export function fromBase64(text: string): Uint8Array | undefined {
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return concatByteArray(parts)
+}
+
+/** concatBytes for a list of any length (spreading a huge list would overflow the stack). */
+export function concatByteArray(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0
   for (const p of parts) length += p.length
   const out = new Uint8Array(length)

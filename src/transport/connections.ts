@@ -102,7 +102,12 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
     if (options.peerName === this.ownPeerName) {
       return Promise.reject(new PeerError('PEER_E_CONNECT_SELF', 'a node cannot connect to itself'))
     }
-    const existing = options.peerName ? this.byPeer.get(options.peerName) : undefined
+    // A connection we already have to that peer, or (no name given) that we opened to that address.
+    const existing = options.peerName
+      ? this.byPeer.get(options.peerName)
+      : this.connections().find(
+          (c) => c.initiator && c.address.address === to.address && c.address.port === to.port,
+        )
     if (existing) return Promise.resolve(existing)
     const key = `${to.address}|${to.port}|${options.peerName ?? ''}`
     const pending = this.dialling.get(key)
@@ -115,13 +120,18 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
   private async dial(to: Address, options: ConnectOptions): Promise<PeerConnection> {
     const duplex = await this.options.streams.dial(to, options)
     this.track(duplex)
-    const session = await SecureSession.initiate(duplex, this.sessionOptions(options))
-    if (session.remote.peerName === this.ownPeerName) {
-      const err = new PeerError('PEER_E_CONNECT_SELF', `${to.address}:${to.port} is this node`)
-      session.close(err)
+    try {
+      const session = await SecureSession.initiate(duplex, this.sessionOptions(options))
+      if (session.remote.peerName === this.ownPeerName) {
+        const err = new PeerError('PEER_E_CONNECT_SELF', `${to.address}:${to.port} is this node`)
+        session.close(err)
+        throw err
+      }
+      return this.register(session, duplex)
+    } catch (err) {
+      this.duplexes.delete(duplex)
       throw err
     }
-    return this.register(session, duplex.remote)
   }
 
   private accept(duplex: Duplex): void {
@@ -140,10 +150,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
         if (session.remote.peerName === this.ownPeerName) {
           throw new PeerError('PEER_E_CONNECT_SELF', 'a node connected to itself')
         }
-        this.register(session, duplex.remote)
+        this.register(session, duplex)
       })
       .catch((err: unknown) => {
         const error = toPeerError(err, 'PEER_E_CONNECTION_FAILED', 'inbound connection failed')
+        this.duplexes.delete(duplex)
         duplex.close(error)
         log.debug('inbound connection refused', {
           address: duplex.remote.address,
@@ -175,7 +186,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
   }
 
   /** Adds an established session, applying the one-connection-per-peer rule. */
-  private register(session: SecureSession, address: Address): PeerConnection {
+  private register(session: SecureSession, duplex: Duplex): PeerConnection {
+    const address = duplex.remote
     if (this.stopped) {
       const err = new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the connection manager has stopped')
       session.close(err)
@@ -188,8 +200,13 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
       const ownKey = this.options.credentials.identity.publicKey
       const opener = (initiator: boolean): Uint8Array =>
         initiator ? ownKey : session.remote.publicKey
-      const keepExisting = keyOrder(opener(existing.initiator), opener(session.initiator)) <= 0
-      if (keepExisting) {
+      // The same opener for both (a peer that dialled twice): the handshake hashes, which both
+      // ends share, decide instead.
+      const order =
+        keyOrder(opener(existing.initiator), opener(session.initiator)) ||
+        keyOrder(existing.mux.session.handshakeHash, session.handshakeHash)
+      if (order <= 0) {
+        this.duplexes.delete(duplex)
         session.close()
         return existing
       }
@@ -206,6 +223,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
     }
     this.byPeer.set(peerName, connection)
     mux.on('close', (error) => {
+      this.duplexes.delete(duplex)
       if (this.byPeer.get(peerName) === connection) this.byPeer.delete(peerName)
       this.emit('disconnected', { connection, error })
     })

@@ -37,6 +37,11 @@ export const MAX_SECURE_MESSAGE_BYTES = NOISE_MAX_MESSAGE_BYTES - NOISE_TAG_BYTE
 export const REKEY_INTERVAL_MESSAGES = 65_536
 /** Most bytes of application payload (e.g. a certificate chain) in a handshake identity message. */
 export const MAX_HANDSHAKE_APP_PAYLOAD_BYTES = 48 * 1024
+/**
+ * Transport messages a responder keeps while it authorizes the initiator (reading is paused
+ * meanwhile, so only what was already read can arrive); more closes the connection.
+ */
+export const MAX_EARLY_FRAMES = 64
 /** Version of the handshake identity payload. */
 export const HANDSHAKE_PAYLOAD_VERSION = 1
 /** Prologue prefix; the context (graph or group id) follows it. */
@@ -54,6 +59,8 @@ export const NOISE_BINDING_DOMAIN = 'peerinfra/v1/noise-static-key'
 export const CHANNEL_WINDOW_BYTES = 1024 * 1024
 /** Bytes a channel queues for sending beyond its window before send() refuses (PEER_E_TOO_MUCH_LOAD). */
 export const CHANNEL_MAX_QUEUE_BYTES = 4 * 1024 * 1024
+/** What each channel fragment costs in credit beyond its bytes, so empty fragments are not free. */
+export const FRAGMENT_CREDIT_OVERHEAD = 64
 /** Largest message on a channel (fragmented over secure messages, reassembled on arrival). */
 export const CHANNEL_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 /**

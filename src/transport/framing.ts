@@ -4,14 +4,14 @@
  * closes the connection (PEER_E_TOO_LARGE) before any of it is buffered, so a peer can never
  * make us hold more than one maximum-size frame plus one incoming chunk.
  */
-import { concatBytes } from '../core/bytes.ts'
+import { concatByteArray } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from './constants.ts'
 import type { Duplex } from './types.ts'
 
 /** The parts as one array (the part itself when there is just one). */
 export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
-  return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(...parts)
+  return parts.length === 1 ? (parts[0] as Uint8Array) : concatByteArray(parts)
 }
 
 /** `length(4, big-endian) || payload`. */
@@ -126,7 +126,7 @@ export class FramedConnection {
     const waiting = this.waiting
     this.waiting = []
     for (const frame of waiting) {
-      if (this.duplex.closed || this.handlers !== handlers) return
+      if (this.closing || this.handlers !== handlers) return
       handlers.frame(frame)
     }
   }
@@ -166,6 +166,7 @@ export class FramedConnection {
   }
 
   close(error?: PeerError): void {
+    this.closing = true
     this.duplex.close(error)
   }
 
@@ -180,7 +181,9 @@ export class FramedConnection {
       return
     }
     for (const frame of frames) {
-      if (this.duplex.closed) return
+      // Only our own close stops delivery: frames that arrived before the remote's orderly
+      // close are still delivered (the Duplex contract: data before close).
+      if (this.closing) return
       if (this.handlers) this.handlers.frame(frame)
       else this.waiting.push(frame)
     }

@@ -14,14 +14,15 @@
  * credit back as it delivers messages.
  */
 import { fromUtf8, utf8 } from '../core/bytes.ts'
-import { PeerError } from '../core/errors.ts'
-import { TypedEmitter, type EventOf, type SubscribeOptions } from '../core/events.ts'
+import { PeerError, toPeerError } from '../core/errors.ts'
+import { TypedEmitter } from '../core/events.ts'
 import { createLogger } from '../core/log.ts'
 import {
   CHANNEL_HEADER_BYTES,
   CHANNEL_MAX_MESSAGE_BYTES,
   CHANNEL_MAX_QUEUE_BYTES,
   CHANNEL_WINDOW_BYTES,
+  FRAGMENT_CREDIT_OVERHEAD,
   MAX_CHANNEL_NAME_BYTES,
   MAX_CHANNELS_PER_SESSION,
   MAX_SECURE_MESSAGE_BYTES,
@@ -38,6 +39,15 @@ const CLOSE = 0x04
 const CREDIT = 0x05
 
 const MAX_FRAGMENT = MAX_SECURE_MESSAGE_BYTES - CHANNEL_HEADER_BYTES
+/**
+ * Fragments an honest sender may split the largest message into: full fragments, plus one
+ * short fragment wherever its credit ran out (credit comes back in quarter windows), plus slack.
+ * A message in more, smaller fragments is refused as too large.
+ */
+const MAX_FRAGMENTS =
+  2 * Math.ceil(CHANNEL_MAX_MESSAGE_BYTES / MAX_FRAGMENT) +
+  Math.ceil(CHANNEL_MAX_MESSAGE_BYTES / (CHANNEL_WINDOW_BYTES / 4)) +
+  1024
 
 function header(type: number, id: number): Uint8Array {
   const out = new Uint8Array(CHANNEL_HEADER_BYTES)
@@ -87,6 +97,9 @@ export class Channel extends TypedEmitter<ChannelEvents> {
   private assemblingHeld = 0
   /** Messages that arrived before anyone listened; their bytes stay ungranted (backpressure). */
   private held: { message: Uint8Array; bytes: number }[] = []
+  /** Open messages() iterators, and the ones waiting for a message. */
+  private readers = 0
+  private wakeups: (() => void)[] = []
   private state: 'open' | 'closed' = 'open'
 
   constructor(
@@ -148,14 +161,14 @@ export class Channel extends TypedEmitter<ChannelEvents> {
     while (this.queue.length > 0) {
       const head = this.queue[0] as Outgoing
       const remaining = head.message.length - head.offset
-      // An empty message still takes one frame; otherwise wait for credit.
-      const size = Math.min(remaining, MAX_FRAGMENT, this.credit)
-      if (size <= 0 && remaining > 0) return true
+      // Each fragment costs its bytes plus FRAGMENT_CREDIT_OVERHEAD; wait for enough credit.
+      const size = Math.min(remaining, MAX_FRAGMENT, this.credit - FRAGMENT_CREDIT_OVERHEAD)
+      if (size < 0 || (size === 0 && remaining > 0)) return true
       const end = head.offset + size
       const type = end === head.message.length ? DATA : MORE
       const ok = this.mux.sendFrame(header(type, this.id), head.message.subarray(head.offset, end))
       head.offset = end
-      this.credit -= size
+      this.credit -= size + FRAGMENT_CREDIT_OVERHEAD
       this.queuedBytes -= size
       if (type === DATA) {
         this.queue.shift()
@@ -172,27 +185,34 @@ export class Channel extends TypedEmitter<ChannelEvents> {
     switch (type) {
       case DATA:
       case MORE: {
-        this.outstanding += body.length
-        this.assembled += body.length
+        // Every fragment costs its bytes plus a fixed overhead, so empty or tiny fragments
+        // cannot pile up for free (FRAGMENT_CREDIT_OVERHEAD covers their bookkeeping).
+        const cost = body.length + FRAGMENT_CREDIT_OVERHEAD
+        this.outstanding += cost
+        this.assembled += cost
         if (this.outstanding > CHANNEL_WINDOW_BYTES)
           throw protocolError(`channel ${this.id} sent beyond its credit`)
-        if (this.assembled > CHANNEL_MAX_MESSAGE_BYTES)
+        if (this.assembled > CHANNEL_MAX_MESSAGE_BYTES + FRAGMENT_CREDIT_OVERHEAD * MAX_FRAGMENTS)
           throw protocolError(`channel ${this.id} message too large`)
         this.assembling.push(body)
-        const listening = this.hasConsumers('message')
         if (type === MORE) {
-          // A fragment is taken on arrival when someone listens, so a message larger than the
+          // A fragment is taken on arrival when someone reads, so a message larger than the
           // window cannot stall (reassembly is bounded by CHANNEL_MAX_MESSAGE_BYTES).
-          if (listening) this.releasable += body.length
-          else this.assemblingHeld += body.length
+          // Not while whole messages wait unread: the reader is behind, and the sender must wait.
+          if (this.reading && this.held.length === 0) this.releasable += cost
+          else this.assemblingHeld += cost
         } else {
           const message = joinParts(this.assembling)
-          const heldBytes = this.assemblingHeld + body.length
+          const heldBytes = this.assemblingHeld + cost
           this.assembling = []
           this.assembled = 0
           this.assemblingHeld = 0
-          if (listening && this.held.length === 0) this.deliver(message, heldBytes)
-          else this.held.push({ message, bytes: heldBytes })
+          if (this.listenerCount('message') > 0 && this.held.length === 0) {
+            this.deliver(message, heldBytes)
+          } else {
+            this.held.push({ message, bytes: heldBytes })
+            this.wakeups.shift()?.()
+          }
         }
         this.maybeGrant()
         return
@@ -221,16 +241,11 @@ export class Channel extends TypedEmitter<ChannelEvents> {
 
   /** Delivers messages that waited for a listener (called when one is added). */
   private release(): void {
-    while (this.held.length > 0 && !this.closed && this.hasConsumers('message')) {
+    while (this.held.length > 0 && !this.closed && this.listenerCount('message') > 0) {
       const next = this.held.shift() as { message: Uint8Array; bytes: number }
       this.deliver(next.message, next.bytes)
     }
-    if (this.held.length === 0 && this.hasConsumers('message')) {
-      // Fragments of a message still arriving count as taken from now on.
-      this.releasable += this.assemblingHeld
-      this.assemblingHeld = 0
-    }
-    this.maybeGrant()
+    this.settle()
   }
 
   /**
@@ -257,10 +272,48 @@ export class Channel extends TypedEmitter<ChannelEvents> {
     return off
   }
 
-  override events<K extends keyof ChannelEvents = keyof ChannelEvents>(
-    options: SubscribeOptions<ChannelEvents, K> = {},
-  ): AsyncIterableIterator<EventOf<ChannelEvents, K>> {
-    const iterator = super.events(options)
+  /** Once no message waits unread, fragments of the one arriving count as taken; then grant. */
+  private settle(): void {
+    if (this.held.length === 0 && this.reading) {
+      this.releasable += this.assemblingHeld
+      this.assemblingHeld = 0
+    }
+    this.maybeGrant()
+  }
+
+  /** True when someone takes this channel's messages: a listener or a messages() iterator. */
+  private get reading(): boolean {
+    return this.listenerCount('message') > 0 || this.readers > 0
+  }
+
+  /**
+   * The channel's messages as an async iterator. Credit goes back to the sender only as the
+   * iterator hands messages out, so a slow reader slows the sender instead of buffering.
+   */
+  messages(): AsyncIterableIterator<Uint8Array> {
+    this.readers++
+    let open = true
+    const next = (): Promise<IteratorResult<Uint8Array>> => {
+      const held = this.held.shift()
+      if (held) {
+        this.releasable += held.bytes
+        this.settle()
+        return Promise.resolve({ value: held.message, done: false })
+      }
+      if (!open || this.closed) return Promise.resolve({ value: undefined, done: true })
+      return new Promise((resolve) => this.wakeups.push(() => resolve(next())))
+    }
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next,
+      return: () => {
+        if (open) {
+          open = false
+          this.readers--
+        }
+        return Promise.resolve({ value: undefined, done: true })
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    }
     queueMicrotask(() => this.release())
     return iterator
   }
@@ -273,6 +326,7 @@ export class Channel extends TypedEmitter<ChannelEvents> {
     for (const o of this.queue.splice(0)) o.reject(err)
     this.queuedBytes = 0
     this.mux.forget(this)
+    for (const wake of this.wakeups.splice(0)) wake()
     this.emit('close', error)
     this.endSubscriptions()
   }
@@ -349,6 +403,8 @@ export class Mux extends TypedEmitter<MuxEvents> {
 
   /** @internal A frame as its header and body, joined by the cipher. */
   sendFrame(head: Uint8Array, body?: Uint8Array): boolean {
+    // The session may have closed before we were told; then nothing more is sent.
+    if (this.closed || this.session.closed) return false
     const ok = this.session.send(body ? [head, body] : head)
     if (!ok) this.blocked = true
     return ok
@@ -394,7 +450,7 @@ export class Mux extends TypedEmitter<MuxEvents> {
       }
     } catch (err) {
       log.warn('closing a session after a channel protocol violation', { error: String(err) })
-      this.close(err as PeerError)
+      this.close(toPeerError(err, 'PEER_E_MALFORMED_MESSAGE', 'channel protocol violation'))
     }
   }
 
@@ -416,7 +472,7 @@ export class Mux extends TypedEmitter<MuxEvents> {
     }
     const channel = new Channel(this, id, name)
     this.channels.set(id, channel)
-    if (this.listenerCount('channel') === 0) {
+    if (!this.hasConsumers('channel')) {
       channel.close('no one accepts channels here')
       return
     }

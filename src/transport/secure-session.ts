@@ -25,6 +25,8 @@ import { decodeMessage, encodeCbor } from '../wire/index.ts'
 import {
   HANDSHAKE_PAYLOAD_VERSION,
   HANDSHAKE_TIMEOUT_MS,
+  MAX_EARLY_FRAMES,
+  MAX_HANDSHAKE_APP_PAYLOAD_BYTES,
   MAX_SECURE_MESSAGE_BYTES,
   NOISE_BINDING_DOMAIN,
   NOISE_MAX_MESSAGE_BYTES,
@@ -294,6 +296,14 @@ function handshake(
   options: SecureSessionOptions,
   initiator: boolean,
 ): Promise<SecureSession> {
+  if (options.payload && options.payload.length > MAX_HANDSHAKE_APP_PAYLOAD_BYTES) {
+    const error = new PeerError(
+      'E_INVALIDARG',
+      `a handshake payload holds at most ${MAX_HANDSHAKE_APP_PAYLOAD_BYTES} bytes; this one has ${options.payload.length}`,
+    )
+    duplex.close(error)
+    return Promise.reject(error)
+  }
   const framed = new FramedConnection(duplex, options.maxFrameBytes ?? NOISE_MAX_MESSAGE_BYTES)
   const hs = new XXHandshake({
     initiator,
@@ -314,6 +324,7 @@ function handshake(
         reject(error)
         return
       }
+      duplex.resume()
       resolve(
         SecureSession.create(framed, hs, remote as RemotePeer, initiator, options.context, early),
       )
@@ -346,7 +357,14 @@ function handshake(
       frame: (parts) => {
         if (done) return
         if (!initiator && step >= 2) {
-          early.push(parts)
+          // Bounded: reading is paused while `authorize` runs (below), so only what was already
+          // read can arrive; a peer that still sends more is refused.
+          if (early.length >= MAX_EARLY_FRAMES) {
+            fail(
+              new PeerError('PEER_E_TOO_MUCH_LOAD', 'too many messages before the handshake ended'),
+              'flood',
+            )
+          } else early.push(parts)
           return
         }
         const frame = joinParts(parts)
@@ -356,19 +374,21 @@ function handshake(
             if (step !== 1) throw notAuthenticated('unexpected handshake message')
             const payload = hs.readMessage(frame)
             const peer = verifyIdentity(payload, hs.remoteStaticKey as Uint8Array, options)
-            accept(peer).then(
-              () => {
+            accept(peer)
+              .then(() => {
                 if (done) return
                 framed.send(hs.writeMessage(identityPayload(options)))
                 finish(undefined)
-              },
-              (err: unknown) => fail(err, 'the remote peer was refused'),
-            )
+              })
+              .catch((err: unknown) => fail(err, 'the remote peer was refused'))
           } else if (step === 1) {
-            hs.readMessage(frame)
+            if (hs.readMessage(frame).length !== 0) {
+              throw notAuthenticated('the first handshake message must carry no payload')
+            }
             framed.send(hs.writeMessage(identityPayload(options)))
           } else if (step === 2) {
             const payload = hs.readMessage(frame)
+            duplex.pause()
             const peer = verifyIdentity(payload, hs.remoteStaticKey as Uint8Array, options)
             accept(peer).then(
               () => finish(undefined),

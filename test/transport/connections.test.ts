@@ -107,6 +107,8 @@ describe('ConnectionManager', () => {
     })
     await assert.rejects(a.connect(otherAddress), { code: 'PEER_E_CONNECTION_NOT_AUTHENTICATED' })
     assert.equal(a.connections().length, 0)
+    // Failed attempts leave nothing behind in the manager.
+    assert.equal((a as unknown as { duplexes: Set<unknown> }).duplexes.size, 0)
   })
 
   test('after stop() no socket or timer is left', async () => {

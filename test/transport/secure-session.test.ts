@@ -11,7 +11,11 @@ import {
   SessionCredentials,
   type SecureSessionOptions,
 } from '../../src/transport/secure-session.ts'
-import { CHANNEL_WINDOW_BYTES, MAX_SECURE_MESSAGE_BYTES } from '../../src/transport/constants.ts'
+import {
+  CHANNEL_WINDOW_BYTES,
+  FRAGMENT_CREDIT_OVERHEAD,
+  MAX_SECURE_MESSAGE_BYTES,
+} from '../../src/transport/constants.ts'
 
 const random = new SeededRandom('secure-session')
 const clock = new SystemClock()
@@ -281,6 +285,58 @@ describe('Mux channels', () => {
     await new Promise((resolve) => setTimeout(resolve, 20))
     assert.equal(received, TOTAL)
     a.close()
+  })
+
+  test('a messages() iterator gives credit back only as it reads', async () => {
+    const [a, b] = await muxPair()
+    const arrived = new Promise<Channel>((resolve) => b.on('channel', resolve))
+    const ch = a.open('iterated')
+    const TOTAL = 4 * (CHANNEL_WINDOW_BYTES / (64 * 1024))
+    let sent = 0
+    const sending = (async () => {
+      for (let i = 0; i < TOTAL; i++) {
+        await ch.send(new Uint8Array(64 * 1024))
+        sent++
+      }
+    })()
+    const incoming = await arrived
+    const reader = incoming.messages()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.ok(sent <= CHANNEL_WINDOW_BYTES / (64 * 1024) + 1, `sent ${sent} with an idle reader`)
+    let received = 0
+    for await (const m of reader) {
+      assert.equal(m.length, 64 * 1024)
+      if (++received === TOTAL) break
+    }
+    await sending
+    a.close()
+  })
+
+  test('empty messages cost credit too: a flood of them stops at the window', async () => {
+    const [a, b] = await muxPair()
+    b.on('channel', () => {})
+    const ch = a.open('empties')
+    let sent = 0
+    void (async () => {
+      for (;;) {
+        await ch.send(new Uint8Array(0))
+        sent++
+      }
+    })().catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.ok(sent <= CHANNEL_WINDOW_BYTES / FRAGMENT_CREDIT_OVERHEAD + 1, `sent ${sent}`)
+    a.close()
+  })
+
+  test('a message sent just before an orderly close still arrives', async () => {
+    const [a, b] = await muxPair()
+    const got = new Promise<string>((resolve) =>
+      b.on('channel', (ch) => ch.on('message', (m) => resolve(new TextDecoder().decode(m)))),
+    )
+    const ch = a.open('last words')
+    await ch.send(new TextEncoder().encode('goodbye'))
+    a.session.close()
+    assert.equal(await got, 'goodbye')
   })
 
   test('closing the session closes its channels and rejects pending sends', async () => {

@@ -2,7 +2,7 @@
  * CipherState (Noise rev 34, section 5.1): a key `k` and a 64-bit nonce `n`. After a handshake,
  * one CipherState encrypts each direction of the transport.
  */
-import { concatBytes } from '../../core/bytes.ts'
+import { concatByteArray } from '../../core/bytes.ts'
 import { PeerError } from '../../core/errors.ts'
 import { NOISE_MAX_MESSAGE_BYTES } from '../constants.ts'
 import { KEYLEN, MAX_NONCE, TAGLEN, aeadDecrypt, aeadEncrypt, aeadEncryptPieces } from './crypto.ts'
@@ -110,7 +110,7 @@ export class CipherState {
     }
     const k = this.#k
     if (k === undefined)
-      return ciphertext instanceof Uint8Array ? ciphertext : concatBytes(...ciphertext)
+      return ciphertext instanceof Uint8Array ? ciphertext : concatByteArray(ciphertext)
     this.#checkNonce()
     const plaintext = aeadDecrypt(k, this.#n, ad, ciphertext)
     this.#n++
