@@ -203,6 +203,21 @@ describe('SecureSession', () => {
   })
 })
 
+/** The window's worth of 64 KiB messages, four times over. */
+const TOTAL = 4 * (CHANNEL_WINDOW_BYTES / (64 * 1024))
+
+/** Sends `count` 64 KiB messages one after another; `sent()` counts those handed over so far. */
+function sendMany(channel: Channel, count: number): { sent: () => number; done: Promise<void> } {
+  let sent = 0
+  const done = (async () => {
+    for (let i = 0; i < count; i++) {
+      await channel.send(new Uint8Array(64 * 1024))
+      sent++
+    }
+  })()
+  return { sent: () => sent, done }
+}
+
 describe('Mux channels', () => {
   async function muxPair(): Promise<[Mux, Mux]> {
     const [s, r] = await pair()
@@ -266,22 +281,15 @@ describe('Mux channels', () => {
     const [a, b] = await muxPair()
     const arrived = new Promise<Channel>((resolve) => b.on('channel', resolve))
     const ch = a.open('unread')
-    const TOTAL = 4 * (CHANNEL_WINDOW_BYTES / (64 * 1024))
-    let sent = 0
-    const sending = (async () => {
-      for (let i = 0; i < TOTAL; i++) {
-        await ch.send(new Uint8Array(64 * 1024))
-        sent++
-      }
-    })()
+    const flood = sendMany(ch, TOTAL)
     const incoming = await arrived
     await new Promise((resolve) => setTimeout(resolve, 50))
     // The window is all that crossed (plus the message waiting for credit).
     const windowMessages = CHANNEL_WINDOW_BYTES / (64 * 1024)
-    assert.ok(sent <= windowMessages + 1, `sent ${sent} messages with no reader`)
+    assert.ok(flood.sent() <= windowMessages + 1, `sent ${flood.sent()} messages with no reader`)
     let received = 0
     incoming.on('message', () => received++)
-    await sending
+    await flood.done
     await new Promise((resolve) => setTimeout(resolve, 20))
     assert.equal(received, TOTAL)
     a.close()
@@ -291,24 +299,20 @@ describe('Mux channels', () => {
     const [a, b] = await muxPair()
     const arrived = new Promise<Channel>((resolve) => b.on('channel', resolve))
     const ch = a.open('iterated')
-    const TOTAL = 4 * (CHANNEL_WINDOW_BYTES / (64 * 1024))
-    let sent = 0
-    const sending = (async () => {
-      for (let i = 0; i < TOTAL; i++) {
-        await ch.send(new Uint8Array(64 * 1024))
-        sent++
-      }
-    })()
+    const flood = sendMany(ch, TOTAL)
     const incoming = await arrived
     const reader = incoming.messages()
     await new Promise((resolve) => setTimeout(resolve, 50))
-    assert.ok(sent <= CHANNEL_WINDOW_BYTES / (64 * 1024) + 1, `sent ${sent} with an idle reader`)
+    assert.ok(
+      flood.sent() <= CHANNEL_WINDOW_BYTES / (64 * 1024) + 1,
+      `sent ${flood.sent()} with an idle reader`,
+    )
     let received = 0
     for await (const m of reader) {
       assert.equal(m.length, 64 * 1024)
       if (++received === TOTAL) break
     }
-    await sending
+    await flood.done
     a.close()
   })
 
