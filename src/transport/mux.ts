@@ -64,6 +64,18 @@ function frame(type: number, id: number, body: Uint8Array): Uint8Array {
   return out
 }
 
+/** The first `n` bytes of `parts` (joined) and the pieces after them (views, not copies). */
+function splitAt(parts: readonly Uint8Array[], n: number): [Uint8Array, Uint8Array[]] {
+  const first = parts[0] as Uint8Array
+  if (first.length >= n) {
+    const rest = parts.slice(1)
+    if (first.length > n) rest.unshift(first.subarray(n))
+    return [first.subarray(0, n), rest]
+  }
+  const joined = joinParts(parts)
+  return [joined.subarray(0, n), joined.length > n ? [joined.subarray(n)] : []]
+}
+
 function protocolError(why: string): PeerError {
   return new PeerError('PEER_E_MALFORMED_MESSAGE', `channel protocol violation: ${why}`)
 }
@@ -179,22 +191,24 @@ export class Channel extends TypedEmitter<ChannelEvents> {
     return true
   }
 
-  /** @internal */
-  receive(type: number, body: Uint8Array): void {
+  /** @internal `body` comes in the pieces it was decrypted in; a message is joined once. */
+  receive(type: number, body: readonly Uint8Array[]): void {
     if (this.closed) return
     switch (type) {
       case DATA:
       case MORE: {
+        let length = 0
+        for (const piece of body) length += piece.length
         // Every fragment costs its bytes plus a fixed overhead, so empty or tiny fragments
         // cannot pile up for free (FRAGMENT_CREDIT_OVERHEAD covers their bookkeeping).
-        const cost = body.length + FRAGMENT_CREDIT_OVERHEAD
+        const cost = length + FRAGMENT_CREDIT_OVERHEAD
         this.outstanding += cost
         this.assembled += cost
         if (this.outstanding > CHANNEL_WINDOW_BYTES)
           throw protocolError(`channel ${this.id} sent beyond its credit`)
         if (this.assembled > CHANNEL_MAX_MESSAGE_BYTES + FRAGMENT_CREDIT_OVERHEAD * MAX_FRAGMENTS)
           throw protocolError(`channel ${this.id} message too large`)
-        this.assembling.push(body)
+        for (const piece of body) if (piece.length > 0) this.assembling.push(piece)
         if (type === MORE) {
           // A fragment is taken on arrival when someone reads, so a message larger than the
           // window cannot stall (reassembly is bounded by CHANNEL_MAX_MESSAGE_BYTES).
@@ -218,8 +232,9 @@ export class Channel extends TypedEmitter<ChannelEvents> {
         return
       }
       case CREDIT: {
-        if (body.length !== 4) throw protocolError('CREDIT body is not 4 bytes')
-        this.credit += new DataView(body.buffer, body.byteOffset, 4).getUint32(0)
+        const grant = joinParts(body)
+        if (grant.length !== 4) throw protocolError('CREDIT body is not 4 bytes')
+        this.credit += new DataView(grant.buffer, grant.byteOffset, 4).getUint32(0)
         if (this.credit > CHANNEL_WINDOW_BYTES)
           throw protocolError(`channel ${this.id} granted beyond the window`)
         this.mux.flush()
@@ -358,7 +373,8 @@ export class Mux extends TypedEmitter<MuxEvents> {
 
   private attach(): void {
     this.session.setHandlers({
-      message: (m) => this.onMessage(m),
+      message: (m) => this.onMessage([m]),
+      messageParts: (parts) => this.onMessage(parts),
       drain: () => {
         this.blocked = false
         this.flush()
@@ -435,13 +451,15 @@ export class Mux extends TypedEmitter<MuxEvents> {
     this.channels.delete(channel.id)
   }
 
-  private onMessage(bytes: Uint8Array): void {
+  private onMessage(parts: readonly Uint8Array[]): void {
     try {
-      if (bytes.length < CHANNEL_HEADER_BYTES) throw protocolError('frame shorter than its header')
-      const type = bytes[0] as number
-      const id = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(1)
-      const body = bytes.subarray(CHANNEL_HEADER_BYTES)
-      if (type === OPEN) return this.onOpen(id, body)
+      let length = 0
+      for (const part of parts) length += part.length
+      if (length < CHANNEL_HEADER_BYTES) throw protocolError('frame shorter than its header')
+      const [head, body] = splitAt(parts, CHANNEL_HEADER_BYTES)
+      const type = head[0] as number
+      const id = new DataView(head.buffer, head.byteOffset, head.length).getUint32(1)
+      if (type === OPEN) return this.onOpen(id, joinParts(body))
       const channel = this.channels.get(id)
       // Frames for a channel closed on our side are late, not wrong.
       if (channel) channel.receive(type, body)

@@ -91,6 +91,11 @@ export interface SecureSessionOptions {
 
 export interface SessionHandlers {
   message(message: Uint8Array): void
+  /**
+   * When set, called instead of `message` with the plaintext in the pieces it was decrypted in
+   * (a message that arrived split across reads is not joined), for a reader that can take them.
+   */
+  messageParts?(parts: readonly Uint8Array[]): void
   drain(): void
   close(error?: PeerError): void
 }
@@ -111,7 +116,7 @@ export class SecureSession {
   private sent = 0
   private received = 0
   private handlers: SessionHandlers | undefined
-  private pending: Uint8Array[] = []
+  private pending: Uint8Array[][] = []
   private closeError: PeerError | undefined | null = null
 
   private constructor(
@@ -150,7 +155,7 @@ export class SecureSession {
     this.handlers = handlers
     const pending = this.pending
     this.pending = []
-    for (const m of pending) handlers.message(m)
+    for (const m of pending) this.deliver(m)
     if (this.closeError !== null) handlers.close(this.closeError)
   }
 
@@ -191,9 +196,9 @@ export class SecureSession {
   }
 
   private onFrame(frame: readonly Uint8Array[]): void {
-    let plaintext: Uint8Array
+    let plaintext: Uint8Array[]
     try {
-      plaintext = this.receiveCipher.decryptWithAd(EMPTY, frame)
+      plaintext = this.receiveCipher.decryptPieces(EMPTY, frame)
     } catch (err) {
       this.framed.close(
         toPeerError(err, 'PEER_E_CONNECTION_NOT_AUTHENTICATED', 'a message failed authentication'),
@@ -201,8 +206,14 @@ export class SecureSession {
       return
     }
     if (++this.received % REKEY_INTERVAL_MESSAGES === 0) this.receiveCipher.rekey()
-    if (this.handlers) this.handlers.message(plaintext)
+    if (this.handlers) this.deliver(plaintext)
     else this.pending.push(plaintext)
+  }
+
+  private deliver(parts: Uint8Array[]): void {
+    const handlers = this.handlers as SessionHandlers
+    if (handlers.messageParts) handlers.messageParts(parts)
+    else handlers.message(joinParts(parts))
   }
 
   private onClose(error?: PeerError): void {

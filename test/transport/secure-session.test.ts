@@ -5,6 +5,7 @@ import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import { Identity } from '../../src/identity/identity.ts'
 import { createDuplexPair } from '../../src/transport/memory-pipe.ts'
+import type { Duplex, DuplexHandlers } from '../../src/transport/types.ts'
 import { Mux, type Channel } from '../../src/transport/mux.ts'
 import {
   SecureSession,
@@ -262,6 +263,48 @@ describe('Mux channels', () => {
     const reply = collect(chat, 1)
     await (inChat as Channel).send(new TextEncoder().encode('hi'))
     assert.equal(Buffer.from((await reply)[0] as Uint8Array).toString(), 'hi')
+    a.close()
+  })
+
+  test('messages arrive whole when every frame is split across tiny reads', async () => {
+    // The receiver's stream delivers each chunk in 1-9 byte slices, so frame headers, channel
+    // headers and tags all straddle reads: the decrypted pieces must still join correctly.
+    const chop = new SeededRandom('mux/chop')
+    const [x, y] = createDuplexPair()
+    const chopped: Duplex = Object.create(y, {
+      setHandlers: {
+        value: (handlers: DuplexHandlers) =>
+          y.setHandlers({
+            ...handlers,
+            data: (chunk) => {
+              for (let at = 0; at < chunk.length;) {
+                const size = 1 + chop.int(9)
+                handlers.data(chunk.subarray(at, at + size))
+                at += size
+              }
+            },
+          }),
+      },
+    })
+    const [s, r] = await Promise.all([
+      SecureSession.initiate(x, options(alice)),
+      SecureSession.respond(chopped, options(bob)),
+    ])
+    const [a, b] = [new Mux(s), new Mux(r)]
+    const accepted = new Promise<Channel>((resolve) => b.on('channel', resolve))
+    const channel = a.open('chopped')
+    const sizes = [0, 1, 4, 5, 6, 100, MAX_SECURE_MESSAGE_BYTES - 5, 70_000, 200_000]
+    const sent = sizes.map((n) => chop.bytes(n))
+    const got = accepted.then((ch) => collect(ch, sent.length))
+    await Promise.all(sent.map((m) => channel.send(m)))
+    const received = await got
+    assert.deepEqual(
+      received.map((m) => m.length),
+      sizes,
+    )
+    for (const [i, m] of received.entries()) {
+      assert.ok(Buffer.from(m).equals(Buffer.from(sent[i] as Uint8Array)), `message ${i}`)
+    }
     a.close()
   })
 

@@ -5,13 +5,24 @@
 import { concatByteArray } from '../../core/bytes.ts'
 import { PeerError } from '../../core/errors.ts'
 import { NOISE_MAX_MESSAGE_BYTES } from '../constants.ts'
-import { KEYLEN, MAX_NONCE, TAGLEN, aeadDecrypt, aeadEncrypt, aeadEncryptPieces } from './crypto.ts'
+import type { KeyObject } from 'node:crypto'
+import {
+  KEYLEN,
+  MAX_NONCE,
+  TAGLEN,
+  aeadDecryptPieces,
+  aeadEncrypt,
+  aeadEncryptPieces,
+  cipherKeyObject,
+} from './crypto.ts'
 
 const ZEROLEN = new Uint8Array(0)
 const REKEY_ZEROS = new Uint8Array(KEYLEN)
 
 export class CipherState {
   #k: Uint8Array | undefined
+  /** `#k` imported once into OpenSSL, so a message costs no key import. */
+  #key: KeyObject | undefined
   // A bigint: a 64-bit counter loses no precision and 2^64-1 is exact.
   #n = 0n
 
@@ -27,6 +38,7 @@ export class CipherState {
     }
     this.#k?.fill(0)
     this.#k = key === undefined ? undefined : new Uint8Array(key)
+    this.#key = key === undefined ? undefined : cipherKeyObject(key)
     this.#n = 0n
   }
 
@@ -52,7 +64,7 @@ export class CipherState {
    * there is no key. The result is at most NOISE_MAX_MESSAGE_BYTES (PEER_E_TOO_LARGE otherwise).
    */
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    const k = this.#k
+    const k = this.#key
     const overhead = k === undefined ? 0 : TAGLEN
     if (plaintext.length + overhead > NOISE_MAX_MESSAGE_BYTES) {
       throw new PeerError(
@@ -73,7 +85,7 @@ export class CipherState {
    * writes them together; needs a key.
    */
   encryptPieces(ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
-    const k = this.#k
+    const k = this.#key
     if (k === undefined) throw new PeerError('E_UNEXPECTED', 'encryptPieces needs a cipher key')
     const size = parts.reduce((n, p) => n + p.length, 0)
     if (size + TAGLEN > NOISE_MAX_MESSAGE_BYTES) {
@@ -97,6 +109,15 @@ export class CipherState {
    * nonce does not advance, so the genuine message can still be read.
    */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array | readonly Uint8Array[]): Uint8Array {
+    const pieces = this.decryptPieces(ad, ciphertext)
+    return pieces.length === 1 ? (pieces[0] as Uint8Array) : concatByteArray(pieces)
+  }
+
+  /**
+   * DecryptWithAd, the plaintext in the pieces the ciphertext came in (views of the cipher's
+   * output: nothing is joined), for a reader that can take pieces.
+   */
+  decryptPieces(ad: Uint8Array, ciphertext: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
     const size =
       ciphertext instanceof Uint8Array
         ? ciphertext.length
@@ -108,11 +129,10 @@ export class CipherState {
         { details: { limit: NOISE_MAX_MESSAGE_BYTES, size } },
       )
     }
-    const k = this.#k
-    if (k === undefined)
-      return ciphertext instanceof Uint8Array ? ciphertext : concatByteArray(ciphertext)
+    const k = this.#key
+    if (k === undefined) return ciphertext instanceof Uint8Array ? [ciphertext] : [...ciphertext]
     this.#checkNonce()
-    const plaintext = aeadDecrypt(k, this.#n, ad, ciphertext)
+    const plaintext = aeadDecryptPieces(k, this.#n, ad, ciphertext)
     this.#n++
     return plaintext
   }
@@ -120,10 +140,14 @@ export class CipherState {
   /** Rekey(): k = REKEY(k), the first 32 bytes of ENCRYPT(k, 2^64-1, zerolen, zeros). */
   rekey(): void {
     const k = this.#k
-    if (k === undefined) throw new PeerError('E_UNEXPECTED', 'rekey needs a cipher key')
-    const next = aeadEncrypt(k, MAX_NONCE, ZEROLEN, REKEY_ZEROS).subarray(0, KEYLEN)
+    const key = this.#key
+    if (k === undefined || key === undefined) {
+      throw new PeerError('E_UNEXPECTED', 'rekey needs a cipher key')
+    }
+    const next = aeadEncrypt(key, MAX_NONCE, ZEROLEN, REKEY_ZEROS).subarray(0, KEYLEN)
     k.set(next)
     next.fill(0)
+    this.#key = cipherKeyObject(k)
   }
 
   #checkNonce(): void {

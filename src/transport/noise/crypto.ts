@@ -10,6 +10,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   diffieHellman,
   type KeyObject,
 } from 'node:crypto'
@@ -174,9 +175,19 @@ function nonceBytes(n: bigint): Buffer {
   return nonce
 }
 
+/**
+ * A cipher key as OpenSSL holds it: a CipherState imports its key once (and again on rekey)
+ * rather than on every message. Raw keys are accepted wherever a CipherKey is.
+ */
+export type CipherKey = Uint8Array | KeyObject
+
+export function cipherKeyObject(key: Uint8Array): KeyObject {
+  return createSecretKey(key)
+}
+
 /** ENCRYPT(k, n, ad, plaintext): ciphertext || 16-byte tag. */
 export function aeadEncrypt(
-  key: Uint8Array,
+  key: CipherKey,
   n: bigint,
   ad: Uint8Array,
   plaintext: Uint8Array,
@@ -192,15 +203,11 @@ export function aeadEncrypt(
 }
 
 /**
- * DECRYPT(k, n, ad, ciphertext): the plaintext, or PEER_E_CONNECTION_NOT_AUTHENTICATED when the
- * tag does not verify (or the ciphertext is shorter than one).
- */
-/**
  * ENCRYPT(k, n, ad, plaintext) as pieces: the cipher's output for each plaintext part, then the
  * tag. Nothing is copied; a caller that writes the pieces with writev sends each byte once.
  */
 export function aeadEncryptPieces(
-  key: Uint8Array,
+  key: CipherKey,
   n: bigint,
   ad: Uint8Array,
   parts: readonly Uint8Array[],
@@ -218,12 +225,33 @@ export function aeadEncryptPieces(
   return pieces
 }
 
+/**
+ * DECRYPT(k, n, ad, ciphertext): the plaintext, or PEER_E_CONNECTION_NOT_AUTHENTICATED when the
+ * tag does not verify (or the ciphertext is shorter than one).
+ */
 export function aeadDecrypt(
-  key: Uint8Array,
+  key: CipherKey,
   n: bigint,
   ad: Uint8Array,
   ciphertext: Uint8Array | readonly Uint8Array[],
 ): Uint8Array {
+  const pieces = aeadDecryptPieces(key, n, ad, ciphertext)
+  if (pieces.length === 1) return pieces[0] as Uint8Array
+  const out = Buffer.concat(pieces)
+  return new Uint8Array(out.buffer, out.byteOffset, out.length)
+}
+
+/**
+ * DECRYPT as pieces: the plaintext of each ciphertext piece (one empty piece for an empty
+ * plaintext), so a
+ * message that arrived split across reads is not joined here and again by its reader.
+ */
+export function aeadDecryptPieces(
+  key: CipherKey,
+  n: bigint,
+  ad: Uint8Array,
+  ciphertext: Uint8Array | readonly Uint8Array[],
+): Uint8Array[] {
   // The ciphertext may come in the pieces it arrived in; only the 16-byte tag is copied out.
   const parts = ciphertext instanceof Uint8Array ? [ciphertext] : ciphertext
   let total = 0
@@ -241,19 +269,21 @@ export function aeadDecrypt(
       authTagLength: TAGLEN,
     })
     decipher.setAAD(ad, { plaintextLength: length })
-    const outputs: Buffer[] = []
+    const outputs: Uint8Array[] = []
     let offset = 0
     for (const part of parts) {
       const body = Math.max(0, Math.min(part.length, length - offset))
-      if (body > 0) outputs.push(decipher.update(part.subarray(0, body)))
+      if (body > 0) {
+        // The cipher's own fresh output, as a plain Uint8Array view.
+        const out = decipher.update(part.subarray(0, body))
+        outputs.push(new Uint8Array(out.buffer, out.byteOffset, out.length))
+      }
       if (body < part.length) tag.set(part.subarray(body), Math.max(0, offset - length))
       offset += part.length
     }
     decipher.setAuthTag(tag)
     decipher.final()
-    // The cipher's own fresh output, as a plain Uint8Array view: no copy when it is one piece.
-    const out = outputs.length === 1 ? (outputs[0] as Buffer) : Buffer.concat(outputs, length)
-    return new Uint8Array(out.buffer, out.byteOffset, out.length)
+    return outputs.length > 0 ? outputs : [new Uint8Array(0)]
   } catch (err) {
     throw new PeerError('PEER_E_CONNECTION_NOT_AUTHENTICATED', 'message failed authentication', {
       cause: err,
