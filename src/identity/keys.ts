@@ -39,7 +39,8 @@ const SMALL_ORDER = [
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 ]
 
-function hasSmallOrder(raw: Uint8Array): boolean {
+/** True for the encoding of an Ed25519 point of small order (never a valid identity key). */
+export function hasSmallOrder(raw: Uint8Array): boolean {
   const y = new Uint8Array(raw)
   y[31] = (y[31] as number) & 0x7f
   return SMALL_ORDER.includes(toHex(y))

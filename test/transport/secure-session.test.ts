@@ -271,7 +271,7 @@ describe('Mux channels', () => {
     // headers and tags all straddle reads: the decrypted pieces must still join correctly.
     const chop = new SeededRandom('mux/chop')
     const [x, y] = createDuplexPair()
-    const chopped: Duplex = Object.create(y, {
+    const chopped = Object.create(y, {
       setHandlers: {
         value: (handlers: DuplexHandlers) =>
           y.setHandlers({
@@ -285,7 +285,7 @@ describe('Mux channels', () => {
             },
           }),
       },
-    })
+    }) as Duplex
     const [s, r] = await Promise.all([
       SecureSession.initiate(x, options(alice)),
       SecureSession.respond(chopped, options(bob)),
