@@ -116,7 +116,10 @@ export function compareCloseness(target: PnrpId, a: PnrpId, b: PnrpId): number {
 /** MS-PNRP 1.2 ResolveCriteria: how much of the target a registration must match. */
 export type MatchMode = 'exact' | 'any-peer-name' | 'nearest' | 'nearest64'
 
-/** Whether `id` is a result for `target` under `mode` (the nearest modes accept any ID). */
+/**
+ * Whether the registration `id` is a result for `target` under `mode`. The nearest modes name
+ * no registration in particular, so nothing matches them (their answer is the closest ID met).
+ */
 export function matchesTarget(mode: MatchMode, target: PnrpId, id: PnrpId): boolean {
   switch (mode) {
     case 'exact':
@@ -125,7 +128,7 @@ export function matchesTarget(mode: MatchMode, target: PnrpId, id: PnrpId): bool
       return p2pPart(id) === p2pPart(target)
     case 'nearest':
     case 'nearest64':
-      return true
+      return false
   }
 }
 

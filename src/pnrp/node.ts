@@ -33,6 +33,7 @@ import {
 import { Cpa, ZERO_NONCE } from './cpa.ts'
 import {
   addToId,
+  clockwise,
   compareCloseness,
   matchesTarget,
   randomServiceLocation,
@@ -85,8 +86,6 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
   readonly cache: RouteCache
   readonly registrations = new Registrations()
   readonly nodeKey: KeyPair
-  /** Validated registrations (or revocations) that were refused: forged, replayed, expired. */
-  invalid = 0
   private readonly clock: Clock
   private readonly random: Random
   private readonly socket: DatagramSocket
@@ -116,6 +115,11 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     this.rpc.onRequest((message, from) => this.onRequest(message, from))
     // Every request in flight listens for the node stopping.
     setMaxListeners(0, this.stopController.signal)
+  }
+
+  /** Messages refused as invalid: forged, replayed or expired CPAs, requests out of turn. */
+  get invalid(): number {
+    return this.rpc.counters.dropped.invalid ?? 0
   }
 
   get state(): CloudState {
@@ -418,12 +422,10 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
       cpa = Cpa.decode(bytes)
       cpa.verify({ now: this.clock.now() })
     } catch {
-      this.invalid++
       this.rpc.countInvalid()
       return
     }
     if (!cpa.revoke) {
-      this.invalid++
       this.rpc.countInvalid()
       return
     }
@@ -489,9 +491,9 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     const leaves = this.matchingNear(target, message.mode, message.reason === 'registration')
     const knownMatch = leaves.some((e) => matchesTarget(message.mode, target, e.id))
     const leafGap =
+      !knownMatch &&
       message.mode !== 'nearest' &&
       message.mode !== 'nearest64' &&
-      !knownMatch &&
       this.withinLeafRange(target)
     this.rpc.send(from, { ...reply, notHere: false, leafGap, next, leaves })
   }
@@ -623,10 +625,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     if (this.cache.size < SMALL_CACHE_ENTRIES && this.seeds.length > 0) await this.bootstrap()
     const gap = this.cache.largestGap()
     if (gap && !this.stopped) {
-      const middle = addToId(
-        gap.from,
-        (gap.to - gap.from + (gap.to < gap.from ? 1n << 256n : 0n)) / 2n,
-      )
+      const middle = addToId(gap.from, clockwise(gap.from, gap.to) / 2n)
       await this.resolve({ target: middle, mode: 'nearest', reason: 'maintenance', max: 0 })
     }
     this.setState(this.cache.size > 0 ? 'active' : 'alone')
@@ -641,10 +640,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
       clock: this.clock,
       random: this.random,
       self: this.endpoints[0] as Endpoint,
-      onInvalid: () => {
-        this.invalid++
-        this.rpc.countInvalid()
-      },
+      onInvalid: () => this.rpc.countInvalid(),
     }
   }
 
@@ -664,16 +660,15 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
   private matchingNear(target: PnrpId, mode: MatchMode, registering: boolean): RouteEntry[] {
     const out: RouteEntry[] = []
     for (const r of this.registrations.all()) {
-      if (matchesTarget(mode, target, r.id) && mode !== 'nearest' && mode !== 'nearest64') {
+      if (matchesTarget(mode, target, r.id)) {
         out.push(this.entryOf(r))
       }
     }
     const near = this.cache.closest(target, MAX_AUTHORITY_LEAVES)
     for (const e of near) {
       if (out.length >= MAX_AUTHORITY_LEAVES) break
-      const matches =
-        mode !== 'nearest' && mode !== 'nearest64' && matchesTarget(mode, target, e.id)
-      if ((matches && e.validated) || registering) out.push({ id: e.id, endpoints: e.endpoints })
+      if ((matchesTarget(mode, target, e.id) && e.validated) || registering)
+        out.push({ id: e.id, endpoints: e.endpoints })
     }
     return out.slice(0, MAX_AUTHORITY_LEAVES)
   }
@@ -685,9 +680,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     const low = below[below.length - 1]
     const high = above[above.length - 1]
     if (!low || !high) return false
-    const span = (high.id - low.id + (1n << 256n)) % (1n << 256n)
-    const offset = (target - low.id + (1n << 256n)) % (1n << 256n)
-    return offset < span
+    return clockwise(low.id, target) < clockwise(low.id, high.id)
   }
 
   private expireConversations(): void {

@@ -60,7 +60,7 @@ export interface ResolverContext {
   random: Random
   /** Our own endpoint, first on every flagged path. */
   self: Endpoint
-  /** Counters of failed validations (forged or stale CPAs). */
+  /** Counts a failed validation (a forged or stale CPA). */
   onInvalid: () => void
 }
 
@@ -89,12 +89,7 @@ export async function resolveIteratively(
   const note = (entry: RouteEntry): void => {
     if (!met.has(entry.id)) met.set(entry.id, entry)
     if (!best || closer(entry.id, best.id)) best = entry
-    if (
-      matchesTarget(mode, target, entry.id) &&
-      mode !== 'nearest' &&
-      mode !== 'nearest64' &&
-      !request.exclude?.(entry.id)
-    ) {
+    if (matchesTarget(mode, target, entry.id) && !request.exclude?.(entry.id)) {
       candidates.set(entry.id, entry)
     }
   }

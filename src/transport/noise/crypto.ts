@@ -14,7 +14,7 @@ import {
   diffieHellman,
   type KeyObject,
 } from 'node:crypto'
-import { bytesEqual } from '../../core/bytes.ts'
+import { bytesEqual, concatByteArray } from '../../core/bytes.ts'
 import { PeerError } from '../../core/errors.ts'
 import type { Random } from '../../core/random.ts'
 
@@ -236,9 +236,7 @@ export function aeadDecrypt(
   ciphertext: Uint8Array | readonly Uint8Array[],
 ): Uint8Array {
   const pieces = aeadDecryptPieces(key, n, ad, ciphertext)
-  if (pieces.length === 1) return pieces[0] as Uint8Array
-  const out = Buffer.concat(pieces)
-  return new Uint8Array(out.buffer, out.byteOffset, out.length)
+  return pieces.length === 1 ? (pieces[0] as Uint8Array) : concatByteArray(pieces)
 }
 
 /**
