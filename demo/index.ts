@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pc from 'picocolors'
 import { identityDemo } from './identity.ts'
+import { pnrpDemo } from './pnrp.ts'
 import { simulatorDemo } from './simulator.ts'
 import { transportDemo } from './transport.ts'
 
@@ -33,6 +34,7 @@ try {
   await identityDemo(demo)
   await transportDemo(demo)
   await simulatorDemo(demo)
+  await pnrpDemo(demo)
   process.stdout.write(`\n${pc.green('✔ demo finished')}\n`)
 } finally {
   await rm(root, { recursive: true, force: true })

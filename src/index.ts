@@ -34,3 +34,4 @@ export {
   setLogPatterns,
   type Logger,
 } from './core/index.ts'
+export * from './pnrp/index.ts'

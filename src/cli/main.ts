@@ -4,6 +4,7 @@ import pkg from '../../package.json' with { type: 'json' }
 import { setLogPatterns } from '../core/log.ts'
 import { identityCommand } from './identity.ts'
 import { reportError } from './output.ts'
+import { pnrpCommand } from './pnrp.ts'
 
 export function buildProgram(): Command {
   const program = new Command('peerinfra')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     })
     .showHelpAfterError()
   program.addCommand(identityCommand())
+  program.addCommand(pnrpCommand())
   return program
 }
 

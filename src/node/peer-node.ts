@@ -10,6 +10,9 @@ import { systemRandom, type Random } from '../core/random.ts'
 import { IdentityStore } from '../identity/store.ts'
 import type { Identity } from '../identity/identity.ts'
 import { createLogger } from '../core/log.ts'
+import { PnrpService, type PnrpOptions } from '../pnrp/service.ts'
+import { createNodeNetwork, type NodeNetwork } from '../transport/node-network.ts'
+import type { Network } from '../transport/types.ts'
 import { resolveDataDir } from './home.ts'
 
 const log = createLogger('node')
@@ -19,9 +22,12 @@ export interface PeerNodeOptions {
   dataDir?: string
   /** The identity this node acts as by default: a peer name or a classifier. */
   identity?: string
-  /** Injected for tests and the simulator; the real clock and CSPRNG otherwise. */
+  /** Take part in PNRP with these options; without them the node starts no PNRP. */
+  pnrp?: PnrpOptions
+  /** Injected for tests and the simulator; the real clock, CSPRNG and sockets otherwise. */
   clock?: Clock
   random?: Random
+  network?: Network
 }
 
 export class PeerNode {
@@ -30,6 +36,9 @@ export class PeerNode {
   readonly random: Random
   readonly identities: IdentityStore
   private readonly preferredIdentity: string | undefined
+  private pnrpService: PnrpService | undefined
+  /** The sockets this node opened itself (none when the caller passed a network). */
+  private ownNetwork: NodeNetwork | undefined
   private stopped = false
 
   private constructor(
@@ -60,8 +69,38 @@ export class PeerNode {
     }
     const identities = await IdentityStore.open(join(dataDir, 'identities'), { clock, random })
     const node = new PeerNode(dataDir, clock, random, identities, options.identity)
-    if (options.identity !== undefined) identities.find(options.identity)
+    try {
+      if (options.identity !== undefined) identities.find(options.identity)
+      if (options.pnrp) {
+        const network = options.network ?? (node.ownNetwork = createNodeNetwork({ clock }))
+        node.pnrpService = await PnrpService.start(options.pnrp, {
+          datagrams: network.datagrams,
+          clock,
+          random,
+          identities,
+          stateDir: join(dataDir, 'pnrp'),
+        })
+      }
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
     return node
+  }
+
+  /**
+   * Peer Name Resolution: register and resolve names in this node's clouds.
+   * PEER_E_SERVICE_NOT_AVAILABLE when the node was started without `pnrp` options.
+   */
+  get pnrp(): PnrpService {
+    this.checkRunning()
+    if (!this.pnrpService) {
+      throw new PeerError(
+        'PEER_E_SERVICE_NOT_AVAILABLE',
+        'PNRP is not running on this node: start it with PeerNode.start({ pnrp: { ... } })',
+      )
+    }
+    return this.pnrpService
   }
 
   /** The identity this node acts as: the one named at start, else the store's default. */
@@ -80,6 +119,8 @@ export class PeerNode {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await this.pnrpService?.stop()
+    await this.ownNetwork?.close()
     await this.identities.close()
   }
 

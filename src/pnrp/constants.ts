@@ -116,3 +116,26 @@ export const SOURCE_BURST = 200
 export const MAX_TRACKED_SOURCES = 4096
 /** Message ids remembered per source for duplicate suppression of retransmitted requests. */
 export const RECENT_MESSAGE_IDS = 512
+
+// ---- clouds and the API (service.ts, cloud.ts) ----------------------------------------------
+
+/** How long a link-local cloud listens for mDNS answers before it bootstraps (or is alone). */
+export const LINK_DISCOVERY_WAIT_MS = 1000
+/** mDNS: the service PNRP nodes announce on the local link (in place of MS-PNRP's SSDP). */
+export const MDNS_SERVICE = '_pnrp._udp.local'
+/** mDNS: how often a link-local cloud asks the link again while it knows no one. */
+export const MDNS_QUERY_MS = 30_000
+/** mDNS: answers kept from one query round (bounds what a noisy link can make us store). */
+export const MAX_MDNS_PEERS = 32
+/** Global_: the nodes remembered across restarts for the next bootstrap (MS-PNRP 1.6). */
+export const RECENT_NODES_KEPT = 32
+/** The persisted list's largest accepted size on disk. */
+export const MAX_RECENT_NODES_FILE_BYTES = 16 * 1024
+
+// ---- performance bounds (pnrp ids, cache, node) ----------------------------------------------
+
+/**
+ * P2P IDs remembered per process (ids.ts p2pIdOf): every CPA decoded recomputes its name's ID,
+ * a SHA-256 over the parsed name. Bounded memory, not a protocol limit (ours).
+ */
+export const P2P_ID_MEMO_SIZE = 4096
