@@ -68,6 +68,12 @@ export const CHANNEL_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
  * a session whose channels nobody reads can hold: 32 MiB.
  */
 export const MAX_CHANNELS_PER_SESSION = 32
+/**
+ * Bytes of partly received messages one session holds across all its channels. Each channel is
+ * bounded by CHANNEL_MAX_MESSAGE_BYTES; this bounds their sum (32 channels x 16 MiB otherwise).
+ * A peer that goes beyond it is closed with a protocol error.
+ */
+export const SESSION_MAX_REASSEMBLY_BYTES = 4 * CHANNEL_MAX_MESSAGE_BYTES
 /** A channel name (what it is for: `graph:chat`, `direct:…`) in UTF-8 bytes. */
 export const MAX_CHANNEL_NAME_BYTES = 256
 /** Channel frame header: type (1 byte) + channel id (4 bytes, big-endian). */

@@ -26,6 +26,7 @@ import {
   MAX_CHANNEL_NAME_BYTES,
   MAX_CHANNELS_PER_SESSION,
   MAX_SECURE_MESSAGE_BYTES,
+  SESSION_MAX_REASSEMBLY_BYTES,
 } from './constants.ts'
 import { joinParts } from './framing.ts'
 import type { SecureSession } from './secure-session.ts'
@@ -208,6 +209,7 @@ export class Channel extends TypedEmitter<ChannelEvents> {
           throw protocolError(`channel ${this.id} sent beyond its credit`)
         if (this.assembled > CHANNEL_MAX_MESSAGE_BYTES + FRAGMENT_CREDIT_OVERHEAD * MAX_FRAGMENTS)
           throw protocolError(`channel ${this.id} message too large`)
+        this.mux.reassembling(cost)
         for (const piece of body) if (piece.length > 0) this.assembling.push(piece)
         if (type === MORE) {
           // A fragment is taken on arrival when someone reads, so a message larger than the
@@ -218,6 +220,7 @@ export class Channel extends TypedEmitter<ChannelEvents> {
         } else {
           const message = joinParts(this.assembling)
           const heldBytes = this.assemblingHeld + cost
+          this.mux.reassembling(-this.assembled)
           this.assembling = []
           this.assembled = 0
           this.assemblingHeld = 0
@@ -340,6 +343,9 @@ export class Channel extends TypedEmitter<ChannelEvents> {
     const err = error ?? new PeerError('PEER_E_CONNECTION_NOT_FOUND', `channel ${this.name} closed`)
     for (const o of this.queue.splice(0)) o.reject(err)
     this.queuedBytes = 0
+    this.mux.reassembling(-this.assembled)
+    this.assembling = []
+    this.assembled = 0
     this.mux.forget(this)
     for (const wake of this.wakeups.splice(0)) wake()
     this.emit('close', error)
@@ -361,6 +367,8 @@ export class Mux extends TypedEmitter<MuxEvents> {
   private blocked = false
   private flushing = false
   private closed = false
+  /** Bytes of partly received messages over all channels (SESSION_MAX_REASSEMBLY_BYTES). */
+  private reassemblyBytes = 0
 
   constructor(session: SecureSession) {
     super()
@@ -369,6 +377,21 @@ export class Mux extends TypedEmitter<MuxEvents> {
     // Attached a moment later, so whoever made this Mux can add its `channel` listener before
     // channels the remote opened early (already waiting in the session) are announced.
     queueMicrotask(() => this.attach())
+  }
+
+  /** @internal A channel's partly received bytes grew (or, negative, were delivered). */
+  reassembling(delta: number): void {
+    this.reassemblyBytes += delta
+    if (this.reassemblyBytes > SESSION_MAX_REASSEMBLY_BYTES) {
+      throw protocolError(
+        `partly received messages exceed ${SESSION_MAX_REASSEMBLY_BYTES} bytes (SESSION_MAX_REASSEMBLY_BYTES)`,
+      )
+    }
+  }
+
+  /** Partly received bytes held across all channels. */
+  get reassemblyLoad(): number {
+    return this.reassemblyBytes
   }
 
   private attach(): void {

@@ -13,9 +13,11 @@ import {
   type SecureSessionOptions,
 } from '../../src/transport/secure-session.ts'
 import {
+  CHANNEL_MAX_MESSAGE_BYTES,
   CHANNEL_WINDOW_BYTES,
   FRAGMENT_CREDIT_OVERHEAD,
   MAX_SECURE_MESSAGE_BYTES,
+  SESSION_MAX_REASSEMBLY_BYTES,
 } from '../../src/transport/constants.ts'
 
 const random = new SeededRandom('secure-session')
@@ -428,6 +430,35 @@ describe('malformed input after the handshake', () => {
         ['PEER_E_CONNECTION_NOT_AUTHENTICATED', 'PEER_E_TOO_LARGE'].includes(c),
       ),
     )
+  })
+
+  test('partly received messages are bounded per session, not only per channel', async () => {
+    const [s, r] = await pair()
+    const mux = new Mux(r)
+    mux.on('channel', (ch) => ch.on('message', () => {}))
+    const closed = new Promise<PeerError | undefined>((resolve) => mux.on('close', resolve))
+    // A raw sender opens channels and sends MORE fragments on each, never the last one: every
+    // channel stays under its own 16 MiB limit while their sum passes the session's.
+    const fragment = new Uint8Array(5 + 60_000)
+    fragment[0] = 0x03
+    const channels = Math.ceil(SESSION_MAX_REASSEMBLY_BYTES / (CHANNEL_MAX_MESSAGE_BYTES - 2 ** 20))
+    for (let c = 0; c < channels && !s.closed; c++) {
+      const id = 2 * c + 1
+      const open = new Uint8Array(5 + 1)
+      open[0] = 0x01
+      new DataView(open.buffer).setUint32(1, id)
+      open[5] = 0x61 + c
+      s.send(open)
+      new DataView(fragment.buffer).setUint32(1, id)
+      const perChannel = Math.floor((CHANNEL_MAX_MESSAGE_BYTES - 2 ** 20) / 60_064)
+      for (let k = 0; k < perChannel && !s.closed; k++) s.send(fragment)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const error = await closed
+    assert.equal(error?.code, 'PEER_E_MALFORMED_MESSAGE')
+    assert.match(error?.message ?? '', /SESSION_MAX_REASSEMBLY_BYTES/)
+    assert.equal(mux.reassemblyLoad <= SESSION_MAX_REASSEMBLY_BYTES + 60_064, true)
+    s.close()
   })
 
   test('1,000 random channel frames (validly encrypted) never crash a Mux', async () => {
