@@ -150,6 +150,11 @@ export class FramedConnection {
    * Sends one frame whose body is `pieces`, in one write where the duplex can (writev), so the
    * body is never copied into a single buffer first.
    */
+  /** The largest frame body this connection sends or accepts. */
+  get maxFrameBytes(): number {
+    return this.decoder.maxFrameBytes
+  }
+
   sendPieces(pieces: readonly Uint8Array[]): boolean {
     let length = 0
     for (const piece of pieces) length += piece.length

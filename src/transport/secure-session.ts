@@ -30,6 +30,7 @@ import {
   MAX_SECURE_MESSAGE_BYTES,
   NOISE_BINDING_DOMAIN,
   NOISE_MAX_MESSAGE_BYTES,
+  NOISE_TAG_BYTES,
   PROLOGUE_PREFIX,
   REKEY_INTERVAL_MESSAGES,
   VERIFIED_IDENTITY_CACHE,
@@ -168,10 +169,13 @@ export class SecureSession {
     if (this.closed) throw new PeerError('PEER_E_CONNECTION_NOT_FOUND', 'the session is closed')
     const size =
       message instanceof Uint8Array ? message.length : message.reduce((n, p) => n + p.length, 0)
-    if (size > MAX_SECURE_MESSAGE_BYTES) {
+    // Checked before encrypting: a refused message must not consume a nonce, or every later
+    // message would be unreadable by the peer.
+    const limit = Math.min(MAX_SECURE_MESSAGE_BYTES, this.framed.maxFrameBytes - NOISE_TAG_BYTES)
+    if (size > limit) {
       throw new PeerError(
         'PEER_E_TOO_LARGE',
-        `a secure message holds at most ${MAX_SECURE_MESSAGE_BYTES} bytes; this one has ${size}`,
+        `a secure message holds at most ${limit} bytes; this one has ${size}`,
       )
     }
     const pieces = this.sendCipher.encryptPieces(

@@ -85,6 +85,22 @@ describe('SecureSession', () => {
     s.close()
   })
 
+  test('a message over the frame limit is refused before it uses a nonce', async () => {
+    const [s, r] = await pair({ maxFrameBytes: 1024 }, { maxFrameBytes: 1024 })
+    const got: Uint8Array[] = []
+    r.setHandlers({ message: (m) => got.push(m), drain: () => {}, close: () => {} })
+    assert.throws(() => s.send(new Uint8Array(1024 - 16 + 1)), { code: 'PEER_E_TOO_LARGE' })
+    s.send(new Uint8Array([1, 2, 3]))
+    s.send(new Uint8Array(1024 - 16))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(
+      got.map((m) => m.length),
+      [3, 1024 - 16],
+    )
+    assert.equal(r.closed, false)
+    s.close()
+  })
+
   test('a dial that expects another peer fails with PEER_E_CONNECTION_NOT_AUTHENTICATED', async () => {
     const [x, y] = createDuplexPair()
     const results = await Promise.allSettled([
