@@ -169,14 +169,19 @@ export class Channel extends TypedEmitter<ChannelEvents> {
     this.finish(undefined)
   }
 
-  /** @internal Sends what credit and the session allow; false when the session is full. */
-  pump(): boolean {
+  /**
+   * @internal Sends up to `fragments` fragments as credit and the session allow: 'blocked' when
+   * the session is full, 'more' when the budget ran out with more to send, else 'idle'.
+   */
+  pump(fragments: number): 'blocked' | 'more' | 'idle' {
+    let budget = fragments
     while (this.queue.length > 0) {
+      if (budget-- <= 0) return 'more'
       const head = this.queue[0] as Outgoing
       const remaining = head.message.length - head.offset
       // Each fragment costs its bytes plus FRAGMENT_CREDIT_OVERHEAD; wait for enough credit.
       const size = Math.min(remaining, MAX_FRAGMENT, this.credit - FRAGMENT_CREDIT_OVERHEAD)
-      if (size < 0 || (size === 0 && remaining > 0)) return true
+      if (size < 0 || (size === 0 && remaining > 0)) return 'idle'
       const end = head.offset + size
       const type = end === head.message.length ? DATA : MORE
       const ok = this.mux.sendFrame(header(type, this.id), head.message.subarray(head.offset, end))
@@ -187,9 +192,9 @@ export class Channel extends TypedEmitter<ChannelEvents> {
         this.queue.shift()
         head.resolve()
       }
-      if (!ok) return false
+      if (!ok) return 'blocked'
     }
-    return true
+    return 'idle'
   }
 
   /** @internal `body` comes in the pieces it was decrypted in; a message is joined once. */
@@ -367,6 +372,8 @@ export class Mux extends TypedEmitter<MuxEvents> {
   private blocked = false
   private flushing = false
   private closed = false
+  /** Where the next flush starts among the channels (round-robin). */
+  private rotation = 0
   /** Bytes of partly received messages over all channels (SESSION_MAX_REASSEMBLY_BYTES). */
   private reassemblyBytes = 0
 
@@ -460,9 +467,20 @@ export class Mux extends TypedEmitter<MuxEvents> {
     if (this.flushing || this.closed) return
     this.flushing = true
     try {
-      for (const channel of [...this.channels.values()]) {
-        if (this.blocked) break
-        if (!channel.pump()) break
+      // One fragment per channel per round, starting where the last flush stopped, so a bulk
+      // transfer on one channel cannot starve the others.
+      const all = [...this.channels.values()]
+      const start = all.length > 0 ? this.rotation % all.length : 0
+      let active = [...all.slice(start), ...all.slice(0, start)]
+      while (active.length > 0 && !this.blocked) {
+        const again: Channel[] = []
+        for (const channel of active) {
+          this.rotation++
+          const state = channel.pump(1)
+          if (state === 'blocked') return
+          if (state === 'more') again.push(channel)
+        }
+        active = again
       }
     } finally {
       this.flushing = false

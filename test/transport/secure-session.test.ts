@@ -448,6 +448,41 @@ describe('malformed input after the handshake', () => {
     )
   })
 
+  test('channels take turns: one fragment each per round, so bulk cannot starve a chat', async () => {
+    const [s, r] = await pair()
+    const mux = new Mux(s)
+    new Mux(r).on('channel', (ch) => ch.on('message', () => {}))
+    const [bulk, other, chat] = ['bulk', 'other', 'chat'].map((name) => mux.open(name)) as [
+      Channel,
+      Channel,
+      Channel,
+    ]
+    await new Promise((resolve) => setImmediate(resolve))
+    // Record which channel each data frame belongs to; the first one "fills" the session.
+    const order: number[] = []
+    const send = s.send.bind(s)
+    let full = true
+    s.send = (message) => {
+      const head = message instanceof Uint8Array ? message : (message[0] as Uint8Array)
+      if (head[0] === 0x02 || head[0] === 0x03) order.push(head[4] as number)
+      const ok = send(message)
+      if (full) {
+        full = false
+        return false
+      }
+      return ok
+    }
+    const big = new Uint8Array(3 * MAX_SECURE_MESSAGE_BYTES)
+    const done = [bulk.send(big), other.send(big), chat.send(new Uint8Array(10))]
+    assert.deepEqual(order, [bulk.id], 'the session is full after the first fragment')
+    // The session drains: every channel with something to send gets a fragment in turn.
+    Reflect.set(mux, 'blocked', false)
+    mux.flush()
+    assert.deepEqual(order.slice(0, 4), [bulk.id, other.id, chat.id, bulk.id])
+    await Promise.all(done)
+    s.close()
+  })
+
   test('partly received messages are bounded per session, not only per channel', async () => {
     const [s, r] = await pair()
     const mux = new Mux(r)
