@@ -35,6 +35,13 @@ export const MAX_SECURE_MESSAGE_BYTES = NOISE_MAX_MESSAGE_BYTES - NOISE_TAG_BYTE
  * signal is needed. 2^16 messages is at most 4 GiB under one key.
  */
 export const REKEY_INTERVAL_MESSAGES = 65_536
+/**
+ * A session with nothing to send for this long sends a keepalive (an empty transport message),
+ * so the peer and any NAT or firewall on the way see it alive.
+ */
+export const KEEPALIVE_MS = 15_000
+/** A session that has received nothing, not even a keepalive, for this long is closed (PEER_E_TIMEOUT). */
+export const IDLE_TIMEOUT_MS = 60_000
 /** Most bytes of application payload (e.g. a certificate chain) in a handshake identity message. */
 export const MAX_HANDSHAKE_APP_PAYLOAD_BYTES = 48 * 1024
 /**

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto'
 import { abortError } from '../core/abort.ts'
 import { utf8 } from '../core/bytes.ts'
-import type { Clock } from '../core/clock.ts'
+import type { Clock, Timer } from '../core/clock.ts'
 import { PeerError, toPeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
 import type { Identity } from '../identity/identity.ts'
@@ -25,6 +25,8 @@ import { decodeMessage, encodeCbor } from '../wire/index.ts'
 import {
   HANDSHAKE_PAYLOAD_VERSION,
   HANDSHAKE_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
+  KEEPALIVE_MS,
   MAX_EARLY_FRAMES,
   MAX_HANDSHAKE_APP_PAYLOAD_BYTES,
   MAX_SECURE_MESSAGE_BYTES,
@@ -88,6 +90,10 @@ export interface SecureSessionOptions {
   signal?: AbortSignal
   /** Largest frame accepted (default: one Noise message). */
   maxFrameBytes?: number
+  /** Send a keepalive after this long with nothing sent (default KEEPALIVE_MS; 0: never). */
+  keepAliveMs?: number
+  /** Close after this long with nothing received (default IDLE_TIMEOUT_MS; 0: never). */
+  idleTimeoutMs?: number
 }
 
 export interface SessionHandlers {
@@ -119,18 +125,24 @@ export class SecureSession {
   private handlers: SessionHandlers | undefined
   private pending: Uint8Array[][] = []
   private closeError: PeerError | undefined | null = null
+  private liveness: Timer | undefined
+  private lastSent = 0
+  private lastReceived = 0
+
+  private readonly clock: Clock
 
   private constructor(
     framed: FramedConnection,
     handshake: XXHandshake,
     remote: RemotePeer,
     initiator: boolean,
-    context: string,
+    options: SecureSessionOptions,
   ) {
+    this.clock = options.clock
     this.framed = framed
     this.remote = remote
     this.initiator = initiator
-    this.context = context
+    this.context = options.context
     this.handshakeHash = handshake.handshakeHash
     const { send, receive } = handshake.split()
     this.sendCipher = send
@@ -169,6 +181,9 @@ export class SecureSession {
     if (this.closed) throw new PeerError('PEER_E_CONNECTION_NOT_FOUND', 'the session is closed')
     const size =
       message instanceof Uint8Array ? message.length : message.reduce((n, p) => n + p.length, 0)
+    if (size === 0) {
+      throw new PeerError('E_INVALIDARG', 'an empty message is a keepalive; send at least 1 byte')
+    }
     // Checked before encrypting: a refused message must not consume a nonce, or every later
     // message would be unreadable by the peer.
     const limit = Math.min(MAX_SECURE_MESSAGE_BYTES, this.framed.maxFrameBytes - NOISE_TAG_BYTES)
@@ -182,12 +197,42 @@ export class SecureSession {
       EMPTY,
       message instanceof Uint8Array ? [message] : message,
     )
-    if (++this.sent % REKEY_INTERVAL_MESSAGES === 0) this.sendCipher.rekey()
-    return this.framed.sendPieces(pieces)
+    return this.sendEncrypted(pieces)
   }
 
   close(error?: PeerError): void {
     this.framed.close(error)
+  }
+
+  private sendEncrypted(pieces: Uint8Array[]): boolean {
+    if (++this.sent % REKEY_INTERVAL_MESSAGES === 0) this.sendCipher.rekey()
+    this.lastSent = this.clock.now()
+    return this.framed.sendPieces(pieces)
+  }
+
+  /**
+   * Keepalives and the idle timeout: checked every keepalive interval (or a quarter of the
+   * idle timeout when keepalives are off).
+   */
+  private startLiveness(keepAliveMs: number, idleTimeoutMs: number): void {
+    this.lastSent = this.lastReceived = this.clock.now()
+    if (keepAliveMs <= 0 && idleTimeoutMs <= 0) return
+    const every = keepAliveMs > 0 ? keepAliveMs : idleTimeoutMs / 4
+    this.liveness = this.clock.setInterval(() => {
+      if (this.closed) return
+      const now = this.clock.now()
+      if (idleTimeoutMs > 0 && now - this.lastReceived >= idleTimeoutMs) {
+        this.framed.close(
+          new PeerError('PEER_E_TIMEOUT', `nothing received for ${idleTimeoutMs} ms`, {
+            details: { idleTimeoutMs },
+          }),
+        )
+        return
+      }
+      if (keepAliveMs > 0 && now - this.lastSent >= keepAliveMs) {
+        this.sendEncrypted(this.sendCipher.encryptPieces(EMPTY, []))
+      }
+    }, every)
   }
 
   /** Called by the handshake once it is done: from now on frames are transport messages. */
@@ -210,6 +255,9 @@ export class SecureSession {
       return
     }
     if (++this.received % REKEY_INTERVAL_MESSAGES === 0) this.receiveCipher.rekey()
+    this.lastReceived = this.clock.now()
+    // An empty message is a keepalive: it proves the peer alive and carries nothing.
+    if (plaintext.every((p) => p.length === 0)) return
     if (this.handlers) this.deliver(plaintext)
     else this.pending.push(plaintext)
   }
@@ -222,6 +270,7 @@ export class SecureSession {
 
   private onClose(error?: PeerError): void {
     if (this.closeError !== null) return
+    this.liveness?.cancel()
     this.closeError = error
     this.handlers?.close(error)
   }
@@ -232,11 +281,15 @@ export class SecureSession {
     hs: XXHandshake,
     remote: RemotePeer,
     initiator: boolean,
-    context: string,
+    options: SecureSessionOptions,
     early: (readonly Uint8Array[])[],
   ): SecureSession {
-    const session = new SecureSession(framed, hs, remote, initiator, context)
+    const session = new SecureSession(framed, hs, remote, initiator, options)
     session.attach()
+    session.startLiveness(
+      options.keepAliveMs ?? KEEPALIVE_MS,
+      options.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+    )
     for (const frame of early) session.onFrame(frame)
     return session
   }
@@ -340,9 +393,7 @@ function handshake(
         return
       }
       duplex.resume()
-      resolve(
-        SecureSession.create(framed, hs, remote as RemotePeer, initiator, options.context, early),
-      )
+      resolve(SecureSession.create(framed, hs, remote as RemotePeer, initiator, options, early))
     }
     const fail = (err: unknown, what: string): void =>
       finish(toPeerError(err, 'PEER_E_CONNECTION_NOT_AUTHENTICATED', what))

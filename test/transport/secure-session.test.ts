@@ -75,13 +75,42 @@ describe('SecureSession', () => {
       }),
     )
     s.send(new Uint8Array(1))
-    s.send(new Uint8Array(0))
+    assert.throws(() => s.send(new Uint8Array(0)), { code: 'E_INVALIDARG' }, 'empty = keepalive')
+    s.send(new Uint8Array(2))
     s.send(new Uint8Array(MAX_SECURE_MESSAGE_BYTES))
     assert.throws(() => s.send(new Uint8Array(MAX_SECURE_MESSAGE_BYTES + 1)), {
       code: 'PEER_E_TOO_LARGE',
     })
     await done
-    assert.deepEqual(got, [1, 0, MAX_SECURE_MESSAGE_BYTES])
+    assert.deepEqual(got, [1, 2, MAX_SECURE_MESSAGE_BYTES])
+    s.close()
+  })
+
+  test('keepalives hold an idle session open; silence closes it with PEER_E_TIMEOUT', async () => {
+    const virtual = new VirtualClock()
+    const [x, y] = createDuplexPair()
+    const timing = { clock: virtual, keepAliveMs: 1000, idleTimeoutMs: 5000 }
+    const [s, r] = await Promise.all([
+      SecureSession.initiate(x, options(alice, timing)),
+      SecureSession.respond(y, options(bob, timing)),
+    ])
+    const got: Uint8Array[] = []
+    let closedWith: PeerError | undefined | null = null
+    r.setHandlers({ message: (m) => got.push(m), drain: () => {}, close: (e) => (closedWith = e) })
+    s.setHandlers({ message: () => {}, drain: () => {}, close: () => {} })
+    const tick = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 250) {
+        virtual.advance(250)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    await tick(20_000)
+    assert.equal(r.closed || s.closed, false, 'keepalives kept both sides open')
+    assert.deepEqual(got, [], 'keepalives are not delivered as messages')
+    // The initiator goes silent (its keepalives stop): the responder gives up after 5 s.
+    Reflect.set(s, 'lastSent', Number.POSITIVE_INFINITY)
+    await tick(6000)
+    assert.equal((closedWith as PeerError | null)?.code, 'PEER_E_TIMEOUT')
     s.close()
   })
 
