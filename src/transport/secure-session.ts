@@ -331,7 +331,12 @@ function verifyIdentity(
       `expected to reach ${options.expectedPeerName}, but reached ${remote.peerName}`,
     )
   }
-  return remote
+  // Each session gets its own copy: what one application does to it cannot reach the cache.
+  return {
+    peerName: remote.peerName,
+    publicKey: remote.publicKey.slice(),
+    payload: remote.payload.slice(),
+  }
 }
 
 /** The checks of an identity payload that depend on nothing but its bytes and the static key. */

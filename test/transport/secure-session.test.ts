@@ -169,6 +169,17 @@ describe('SecureSession', () => {
     assert.equal(refused.code, 'PEER_E_CONNECTION_NOT_AUTHENTICATED')
   })
 
+  test('a session cannot change what the verified-identity cache holds', async () => {
+    const [s1] = await pair()
+    s1.remote.publicKey.fill(0)
+    s1.remote.payload = new Uint8Array([9])
+    const [s2] = await pair()
+    assert.notDeepEqual(s2.remote.publicKey, new Uint8Array(32))
+    assert.deepEqual(s2.remote.payload, new Uint8Array(0))
+    s1.close()
+    s2.close()
+  })
+
   test('different contexts cannot talk', async () => {
     const [x, y] = createDuplexPair()
     const results = await Promise.allSettled([
