@@ -6,6 +6,7 @@
  * close the other, so the two ends always agree.
  */
 import type { Clock } from '../core/clock.ts'
+import { abortError } from '../core/abort.ts'
 import { PeerError, toPeerError } from '../core/errors.ts'
 import { TypedEmitter } from '../core/events.ts'
 import { createLogger } from '../core/log.ts'
@@ -61,7 +62,7 @@ function keyOrder(a: Uint8Array, b: Uint8Array): number {
 export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
   private readonly options: ConnectionManagerOptions
   private readonly byPeer = new Map<string, PeerConnection>()
-  private readonly dialling = new Map<string, Promise<PeerConnection>>()
+  private readonly dialling = new Map<string, SharedDial>()
   private readonly duplexes = new Set<Duplex>()
   private listener: StreamListener | undefined
   private pendingInbound = 0
@@ -110,11 +111,20 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
         )
     if (existing) return Promise.resolve(existing)
     const key = `${to.address}|${to.port}|${options.peerName ?? ''}`
-    const pending = this.dialling.get(key)
-    if (pending) return pending
-    const attempt = this.dial(to, options).finally(() => this.dialling.delete(key))
-    this.dialling.set(key, attempt)
-    return attempt
+    let shared = this.dialling.get(key)
+    if (!shared) {
+      // One dial serves every caller; it is abandoned only when all of them have given up.
+      const controller = new AbortController()
+      shared = {
+        controller,
+        waiting: 0,
+        promise: this.dial(to, { ...options, signal: controller.signal }).finally(() =>
+          this.dialling.delete(key),
+        ),
+      }
+      this.dialling.set(key, shared)
+    }
+    return joinDial(shared, options.signal)
   }
 
   private async dial(to: Address, options: ConnectOptions): Promise<PeerConnection> {
@@ -248,4 +258,39 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
     if (this.stopped)
       throw new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the connection manager has stopped')
   }
+}
+
+/** A dial in progress and how many callers still wait for it. */
+interface SharedDial {
+  promise: Promise<PeerConnection>
+  controller: AbortController
+  waiting: number
+}
+
+/**
+ * Waits for `dial` on behalf of one caller: `signal` ends only this caller's wait (E_ABORT);
+ * the dial itself is aborted once every caller has aborted.
+ */
+function joinDial(dial: SharedDial, signal: AbortSignal | undefined): Promise<PeerConnection> {
+  if (signal?.aborted) return Promise.reject(abortError(signal, 'connect'))
+  dial.waiting++
+  // A caller without a signal waits to the end, so the dial is never abandoned under it.
+  if (!signal) return dial.promise
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(abortError(signal, 'connect'))
+      if (--dial.waiting === 0) dial.controller.abort(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    dial.promise.then(
+      (connection) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(connection)
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err instanceof Error ? err : new Error(String(err)))
+      },
+    )
+  })
 }

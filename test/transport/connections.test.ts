@@ -66,6 +66,27 @@ describe('ConnectionManager', () => {
     assert.equal(again, c1)
   })
 
+  test('one caller aborting a shared dial does not abort it for the others', async () => {
+    const a = manager('a4')
+    const b = manager('b4')
+    const address = await b.listen({ host: '127.0.0.1', port: 0 })
+    const impatient = new AbortController()
+    const first = a.connect(address, { signal: impatient.signal })
+    const second = a.connect(address)
+    impatient.abort()
+    await assert.rejects(first, { code: 'E_ABORT' })
+    const connection = await second
+    assert.equal(connection.remote.peerName, b.ownPeerName)
+    // When every caller gives up, the dial itself is abandoned.
+    const c = manager('c4')
+    const cAddress = await c.listen({ host: '127.0.0.1', port: 0 })
+    const both = [new AbortController(), new AbortController()]
+    const dials = both.map((ctl) => a.connect(cAddress, { signal: ctl.signal }))
+    for (const ctl of both) ctl.abort()
+    for (const d of dials) await assert.rejects(d, { code: 'E_ABORT' })
+    await until(() => a.connections().every((x) => x.remote.peerName !== c.ownPeerName))
+  })
+
   test('when both sides dial each other at once, both keep the same single connection', async () => {
     for (let trial = 0; trial < 5; trial++) {
       const a = manager(`cross-a${trial}`)
