@@ -1,11 +1,13 @@
 /**
  * An in-process pipe: two connected Duplex ends with no latency, for components wired together
  * in one process and for unit tests. Delivery is asynchronous (a microtask) and in order, like
- * a socket; `write` reports backpressure above STREAM_HIGH_WATER_BYTES of undelivered data.
+ * a socket; `write` reports backpressure above STREAM_HIGH_WATER_BYTES of undelivered data, and
+ * a writer that goes on past MAX_QUEUED_WRITE_BYTES has the pipe closed (PEER_E_TOO_LARGE), as
+ * TCP does: nothing buffers without bound.
  * The simulator's network (src/sim) is the version with latency, loss and faults.
  */
 import { PeerError } from '../core/errors.ts'
-import { STREAM_HIGH_WATER_BYTES } from './constants.ts'
+import { MAX_QUEUED_WRITE_BYTES, STREAM_HIGH_WATER_BYTES } from './constants.ts'
 import type { Address, Duplex, DuplexHandlers } from './types.ts'
 
 class PipeEnd implements Duplex {
@@ -36,6 +38,17 @@ class PipeEnd implements Duplex {
 
   write(chunk: Uint8Array): boolean {
     if (this.closed) return false
+    if (this.inFlight > 0 && this.inFlight + chunk.length > MAX_QUEUED_WRITE_BYTES) {
+      this.close(
+        new PeerError(
+          'PEER_E_TOO_LARGE',
+          `the pipe holds ${this.inFlight} undelivered bytes and may hold at most ` +
+            `${MAX_QUEUED_WRITE_BYTES} (MAX_QUEUED_WRITE_BYTES): the writer ignored backpressure`,
+          { details: { queued: this.inFlight, limit: MAX_QUEUED_WRITE_BYTES } },
+        ),
+      )
+      return false
+    }
     const copy = new Uint8Array(chunk)
     this.inFlight += copy.length
     this.peer.inbox.push(copy)

@@ -73,3 +73,24 @@ describe('FramedConnection', () => {
     assert.equal(error?.code, 'PEER_E_TOO_LARGE')
   })
 })
+
+describe('memory pipe', () => {
+  test('a writer that ignores backpressure is cut off at MAX_QUEUED_WRITE_BYTES', async () => {
+    const [a, b] = createDuplexPair()
+    let closedWith: PeerError | undefined
+    a.setHandlers({ data: () => {}, drain: () => {}, close: (e) => (closedWith = e) })
+    b.setHandlers({ data: () => {}, drain: () => {}, close: () => {} })
+    b.pause()
+    const chunk = new Uint8Array(64 * 1024)
+    let accepted = 0
+    let refusedAt = -1
+    for (let i = 0; i < 200 && refusedAt < 0; i++) {
+      if (!a.write(chunk) && a.closed) refusedAt = i
+      else accepted += chunk.length
+    }
+    assert.ok(refusedAt > 0, 'the pipe closed')
+    assert.ok(accepted <= 4 * 1024 * 1024, `${accepted} bytes accepted`)
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(closedWith?.code, 'PEER_E_TOO_LARGE')
+  })
+})
