@@ -5,9 +5,10 @@
  *
  * A pure data structure: time comes in as `now` (ms), randomness from the injected Random.
  * Entries live in one Map; each knows its level and how many leaf lists hold it. Leaf-set
- * entries are always kept and do not count towards their level's capacity. The cache holds a
- * few hundred entries at most, so leaf-set repair and queries scan it; an add costs
- * O(local IDs x leaf side) plus one scan when a level is full.
+ * entries are always kept and do not count towards their level's capacity. A sorted array of
+ * the cached IDs (the ring) answers closest, neighbours and leaf-set repair by walking out from
+ * a binary-searched position, so a query costs O(log n + what it returns); an add costs
+ * O(local IDs x leaf side) plus an array insert, and one scan when a level is full.
  */
 import { toHex } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
@@ -69,16 +70,32 @@ const LEVEL_LIMITS: readonly bigint[] = Array.from(
  * deepest L with distance <= 2^255 / CACHE_LEVEL_RATIO^L, at most MAX_CACHE_LEVELS - 1.
  */
 export function cacheLevel(distance: bigint): number {
-  let level = 0
-  while (level + 1 < MAX_CACHE_LEVELS && distance <= LEVEL_LIMITS[level + 1]!) level++
-  return level
+  // LEVEL_LIMITS decreases: find the last level whose limit is still >= distance.
+  let low = 0
+  let high = MAX_CACHE_LEVELS - 1
+  while (low < high) {
+    const mid = (low + high + 1) >> 1
+    if (distance <= LEVEL_LIMITS[mid]!) low = mid
+    else high = mid - 1
+  }
+  return low
 }
 
-interface Slot {
-  entry: CacheEntry
-  level: number
-  /** How many leaf lists (local ID and side) hold the entry; 0 for a normal entry. */
-  leafRefs: number
+/**
+ * A cached entry with the cache's own bookkeeping, one object per entry (what get, closest
+ * and the other queries return, as a CacheEntry).
+ */
+class Slot implements CacheEntry {
+  constructor(
+    public id: PnrpId,
+    public endpoints: Endpoint[],
+    public lastSeen: number,
+    public validated: boolean,
+    /** The level it counts towards (when it is a normal entry). */
+    public level: number,
+    /** How many leaf lists (local ID and side) hold the entry; 0 for a normal entry. */
+    public leafRefs: number,
+  ) {}
 }
 
 /** Leaf lists of one local ID: entry IDs, nearest first. */
@@ -106,8 +123,27 @@ function checkCount(value: number, what: string): void {
   }
 }
 
-function copyEndpoints(endpoints: readonly Endpoint[]): Endpoint[] {
-  return endpoints.map((e) => ({ address: e.address, port: e.port }))
+/**
+ * Endpoint lists by value, shared by every cache in the process (a node sits in many caches,
+ * and each would otherwise hold its own copy); held weakly, so unused lists go away.
+ */
+const sharedEndpointLists = new Map<string, WeakRef<Endpoint[]>>()
+const endpointListsGone = new FinalizationRegistry<string>((key) => {
+  if (sharedEndpointLists.get(key)?.deref() === undefined) sharedEndpointLists.delete(key)
+})
+
+/** A frozen copy of `endpoints`, the same object for every equal list. */
+function shareEndpoints(endpoints: readonly Endpoint[]): Endpoint[] {
+  let key = ''
+  for (const e of endpoints) key += `${e.address}|${e.port} `
+  const known = sharedEndpointLists.get(key)?.deref()
+  if (known) return known
+  const copy = Object.freeze(
+    endpoints.map((e) => Object.freeze({ address: e.address, port: e.port })),
+  ) as Endpoint[]
+  sharedEndpointLists.set(key, new WeakRef(copy))
+  endpointListsGone.register(copy, key)
+  return copy
 }
 
 function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
@@ -120,6 +156,18 @@ function compareIds(a: PnrpId, b: PnrpId): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
+/** The first index of the ascending `ids` whose ID is >= `id` (ids.length when none is). */
+function lowerBound(ids: readonly PnrpId[], id: PnrpId): number {
+  let low = 0
+  let high = ids.length
+  while (low < high) {
+    const mid = (low + high) >> 1
+    if (ids[mid]! < id) low = mid + 1
+    else high = mid
+  }
+  return low
+}
+
 /**
  * The route cache of one node in one cloud. Returned CacheEntry objects are the cache's own:
  * read them, but change them only through add, touch and remove.
@@ -129,10 +177,12 @@ export class RouteCache {
   readonly leafSide: number
   private readonly random: Random
   private readonly slots = new Map<PnrpId, Slot>()
+  /** The IDs of `slots`, ascending: the ring that queries walk. */
+  private readonly ring: PnrpId[] = []
   /** Local IDs, in the order they were added, each with its leaf lists. */
   private readonly leaves = new Map<PnrpId, LeafLists>()
   /** Normal (non-leaf) entries per level. */
-  private readonly levelCounts: number[] = new Array<number>(MAX_CACHE_LEVELS).fill(0)
+  private readonly levelCounts = new Uint32Array(MAX_CACHE_LEVELS)
 
   constructor(options: RouteCacheOptions) {
     this.random = options.random
@@ -163,12 +213,11 @@ export class RouteCache {
     if (same) evicted.push(same)
     const lists: LeafLists = { below: [], above: [] }
     for (const side of SIDES) {
-      const ranked: { id: PnrpId; d: bigint }[] = []
-      for (const { entry } of this.slots.values()) {
-        if (entry.validated) ranked.push({ id: entry.id, d: sideDistance(id, side, entry.id) })
-      }
-      ranked.sort((a, b) => compareIds(a.d, b.d))
-      lists[side] = ranked.slice(0, this.leafSide).map((r) => r.id)
+      const list = lists[side]
+      this.walk(id, side, (slot) => {
+        if (slot.validated) list.push(slot.id)
+        return list.length < this.leafSide
+      })
     }
     this.leaves.set(id, lists)
     this.rebuild(evicted)
@@ -203,30 +252,35 @@ export class RouteCache {
    * at a full level replaces a random normal entry of that level with probability 1/2 and is
    * otherwise not kept ('full').
    *
+   * `replace`: the caller already held the draw (wouldKeep said yes), so a full level makes
+   * room for the newcomer.
+   *
    * On refresh, `validated` keeps its previous value unless `options.validated` says
    * otherwise, or the endpoints changed (a validation covers the addresses it saw, MS-PNRP
    * 1.6), in which case it is false unless given. A refreshed entry that loses its
    * validation leaves its leaf sets like a pushed-out entry.
    */
-  add(entry: RouteEntry, now: number, options: { validated?: boolean } = {}): AddResult {
+  add(
+    entry: RouteEntry,
+    now: number,
+    options: { validated?: boolean; replace?: boolean } = {},
+  ): AddResult {
     checkId(entry.id, 'a route entry ID')
     const evicted: CacheEntry[] = []
     if (this.leaves.has(entry.id)) return { outcome: 'ignored', joinedLeafSetsOf: [], evicted }
     const existing = this.slots.get(entry.id)
     if (existing) return this.refresh(existing, entry, now, options.validated)
 
-    const slot: Slot = {
-      entry: {
-        id: entry.id,
-        endpoints: copyEndpoints(entry.endpoints),
-        lastSeen: now,
-        validated: options.validated ?? false,
-      },
-      level: this.levelOf(entry.id),
-      leafRefs: 0,
-    }
-    this.slots.set(entry.id, slot)
-    if (slot.entry.validated) {
+    const slot = new Slot(
+      entry.id,
+      shareEndpoints(entry.endpoints),
+      now,
+      options.validated ?? false,
+      this.levelOf(entry.id),
+      0,
+    )
+    this.insertSlot(slot)
+    if (slot.validated) {
       const joined = this.enterLeafSets(slot, evicted)
       if (joined.length > 0) return { outcome: 'added', joinedLeafSetsOf: joined, evicted }
     }
@@ -234,14 +288,16 @@ export class RouteCache {
       this.levelCounts[slot.level]!++
       return { outcome: 'added', joinedLeafSetsOf: [], evicted }
     }
-    // The level is full: a fair draw between the newcomer and a random normal entry.
-    const victim = this.random.int(2) === 0 ? this.randomNormal(slot.level, slot) : undefined
+    // The level is full: a fair draw between the newcomer and a random normal entry (unless
+    // the caller drew already, with wouldKeep).
+    const won = options.replace === true || this.random.int(2) === 0
+    const victim = won ? this.randomNormal(slot.level, slot) : undefined
     if (!victim) {
-      this.slots.delete(entry.id)
+      this.deleteSlot(entry.id)
       return { outcome: 'full', joinedLeafSetsOf: [], evicted }
     }
-    this.slots.delete(victim.entry.id)
-    evicted.push(victim.entry)
+    this.deleteSlot(victim.id)
+    evicted.push(victim)
     return { outcome: 'added', joinedLeafSetsOf: [], evicted }
   }
 
@@ -249,14 +305,14 @@ export class RouteCache {
   remove(id: PnrpId): CacheEntry | undefined {
     const slot = this.slots.get(id)
     if (!slot) return undefined
-    this.slots.delete(id)
+    this.deleteSlot(id)
     if (slot.leafRefs > 0) this.detachFromLeafSets(id)
     else this.levelCounts[slot.level]!--
-    return slot.entry
+    return slot
   }
 
   get(id: PnrpId): CacheEntry | undefined {
-    return this.slots.get(id)?.entry
+    return this.slots.get(id)
   }
 
   has(id: PnrpId): boolean {
@@ -266,7 +322,7 @@ export class RouteCache {
   /** Records that we heard from `id` at `now` (never moves lastSeen back). */
   touch(id: PnrpId, now: number): void {
     const slot = this.slots.get(id)
-    if (slot) slot.entry.lastSeen = Math.max(slot.entry.lastSeen, now)
+    if (slot) slot.lastSeen = Math.max(slot.lastSeen, now)
   }
 
   get size(): number {
@@ -274,13 +330,13 @@ export class RouteCache {
   }
 
   *entries(): IterableIterator<CacheEntry> {
-    for (const slot of this.slots.values()) yield slot.entry
+    yield* this.slots.values()
   }
 
   /** Entries not seen since `before` (for maintenance checks). */
   staleEntries(before: number): CacheEntry[] {
     const stale: CacheEntry[] = []
-    for (const { entry } of this.slots.values()) if (entry.lastSeen < before) stale.push(entry)
+    for (const entry of this.slots.values()) if (entry.lastSeen < before) stale.push(entry)
     return stale
   }
 
@@ -306,7 +362,7 @@ export class RouteCache {
   levelSizes(): number[] {
     let last = this.levelCounts.length - 1
     while (last >= 0 && this.levelCounts[last] === 0) last--
-    return this.levelCounts.slice(0, last + 1)
+    return Array.from(this.levelCounts.subarray(0, last + 1))
   }
 
   // ---- leaf sets --------------------------------------------------------------------------
@@ -343,6 +399,60 @@ export class RouteCache {
     return false
   }
 
+  /**
+   * Whether a new entry `id` would be kept, drawn before the caller spends messages on it: yes
+   * when it is cached already, would join a leaf set (if validated) or its level has room;
+   * otherwise the full level's fair draw (1/2), which the caller then honours with
+   * add(..., { replace: true }).
+   */
+  wouldKeep(id: PnrpId): boolean {
+    if (this.leaves.has(id)) return false
+    if (this.slots.has(id) || this.wouldJoinLeafSet(id)) return true
+    if (this.levelCounts[this.levelOf(id)]! < this.capacity) return true
+    return this.random.int(2) === 0
+  }
+
+  /**
+   * Of `ids` (candidates checked together), those that would be in some local ID's leaf set
+   * if all of them were validated and added: the nearest leafSide on a side among them and
+   * the current leaf entries.
+   */
+  leafCandidates(ids: readonly PnrpId[]): Set<PnrpId> {
+    const out = new Set<PnrpId>()
+    const fresh = [...new Set(ids)].filter((id) => !this.leaves.has(id))
+    if (fresh.length === 0) return out
+    for (const [localId, lists] of this.leaves) {
+      for (const side of SIDES) {
+        const pool = [...new Set([...lists[side], ...fresh])]
+        const distance = new Map(pool.map((id) => [id, sideDistance(localId, side, id)]))
+        pool.sort((a, b) => compareIds(distance.get(a)!, distance.get(b)!))
+        for (const id of pool.slice(0, this.leafSide)) if (!lists[side].includes(id)) out.add(id)
+      }
+    }
+    return out
+  }
+
+  /**
+   * Cached entries without a validation that would be in a leaf set if they had one (nearer a
+   * local ID than its leafSide-th validated entry on that side), nearest first per side: the
+   * ones to validate to complete the leaf sets.
+   */
+  leafGaps(): CacheEntry[] {
+    const out = new Set<CacheEntry>()
+    for (const localId of this.leaves.keys()) {
+      for (const side of SIDES) {
+        let validated = 0
+        let unvalidated = 0
+        this.walk(localId, side, (slot) => {
+          if (slot.validated) validated++
+          else if (unvalidated++ < this.leafSide) out.add(slot)
+          return validated < this.leafSide && unvalidated < this.leafSide
+        })
+      }
+    }
+    return [...out]
+  }
+
   /** Whether `id` is currently in some local ID's leaf set. */
   inLeafSet(id: PnrpId): boolean {
     return (this.slots.get(id)?.leafRefs ?? 0) > 0
@@ -352,25 +462,34 @@ export class RouteCache {
 
   /** Up to `count` entries closest to target (compareCloseness order), skipping those `skip` returns true for. */
   closest(target: PnrpId, count: number, skip?: (e: CacheEntry) => boolean): CacheEntry[] {
-    const best: { entry: CacheEntry; d: bigint; cw: bigint }[] = []
-    if (count <= 0) return []
-    for (const { entry } of this.slots.values()) {
-      const cw = clockwise(target, entry.id)
-      const d = cw > HALF_RING ? RING - cw : cw
-      const last = best[best.length - 1]
-      // Equal distance on both sides: the one above the target (smaller cw) is closer.
-      if (best.length >= count && last && (d > last.d || (d === last.d && cw > last.cw))) continue
-      if (skip?.(entry)) continue
-      let i = best.length
-      while (i > 0) {
-        const prev = best[i - 1]!
-        if (prev.d < d || (prev.d === d && prev.cw < cw)) break
-        i--
+    const out: CacheEntry[] = []
+    const ring = this.ring
+    const n = ring.length
+    if (count <= 0 || n === 0) return out
+    // Two walkers from the target: `up` clockwise over IDs >= target, `down` counter-clockwise.
+    // Each step takes the nearer; an equal distance goes to the one above (compareCloseness).
+    // After n steps together they have met every entry exactly once, nearest first.
+    let up = lowerBound(ring, target)
+    let down = up - 1
+    let upD = -1n
+    let downD = -1n
+    for (let steps = 0; steps < n && out.length < count; steps++) {
+      if (upD < 0n) upD = clockwise(target, ring[up % n]!)
+      if (downD < 0n) downD = clockwise(ring[(down + n) % n]!, target)
+      let id: PnrpId
+      if (upD <= downD) {
+        id = ring[up % n]!
+        up++
+        upD = -1n
+      } else {
+        id = ring[(down + n) % n]!
+        down--
+        downD = -1n
       }
-      best.splice(i, 0, { entry, d, cw })
-      if (best.length > count) best.pop()
+      const entry = this.slots.get(id)!
+      if (!skip?.(entry)) out.push(entry)
     }
-    return best.map((b) => b.entry)
+    return out
   }
 
   /**
@@ -381,23 +500,17 @@ export class RouteCache {
     id: PnrpId,
     skip?: (e: CacheEntry) => boolean,
   ): { below?: CacheEntry; above?: CacheEntry } {
-    let below: CacheEntry | undefined
-    let above: CacheEntry | undefined
-    let belowD = RING
-    let aboveD = RING
-    for (const { entry } of this.slots.values()) {
-      if (entry.id === id || skip?.(entry)) continue
-      const up = clockwise(id, entry.id)
-      const down = RING - up
-      if (up < aboveD) {
-        aboveD = up
-        above = entry
-      }
-      if (down < belowD) {
-        belowD = down
-        below = entry
-      }
+    const pick = (side: LeafSide): CacheEntry | undefined => {
+      let found: CacheEntry | undefined
+      this.walk(id, side, (slot) => {
+        if (skip?.(slot)) return true
+        found = slot
+        return false
+      })
+      return found
     }
+    const below = pick('below')
+    const above = pick('above')
     return { ...(below ? { below } : {}), ...(above ? { above } : {}) }
   }
 
@@ -408,9 +521,7 @@ export class RouteCache {
    */
   spread(count: number): CacheEntry[] {
     if (count <= 0 || this.slots.size === 0) return []
-    if (count >= this.slots.size) {
-      return [...this.slots.values()].map((s) => s.entry).sort((a, b) => compareIds(a.id, b.id))
-    }
+    if (count >= this.slots.size) return this.ring.map((id) => this.slots.get(id)!)
     const offset = BigInt('0x' + toHex(this.random.bytes(32)))
     const step = RING / BigInt(count)
     const chosen: CacheEntry[] = []
@@ -431,7 +542,8 @@ export class RouteCache {
    * cache balancing: a LOOKUP into its middle).
    */
   largestGap(): { from: PnrpId; to: PnrpId } | undefined {
-    const ids = [...this.slots.keys(), ...this.leaves.keys()].sort(compareIds)
+    const ids =
+      this.leaves.size === 0 ? this.ring : [...this.ring, ...this.leaves.keys()].sort(compareIds)
     if (ids.length < 2) return undefined
     let best: { from: PnrpId; to: PnrpId } | undefined
     let widest = -1n
@@ -445,6 +557,30 @@ export class RouteCache {
       }
     }
     return best
+  }
+
+  /**
+   * Cache balancing (MS-PNRP 1.5: Windows looks up the middle of a large gap): a random point
+   * in the band of the shallowest level that holds fewer than half its capacity although a
+   * cloud of `cloudSize` nodes puts at least `perLevel` nodes there (a level L band, both
+   * sides of a local ID, is (1 - 1/ratio) / ratio^L of the ring). Undefined when every level
+   * is as full as the cloud allows, so a settled cache stops balancing.
+   */
+  balancePoint(cloudSize: number): PnrpId | undefined {
+    const locals = [...this.leaves.keys()]
+    if (locals.length === 0 || !(cloudSize > 0)) return undefined
+    for (let level = 0; level + 1 < MAX_CACHE_LEVELS; level++) {
+      const share = (1 - 1 / CACHE_LEVEL_RATIO) / CACHE_LEVEL_RATIO ** level
+      if (cloudSize * share < this.perLevel) return undefined
+      if (this.levelCounts[level]! >= this.perLevel / 2) continue
+      const local = locals[this.random.int(locals.length)]!
+      const inner = LEVEL_LIMITS[level + 1]!
+      const width = LEVEL_LIMITS[level]! - inner
+      const offset = inner + 1n + (BigInt('0x' + toHex(this.random.bytes(32))) % width)
+      const point = this.random.int(2) === 0 ? local + offset : local - offset
+      return ((point % RING) + RING) % RING
+    }
+    return undefined
   }
 
   /**
@@ -478,9 +614,9 @@ export class RouteCache {
     validated: boolean | undefined,
   ): AddResult {
     const evicted: CacheEntry[] = []
-    const current = slot.entry
+    const current = slot
     const changed = !sameEndpoints(current.endpoints, entry.endpoints)
-    if (changed) current.endpoints = copyEndpoints(entry.endpoints)
+    if (changed) current.endpoints = shareEndpoints(entry.endpoints)
     current.lastSeen = Math.max(current.lastSeen, now)
     const nowValidated = validated ?? (changed ? false : current.validated)
     let joined: PnrpId[] = []
@@ -496,7 +632,7 @@ export class RouteCache {
         slot.leafRefs = 0
         if (this.levelCounts[slot.level]! < this.capacity) this.levelCounts[slot.level]!++
         else {
-          this.slots.delete(current.id)
+          this.deleteSlot(current.id)
           evicted.push(current)
           return { outcome: 'full', joinedLeafSetsOf: [], evicted }
         }
@@ -511,7 +647,7 @@ export class RouteCache {
    * is full. Does not adjust the slot's own level count. Returns the local IDs it joined.
    */
   private enterLeafSets(slot: Slot, evicted: CacheEntry[]): PnrpId[] {
-    const id = slot.entry.id
+    const id = slot.id
     const joined: PnrpId[] = []
     const pushedOut: Slot[] = []
     for (const [localId, lists] of this.leaves) {
@@ -534,8 +670,8 @@ export class RouteCache {
       if (out.leafRefs > 0) continue
       if (this.levelCounts[out.level]! < this.capacity) this.levelCounts[out.level]!++
       else {
-        this.slots.delete(out.entry.id)
-        evicted.push(out.entry)
+        this.deleteSlot(out.id)
+        evicted.push(out)
       }
     }
     return joined
@@ -552,20 +688,18 @@ export class RouteCache {
         const at = list.indexOf(id)
         if (at < 0) continue
         list.splice(at, 1)
+        // The nearest validated entry beyond the list's last member (or from the local ID).
+        const last = list[list.length - 1]
         let next: Slot | undefined
-        let nextD = RING
-        for (const slot of this.slots.values()) {
-          const e = slot.entry
-          if (!e.validated || e.id === id || list.includes(e.id)) continue
-          const d = sideDistance(localId, side, e.id)
-          if (d < nextD) {
-            nextD = d
-            next = slot
-          }
-        }
+        this.walk(last ?? localId, side, (slot) => {
+          const e = slot
+          if (!e.validated || e.id === id || list.includes(e.id)) return true
+          next = slot
+          return false
+        })
         if (!next) continue
         // Farther than every member left, so it goes last.
-        list.push(next.entry.id)
+        list.push(next.id)
         if (next.leafRefs === 0) this.levelCounts[next.level]!--
         next.leafRefs++
       }
@@ -575,7 +709,7 @@ export class RouteCache {
   /** Recomputes every level, leaf count and level count, then trims levels to capacity. */
   private rebuild(evicted: CacheEntry[]): void {
     for (const slot of this.slots.values()) {
-      slot.level = this.levelOf(slot.entry.id)
+      slot.level = this.levelOf(slot.id)
       slot.leafRefs = 0
     }
     for (const lists of this.leaves.values()) {
@@ -586,9 +720,47 @@ export class RouteCache {
     for (let level = 0; level < MAX_CACHE_LEVELS; level++) {
       while (this.levelCounts[level]! > this.capacity) {
         const victim = this.randomNormal(level)!
-        this.slots.delete(victim.entry.id)
+        this.deleteSlot(victim.id)
         this.levelCounts[level]!--
-        evicted.push(victim.entry)
+        evicted.push(victim)
+      }
+    }
+  }
+
+  /** Stores a new slot and puts its ID into the ring. */
+  private insertSlot(slot: Slot): void {
+    this.slots.set(slot.id, slot)
+    this.ring.splice(lowerBound(this.ring, slot.id), 0, slot.id)
+  }
+
+  /** Forgets a slot and takes its ID out of the ring. */
+  private deleteSlot(id: PnrpId): void {
+    if (!this.slots.delete(id)) return
+    const at = lowerBound(this.ring, id)
+    if (this.ring[at] === id) this.ring.splice(at, 1)
+  }
+
+  /**
+   * Visits cached slots going `side`-wards ('above': clockwise) from `from` (excluded), nearest
+   * first, each at most once, while `visit` returns true.
+   */
+  private walk(from: PnrpId, side: LeafSide, visit: (slot: Slot) => boolean): void {
+    const ring = this.ring
+    const n = ring.length
+    if (n === 0) return
+    let at = lowerBound(ring, from)
+    if (side === 'above') {
+      if (ring[at % n] === from) at++
+      for (let k = 0; k < n; k++) {
+        const id = ring[(at + k) % n]!
+        if (id === from) continue
+        if (!visit(this.slots.get(id)!)) return
+      }
+    } else {
+      for (let k = 1; k <= n; k++) {
+        const id = ring[(((at - k) % n) + n) % n]!
+        if (id === from) continue
+        if (!visit(this.slots.get(id)!)) return
       }
     }
   }
@@ -603,6 +775,6 @@ export class RouteCache {
   }
 
   private entriesOf(ids: readonly PnrpId[]): CacheEntry[] {
-    return ids.map((id) => this.slots.get(id)!.entry)
+    return ids.map((id) => this.slots.get(id)!)
   }
 }

@@ -139,3 +139,33 @@ export const MAX_RECENT_NODES_FILE_BYTES = 16 * 1024
  * a SHA-256 over the parsed name. Bounded memory, not a protocol limit (ours).
  */
 export const P2P_ID_MEMO_SIZE = 4096
+/**
+ * MS-PNRP 1.6 "Resolve": the NextHop stack starts with the cached entries closest to the
+ * target; we take this many, and take as many again from the cache when the stack runs empty
+ * before the walk ends (their nodes failed: they were removed from the cache).
+ */
+export const RESOLVE_START_ENTRIES = 3
+/**
+ * Leaf-set repair (ours; MS-PNRP has split detection only): in one maintenance round in this
+ * many (at random), a node re-announces one of its IDs on a walk that starts across the ring,
+ * which finds neighbours that concurrent joins kept from its leaf set. About one walk per node
+ * per 5 minutes at MAINTENANCE_MS.
+ */
+export const LEAF_REPAIR_ROUNDS = 20
+/**
+ * MS-PNRP 1.6 split detection runs at a rate inversely proportional to the estimated cloud
+ * size, so that the whole cloud runs a constant number: each node once per (estimate x this),
+ * about one walk every 2 s in the whole cloud, and never more often than SPLIT_DETECTION_MIN_MS.
+ */
+export const SPLIT_DETECTION_PER_NODE_MS = 2000
+export const SPLIT_DETECTION_MIN_MS = 60_000
+/**
+ * MS-PNRP 1.7 maintenance: stale leaf-set entries (ENTRY_STALE_MS) INQUIREd per round at most;
+ * other stale entries are checked when a LOOKUP answer hands them out.
+ */
+export const STALE_CHECKS_PER_ROUND = 8
+/**
+ * The per-source bucket table is swept of buckets that have refilled (equivalent to none) once
+ * it holds this many, at most once per refill time: a node keeps only recent sources (ours).
+ */
+export const SOURCE_SWEEP_SIZE = 32

@@ -9,7 +9,12 @@ import { toHex, utf8 } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
 import { PeerName } from '../identity/peer-name.ts'
-import { P2P_ID_BYTES, PNRP_ID_BYTES, SERVICE_LOCATION_BYTES } from './constants.ts'
+import {
+  P2P_ID_BYTES,
+  P2P_ID_MEMO_SIZE,
+  PNRP_ID_BYTES,
+  SERVICE_LOCATION_BYTES,
+} from './constants.ts'
 
 /** A 256-bit PNRP ID. */
 export type PnrpId = bigint
@@ -28,16 +33,28 @@ const P2P_ID_DOMAIN = 'peerinfra/pnrp/p2p-id/v1'
  * canonical name text, which is already normalised (NFC) and case-sensitive.
  */
 export function p2pIdOf(name: PeerName | string): Uint8Array {
-  const peerName = PeerName.parse(name)
-  const digest = createHash('sha256')
-    .update(utf8(P2P_ID_DOMAIN))
-    .update(new Uint8Array([0]))
-    .update(utf8(peerName.authority))
-    .update(new Uint8Array([0]))
-    .update(utf8(peerName.classifier))
-    .digest()
-  return new Uint8Array(digest.subarray(0, P2P_ID_BYTES))
+  const key = typeof name === 'string' ? name : name.toString()
+  let p2pId = p2pIdMemo.get(key)
+  if (!p2pId) {
+    const peerName = PeerName.parse(name)
+    const digest = createHash('sha256')
+      .update(utf8(P2P_ID_DOMAIN))
+      .update(new Uint8Array([0]))
+      .update(utf8(peerName.authority))
+      .update(new Uint8Array([0]))
+      .update(utf8(peerName.classifier))
+      .digest()
+    p2pId = new Uint8Array(digest.subarray(0, P2P_ID_BYTES))
+    // Bounded: a full memo starts over (every CPA decoded recomputes its name's P2P ID).
+    if (p2pIdMemo.size >= P2P_ID_MEMO_SIZE) p2pIdMemo.clear()
+    p2pIdMemo.set(key, p2pId)
+  }
+  // The caller's own copy: the memo's bytes never change.
+  return new Uint8Array(p2pId)
 }
+
+/** P2P IDs of recent names (the same text always hashes to the same ID). */
+const p2pIdMemo = new Map<string, Uint8Array>()
 
 /** The PNRP ID `p2pId << 128 | serviceLocation`. */
 export function pnrpIdOf(p2pId: Uint8Array, serviceLocation: Uint8Array): PnrpId {
@@ -138,13 +155,18 @@ export function shortId(id: PnrpId): string {
   return `${hex.slice(0, 8)}:${hex.slice(32, 40)}`
 }
 
+/** Big-endian bytes (a multiple of 8 long, as IDs and locations are) to a bigint. */
 function bytesToBigint(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt('0x' + toHex(bytes))
+  if (bytes.length % 8 !== 0) return bytes.length === 0 ? 0n : BigInt('0x' + toHex(bytes))
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let value = 0n
+  for (let i = 0; i < bytes.length; i += 8) value = (value << 64n) | view.getBigUint64(i)
+  return value
 }
 
+/** `value` (0 <= value < 2^(8 size)) as `size` big-endian bytes, in a plain Uint8Array. */
 function bigintToBytes(value: bigint, size: number): Uint8Array {
-  const hex = value.toString(16).padStart(size * 2, '0')
   const out = new Uint8Array(size)
-  for (let i = 0; i < size; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  out.set(Buffer.from(value.toString(16).padStart(size * 2, '0'), 'hex'))
   return out
 }

@@ -26,7 +26,12 @@ import {
   MAX_PATH,
   MAX_PENDING_ADMISSIONS,
   NONCE_BYTES,
+  RESOLVE_START_ENTRIES,
   RETRANSMIT_MS,
+  LEAF_REPAIR_ROUNDS,
+  SPLIT_DETECTION_MIN_MS,
+  SPLIT_DETECTION_PER_NODE_MS,
+  STALE_CHECKS_PER_ROUND,
   SMALL_CACHE_ENTRIES,
   SMALL_CACHE_MAINTENANCE_MS,
 } from './constants.ts'
@@ -53,6 +58,24 @@ import {
 import { addressKey, PnrpRpc } from './rpc.ts'
 import type { Endpoint, RouteEntry } from './types.ts'
 
+/**
+ * What a node does when an admitted entry joins one of its leaf sets (MS-PNRP 1.6 "Leaf-set
+ * flooding"): 'flood' (possibly news: a registrant, a flooded or introduced entry) floods it
+ * to its neighbours and sends our own entry back; 'reply' (an established node that a walk of
+ * ours met: its neighbours know it) only sends our own entry back.
+ */
+type Spread = 'flood' | 'reply'
+
+interface AdmitOptions {
+  spread: Spread
+  /** The Already-Flooded list it came with. */
+  flooded?: Endpoint[]
+  /** Return routability only, even for a leaf-set candidate (the sync conversation's entries). */
+  plain?: boolean
+  /** It already won a full level's draw (RouteCache.wouldKeep). */
+  drawn?: boolean
+}
+
 /** Windows' cloud states (PNRP_CLOUD_STATE) that a protocol node can be in. */
 export type CloudState = 'virtual' | 'synchronizing' | 'active' | 'alone' | 'dead'
 
@@ -78,6 +101,9 @@ interface Conversation {
   expires: number
 }
 
+/** Told when an expected FLOOD arrives: its entry, and the admission under way. */
+type FloodWaiter = (entry: RouteEntry, admitted: Promise<void>) => void
+
 /** The classifier of the name every node registers for its own place in the ring. */
 export const NODE_CLASSIFIER = 'pnrp-node'
 
@@ -92,9 +118,17 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
   private readonly endpoints: Endpoint[]
   private readonly seeds: Address[]
   private readonly conversations = new Map<string, Conversation>()
-  private readonly admissions = new Set<PnrpId>()
-  /** IDs a sync conversation asked for, resolved when their FLOOD has been admitted. */
-  private readonly expectedFloods = new Map<PnrpId, (admitted: Promise<void>) => void>()
+  /** Liveness checks in flight, by entry ID. */
+  private readonly livenessChecks = new Map<PnrpId, Promise<void>>()
+  /** Local IDs whose registration walk (MS-PNRP 1.6 "Register") has finished. */
+  private readonly announced = new Set<PnrpId>()
+  /** Admissions in flight (return-routability INQUIRE or CPA check), by entry ID. */
+  private readonly admissions = new Map<PnrpId, Promise<void>>()
+  /**
+   * IDs sync conversations asked for, each with the conversations waiting for its FLOOD (two
+   * seeds may advertise the same ID), told when it has been admitted.
+   */
+  private readonly expectedFloods = new Map<PnrpId, Set<FloodWaiter>>()
   private readonly tasks = new Set<Promise<unknown>>()
   private readonly stopController = new AbortController()
   private maintenanceTimer: Timer | undefined
@@ -218,7 +252,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     return this.track(
       resolveIteratively(this.resolverContext(), { reason: 'app', ...request, signal }).then(
         (outcome) => {
-          for (const entry of outcome.met) this.consider(entry)
+          void this.learn(outcome.met)
           return outcome
         },
       ),
@@ -235,7 +269,11 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     this.setState(this.cache.size > 0 ? 'active' : 'alone')
   }
 
-  private async synchronize(seed: Address): Promise<void> {
+  /**
+   * One sync conversation with `seed`; resolves with the entries it sent that are in our cache
+   * once their FLOODs have been admitted (the seed's part of the cloud, for split detection).
+   */
+  private async synchronize(seed: Address): Promise<RouteEntry[]> {
     const nonce = this.random.bytes(NONCE_BYTES)
     const own = this.nodeRegistration ? this.entryOf(this.nodeRegistration) : undefined
     const advertise = await this.rpc.request(
@@ -248,22 +286,29 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
         localOnly: false,
       },
       'advertise',
-      this.stopController.signal,
     )
-    if (!advertise || advertise.ids.length === 0) return
+    if (!advertise || advertise.ids.length === 0) return []
     // The entries come as FLOODs (D set) after the ACK; wait until each is admitted (or not).
     const wanted = advertise.ids.filter((id) => !this.registrations.has(id))
+    const received: RouteEntry[] = []
+    const mine = new Map<PnrpId, FloodWaiter>()
     const arrivals = wanted.map(
       (id) =>
         new Promise<void>((resolve) => {
-          this.expectedFloods.set(id, (admitted) => void admitted.then(resolve, resolve))
+          const waiter: FloodWaiter = (entry, admitted) => {
+            received.push(entry)
+            void admitted.then(resolve, resolve)
+          }
+          mine.set(id, waiter)
+          let waiters = this.expectedFloods.get(id)
+          if (!waiters) this.expectedFloods.set(id, (waiters = new Set()))
+          waiters.add(waiter)
         }),
     )
     const ack = await this.rpc.request(
       seed,
       { type: 'request', id: this.rpc.newId(), nonce, ids: advertise.ids },
       'ack',
-      this.stopController.signal,
     )
     if (ack) {
       // The FLOODs were sent right after the ACK; give them one retransmit interval to land.
@@ -272,20 +317,30 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
         this.clock.sleep(RETRANSMIT_MS, this.stopController.signal).catch(() => {}),
       ])
     }
-    for (const id of wanted) this.expectedFloods.delete(id)
+    for (const [id, waiter] of mine) {
+      const waiters = this.expectedFloods.get(id)
+      waiters?.delete(waiter)
+      if (waiters?.size === 0) this.expectedFloods.delete(id)
+    }
+    return received.filter((e) => this.cache.has(e.id))
   }
 
   /** Resolves ID+1 with our entry attached, so the nodes around our ID learn it. */
   private async announce(registration: LocalRegistration): Promise<void> {
-    const outcome = await this.resolve({
-      target: addToId(registration.id, 1n),
-      mode: 'exact',
-      reason: 'registration',
-      max: 0,
-      entry: this.entryOf(registration),
-    })
+    const outcome = await this.track(
+      resolveIteratively(this.resolverContext(), {
+        target: addToId(registration.id, 1n),
+        mode: 'exact',
+        reason: 'registration',
+        max: 0,
+        entry: this.entryOf(registration),
+        signal: this.stopController.signal,
+      }),
+    )
     // Wait for the leaf-set candidates to be checked, so a registration returns ready.
-    await Promise.allSettled(outcome.met.map((entry) => this.admit(entry)))
+    await this.learn(outcome.met)
+    await this.fillLeafSets()
+    if (this.registrations.has(registration.id)) this.announced.add(registration.id)
     if (this.cache.size > 0 && this.currentState !== 'active') this.setState('active')
   }
 
@@ -293,6 +348,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     const { below, above } = this.cache.leafSet(registration.id)
     const revocation = this.registrations.sign(registration, ZERO_NONCE, this.clock.now(), true)
     this.registrations.remove(registration.id)
+    this.announced.delete(registration.id)
     this.cache.removeLocalId(registration.id)
     // MS-PNRP 1.6 "Unregister": the revocation goes to the leaf set, which forwards it.
     this.floodRevocation(revocation.bytes, [...below, ...above], [...this.endpoints])
@@ -358,7 +414,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
       hashedNonce: message.hashedNonce,
       ids,
     })
-    if (message.entry) this.consider(message.entry)
+    if (message.entry) void this.consider(message.entry, 'flood')
   }
 
   private onRequestIds(message: PnrpMessageOf<'request'>, from: Address): void {
@@ -406,14 +462,19 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     if (this.registrations.has(entry.id)) return
     const expected = this.expectedFloods.get(entry.id)
     this.expectedFloods.delete(entry.id)
-    const known = this.cache.get(entry.id)
-    if (known) {
+    if (!this.needsAdmission(entry)) {
       this.cache.touch(entry.id, this.clock.now())
-      expected?.(Promise.resolve())
+      for (const waiter of expected ?? []) waiter(entry, Promise.resolve())
       return
     }
-    const admitted = this.admit(entry, message.flooded, from)
-    expected?.(admitted)
+    // Entries a sync conversation asked for are checked for return routability only; the
+    // ones that belong in a leaf set are validated when the registration walk meets them.
+    const admitted = this.admit(entry, {
+      flooded: message.flooded,
+      plain: expected !== undefined,
+      spread: 'flood',
+    })
+    for (const waiter of expected ?? []) waiter(entry, admitted)
   }
 
   private onRevoke(bytes: Uint8Array, flooded: Endpoint[]): void {
@@ -429,15 +490,28 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
       this.rpc.countInvalid()
       return
     }
+    const entry = this.cache.get(cpa.id)
+    if (!entry) return
     const wasLeaf = this.cache.inLeafSet(cpa.id)
-    if (!this.cache.remove(cpa.id)) return
     // Forward along our leaf set while the ID was in it (MS-PNRP 1.6 "Unregister"): to the
     // entries around it, which are the ones that may hold it as a leaf too.
-    if (!wasLeaf) return
-    this.floodRevocation(bytes, this.cache.closest(cpa.id, 2 * LEAF_SET_SIDE), [
-      ...flooded,
-      ...this.endpoints,
-    ])
+    const forward = (): void => {
+      if (!wasLeaf) return
+      this.floodRevocation(bytes, this.cache.closest(cpa.id, 2 * LEAF_SET_SIDE), [
+        ...flooded,
+        ...this.endpoints,
+      ])
+    }
+    if (!PeerName.parse(cpa.peerName).isSecured) {
+      // Anyone may sign for an unsecured name, so its revocation proves nothing by itself: ask
+      // the node that holds the ID, and act only when it says the registration is gone.
+      void this.checkLiveness(entry).then(() => {
+        if (!this.cache.has(cpa.id)) forward()
+      })
+      return
+    }
+    this.cache.remove(cpa.id)
+    forward()
   }
 
   private onInquire(message: PnrpMessageOf<'inquire'>, from: Address): void {
@@ -476,7 +550,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
       this.rpc.send(from, { ...reply, notHere: true, leafGap: false, leaves: [] })
       return
     }
-    if (message.entry) this.consider(message.entry)
+    if (message.entry) void this.consider(message.entry, 'flood')
     const onPath = new Set(message.path.map(addressKey))
     const target = message.target
     const local = this.closestLocal(target)
@@ -486,9 +560,13 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     let next: RouteEntry = this.entryOf(local)
     if (remote && compareCloseness(target, remote.id, local.id) < 0) {
       next = { id: remote.id, endpoints: remote.endpoints }
+      // An entry not heard from in a while is checked as it is used (ENTRY_STALE_MS).
+      if (remote.lastSeen < this.clock.now() - ENTRY_STALE_MS) void this.checkLiveness(remote)
     }
     // Matches we hold or know closely: our registrations and leaf entries (MS-PNRP 1.6).
-    const leaves = this.matchingNear(target, message.mode, message.reason === 'registration')
+    // A registrant (or a node re-announcing itself) learns the entries around its ID.
+    const announcing = message.reason === 'registration' || message.reason === 'split-detection'
+    const leaves = this.matchingNear(target, message.mode, announcing)
     const knownMatch = leaves.some((e) => matchesTarget(message.mode, target, e.id))
     const leafGap =
       !knownMatch &&
@@ -500,49 +578,126 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
 
   // ---- cache admission and flooding -----------------------------------------------------
 
-  /** Admits a route entry heard of in passing, bounded by MAX_PENDING_ADMISSIONS. */
-  private consider(entry: RouteEntry): void {
-    if (this.registrations.has(entry.id) || this.cache.get(entry.id)) return
-    void this.admit(entry)
+  /**
+   * Admits what a walk of ours met (MS-PNRP 1.6: AUTHORITY entries are new route entries).
+   * They are checked at once, so each would qualify for a leaf set that is not yet full: only
+   * those among the nearest on some side of a local ID (with the leaf entries we have) get the
+   * CPA check; the others are checked for return routability, if the cache wants them.
+   */
+  private learn(met: RouteEntry[], spread: Spread = 'reply'): Promise<unknown> {
+    const fresh = met.filter((e) => this.needsAdmission(e))
+    const leaves = this.cache.leafCandidates(fresh.map((e) => e.id))
+    return Promise.allSettled(
+      fresh.map((e) =>
+        leaves.has(e.id) ? this.admit(e, { spread }) : this.consider(e, spread, true),
+      ),
+    )
+  }
+
+  /**
+   * Admits a route entry heard of in passing (a LOOKUP's registrant, a resolve's answers),
+   * bounded by MAX_PENDING_ADMISSIONS. A level that is full takes a newcomer only if it wins
+   * the cache's fair draw, drawn before the INQUIRE so that entries the cache would drop cost
+   * no messages.
+   */
+  private consider(entry: RouteEntry, spread: Spread, plain = false): Promise<void> {
+    if (!this.needsAdmission(entry)) return Promise.resolve()
+    if (this.cache.has(entry.id)) return plain ? Promise.resolve() : this.admit(entry, { spread })
+    if (!this.cache.wouldKeep(entry.id)) return Promise.resolve()
+    return this.admit(entry, { spread, drawn: true, plain })
+  }
+
+  /**
+   * Whether `entry` is worth an admission: not ours, and not cached yet, or cached without a
+   * validation although it now belongs in a leaf set.
+   */
+  private needsAdmission(entry: RouteEntry): boolean {
+    if (this.registrations.has(entry.id)) return false
+    const known = this.cache.get(entry.id)
+    if (!known) return true
+    return !known.validated && this.cache.wouldJoinLeafSet(entry.id)
   }
 
   /**
    * MS-PNRP 1.6 "New route entry": cached only after an INQUIRE at its address answers for
    * its ID; an entry that would join a leaf set needs a validated CPA (nonce-signed) too.
+   * Concurrent admissions of one ID share one check.
    */
-  private async admit(entry: RouteEntry, flooded: Endpoint[] = [], from?: Address): Promise<void> {
-    if (this.stopped || this.registrations.has(entry.id) || this.cache.get(entry.id)) return
-    if (this.admissions.has(entry.id) || this.admissions.size >= MAX_PENDING_ADMISSIONS) return
-    this.admissions.add(entry.id)
-    try {
-      const wouldJoin = this.cache.wouldJoinLeafSet(entry.id)
-      let validated = false
-      if (wouldJoin) {
-        const cpa = await fetchValidCpa(this.resolverContext(), entry, this.stopController.signal)
-        if (!cpa || cpa.revoke) return
-        validated = true
-      } else {
-        const reply = await this.rpc.request(
-          entry.endpoints[0] as Address,
-          { type: 'inquire', id: this.rpc.newId(), target: entry.id, wantCpa: false },
-          'authority',
-          this.stopController.signal,
-        )
-        if (!reply || reply.notHere) return
-      }
-      if (this.stopped) return
-      const result = this.cache.add(entry, this.clock.now(), { validated })
-      if (result.joinedLeafSetsOf.length > 0) this.floodNewLeaf(entry, flooded, from)
-    } finally {
-      this.admissions.delete(entry.id)
+  /** Admission checks that failed with an error (not a refusal): request table full, stopping. */
+  admissionFailures = 0
+
+  private admit(entry: RouteEntry, options: AdmitOptions): Promise<void> {
+    const running = this.admissions.get(entry.id)
+    if (running) return running
+    if (this.stopped || !this.needsAdmission(entry)) return Promise.resolve()
+    if (this.admissions.size >= MAX_PENDING_ADMISSIONS) return Promise.resolve()
+    // An admission never rejects: its callers fire and forget it, and a failed check (the
+    // request table full, the node stopping) only means the entry is not admitted.
+    const admission = this.check(entry, options)
+      .catch(() => {
+        this.admissionFailures++
+      })
+      .finally(() => this.admissions.delete(entry.id))
+    this.admissions.set(entry.id, admission)
+    return admission
+  }
+
+  private async check(entry: RouteEntry, options: AdmitOptions): Promise<void> {
+    const wouldJoin = options.plain !== true && this.cache.wouldJoinLeafSet(entry.id)
+    let validated = false
+    if (wouldJoin) {
+      const cpa = await fetchValidCpa(this.resolverContext(), entry)
+      if (!cpa || cpa.revoke) return
+      validated = true
+    } else {
+      const reply = await this.rpc.request(
+        entry.endpoints[0] as Address,
+        { type: 'inquire', id: this.rpc.newId(), target: entry.id, wantCpa: false },
+        'authority',
+      )
+      if (!reply || reply.notHere) return
+    }
+    if (this.stopped) return
+    const result = this.cache.add(entry, this.clock.now(), {
+      ...(validated ? { validated } : {}),
+      replace: options.drawn === true,
+    })
+    // A node that knew no one is part of a cloud from its first admitted neighbour.
+    if (this.currentState === 'alone' && this.cache.size > 0) this.setState('active')
+    if (result.joinedLeafSetsOf.length > 0) {
+      this.floodNewLeaf(entry, result.joinedLeafSetsOf, options.flooded ?? [], options.spread)
     }
   }
 
   /**
-   * MS-PNRP 1.6 "Leaf-set flooding": a validated entry joined a leaf set here: flood it to our
-   * nearest neighbour on each side of it (not already flooded), and send our own entry back.
+   * MS-PNRP 1.6 "Leaf-set flooding": a validated entry joined a leaf set here: send it our own
+   * entry (the local ID whose leaf set it joined), and with 'flood', flood it to our nearest
+   * neighbour on each side of it (not already flooded), who pass it on while it enters their
+   * leaf sets.
    */
-  private floodNewLeaf(entry: RouteEntry, flooded: Endpoint[], from?: Address): void {
+  private floodNewLeaf(
+    entry: RouteEntry,
+    joined: PnrpId[],
+    flooded: Endpoint[],
+    spread: Spread,
+  ): void {
+    // Our entry back: the local ID whose leaf set it joined (the nearest, if several).
+    let own = joined[0] as PnrpId
+    for (const id of joined) if (compareCloseness(entry.id, id, own) < 0) own = id
+    const introduce = (to: Address): void =>
+      this.rpc.send(to, {
+        type: 'flood',
+        id: this.rpc.newId(),
+        validate: entry.id,
+        entry: { id: own, endpoints: this.endpoints },
+        noAck: true,
+        flooded: [],
+      })
+    // MS-PNRP sends our own entry back to the flood's sender; we send it to the entry's node,
+    // which so learns each neighbour that learns it (its own walk may have missed some). The
+    // sender needs no copy: it flooded us because it holds us in its cache.
+    introduce(entry.endpoints[0] as Endpoint)
+    if (spread === 'reply') return
     const already = new Set(flooded.map(addressKey))
     const { below, above } = this.cache.neighbours(entry.id)
     const targets = [below, above].filter(
@@ -553,16 +708,6 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     )
     const list = [...flooded, ...this.endpoints, ...targets.map((t) => t.endpoints[0] as Endpoint)]
     for (const neighbour of targets) this.floodTo(neighbour, { entry }, list)
-    const own = this.closestLocal(entry.id)
-    const back: Address = from ?? (entry.endpoints[0] as Endpoint)
-    this.rpc.send(back, {
-      type: 'flood',
-      id: this.rpc.newId(),
-      validate: entry.id,
-      entry: this.entryOf(own),
-      noAck: true,
-      flooded: [],
-    })
   }
 
   private floodTo(
@@ -587,7 +732,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
       return
     }
     void this.track(
-      this.rpc.request(address, message, 'ack', this.stopController.signal).then((ack) => {
+      this.rpc.request(address, message, 'ack').then((ack) => {
         if (!ack || ack.notHere) this.cache.remove(to.id)
       }),
     )
@@ -606,29 +751,99 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
   /** MS-PNRP 1.7 maintenance: liveness of stale entries, resync when small, cache balancing. */
   private async maintain(): Promise<void> {
     if (this.stopped) return
+    // Liveness (MS-PNRP 1.7): the leaf entries not heard from in ENTRY_STALE_MS are checked
+    // here, a few a round; other entries are checked when we hand them out (onLookup).
     const now = this.clock.now()
     const checks = this.cache
       .staleEntries(now - ENTRY_STALE_MS)
-      .slice(0, 8)
-      .map(async (entry) => {
-        const reply = await this.rpc.request(
-          entry.endpoints[0] as Address,
-          { type: 'inquire', id: this.rpc.newId(), target: entry.id, wantCpa: false },
-          'authority',
-          this.stopController.signal,
-        )
+      .filter((e) => this.cache.inLeafSet(e.id))
+      .slice(0, STALE_CHECKS_PER_ROUND)
+      .map((entry) => this.checkLiveness(entry))
+    await Promise.allSettled(checks)
+    if (this.stopped) return
+    await this.fillLeafSets()
+    if (this.cache.size < SMALL_CACHE_ENTRIES && this.seeds.length > 0) await this.bootstrap()
+    const cloudSize = this.cache.estimateCloudSize() ?? this.cache.size
+    // Cache balancing: a LOOKUP into a level that the cloud's size says should hold more.
+    const point = this.cache.balancePoint(cloudSize)
+    if (point !== undefined && !this.stopped) {
+      await this.resolve({ target: point, mode: 'nearest', reason: 'maintenance', max: 0 })
+    }
+    // Leaf-set repair: now and then, re-announce a local ID on a walk from across the ring.
+    if (!this.stopped && this.random.int(LEAF_REPAIR_ROUNDS) === 0) {
+      await this.reannounce(this.cache.spread(RESOLVE_START_ENTRIES))
+    }
+    // MS-PNRP 1.6 split detection: the same walk from a seed's entries, each node at a rate
+    // inversely proportional to the cloud's size, so the cloud as a whole runs a steady few.
+    const period = Math.max(SPLIT_DETECTION_MIN_MS, cloudSize * SPLIT_DETECTION_PER_NODE_MS)
+    if (!this.stopped && this.seeds.length > 0 && this.random.float() * period < MAINTENANCE_MS) {
+      const seed = this.seeds[this.random.int(this.seeds.length)] as Address
+      if (addressKey(seed) !== addressKey(this.socket.local)) {
+        await this.reannounce(await this.synchronize(seed))
+      }
+    }
+    this.setState(this.cache.size > 0 ? 'active' : 'alone')
+  }
+
+  /**
+   * Leaf-set repair and MS-PNRP 1.6 split detection: resolves (a random local ID)+1 with our
+   * entry attached, starting at `start`, away from our own neighbourhood (entries a seed sent,
+   * or cache entries spread over the ring). A walk that arrives from elsewhere reaches the
+   * nodes around the ID even where our side of the ring does not know them (a split, or a
+   * leaf set that concurrent joins left short); the nodes on its way learn our entry, and
+   * what it meets is admitted and, when it enters a leaf set, flooded: the sides merge.
+   */
+  private async reannounce(start: RouteEntry[]): Promise<void> {
+    const locals = [...this.announced]
+    if (this.stopped || locals.length === 0 || start.length === 0) return
+    const id = locals[this.random.int(locals.length)] as PnrpId
+    const registration = this.registrations.get(id)
+    if (!registration) return
+    const outcome = await this.track(
+      resolveIteratively(this.resolverContext(), {
+        target: addToId(id, 1n),
+        mode: 'exact',
+        reason: 'split-detection',
+        max: 0,
+        entry: this.entryOf(registration),
+        startFrom: start,
+        signal: this.stopController.signal,
+      }),
+    )
+    await this.learn(outcome.met, 'flood')
+  }
+
+  /**
+   * Validates the cached entries that belong in a leaf set but were admitted without a CPA
+   * check (return routability only, e.g. from a sync conversation), so a leaf set holds the
+   * nearest nodes we know.
+   */
+  private fillLeafSets(): Promise<unknown> {
+    return Promise.allSettled(
+      this.cache.leafGaps().map((entry) => this.admit(entry, { spread: 'reply' })),
+    )
+  }
+
+  /** INQUIREs a cached entry's node (return routability): kept and touched, or removed. */
+  private checkLiveness(entry: RouteEntry): Promise<void> {
+    const running = this.livenessChecks.get(entry.id)
+    if (running) return running
+    if (this.stopped || this.livenessChecks.size >= MAX_PENDING_ADMISSIONS) return Promise.resolve()
+    const check = this.rpc
+      .request(
+        entry.endpoints[0] as Address,
+        { type: 'inquire', id: this.rpc.newId(), target: entry.id, wantCpa: false },
+        'authority',
+      )
+      .then((reply) => {
         if (!reply || reply.notHere) this.cache.remove(entry.id)
         else this.cache.touch(entry.id, this.clock.now())
       })
-    await Promise.allSettled(checks)
-    if (this.stopped) return
-    if (this.cache.size < SMALL_CACHE_ENTRIES && this.seeds.length > 0) await this.bootstrap()
-    const gap = this.cache.largestGap()
-    if (gap && !this.stopped) {
-      const middle = addToId(gap.from, clockwise(gap.from, gap.to) / 2n)
-      await this.resolve({ target: middle, mode: 'nearest', reason: 'maintenance', max: 0 })
-    }
-    this.setState(this.cache.size > 0 ? 'active' : 'alone')
+      // Fire and forget: a check that cannot be sent (request table full, stopping) is skipped.
+      .catch(() => {})
+      .finally(() => this.livenessChecks.delete(entry.id))
+    this.livenessChecks.set(entry.id, check)
+    return check
   }
 
   // ---- helpers --------------------------------------------------------------------------
@@ -648,12 +863,24 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     return { id: registration.id, endpoints: this.endpoints }
   }
 
+  /**
+   * Our registration closest to `target`, among those whose registration walk has finished
+   * (a local ID still registering has no leaf set yet: it would claim to be the closest node
+   * to targets its neighbours are closer to), or among all when none has.
+   */
   private closestLocal(target: PnrpId): LocalRegistration {
     let best: LocalRegistration | undefined
+    let bestAnnounced: LocalRegistration | undefined
     for (const r of this.registrations.all()) {
       if (!best || compareCloseness(target, r.id, best.id) < 0) best = r
+      if (
+        this.announced.has(r.id) &&
+        (!bestAnnounced || compareCloseness(target, r.id, bestAnnounced.id) < 0)
+      ) {
+        bestAnnounced = r
+      }
     }
-    return best as LocalRegistration
+    return (bestAnnounced ?? best) as LocalRegistration
   }
 
   /** Our registrations and leaf entries matching `target` (or, registering, the closest). */

@@ -66,6 +66,21 @@ export class Registrations {
     return registration
   }
 
+  /**
+   * Checks that update(id, fields) would succeed, changing nothing: PEER_E_NOT_FOUND for an
+   * unknown ID, E_INVALIDARG (naming the limit) for fields a CPA cannot carry. Lets a caller
+   * check the updates of several registrations before it applies any.
+   */
+  check(
+    id: PnrpId,
+    fields: Partial<Omit<RegistrationFields, 'peerName' | 'serviceLocation'>>,
+    now = 0,
+  ): void {
+    const current = this.byId.get(id)
+    if (!current) throw new PeerError('PEER_E_NOT_FOUND', 'no such registration here')
+    this.sign({ ...current, ...fields }, ZERO_NONCE, now, false)
+  }
+
   /** Replaces the published fields of a registration (its name and location stay). */
   update(
     id: PnrpId,

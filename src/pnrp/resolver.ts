@@ -13,7 +13,9 @@ import type { Random } from '../core/random.ts'
 import type { Address } from '../transport/types.ts'
 import type { RouteCache } from './cache.ts'
 import {
+  MAX_AUTHORITY_LEAVES,
   MAX_HOP_USES,
+  RESOLVE_START_ENTRIES as START_ENTRIES,
   MAX_HOPS,
   MAX_PATH,
   MAX_SUSPICIOUS_REPLIES,
@@ -78,7 +80,14 @@ export async function resolveIteratively(
   const uses = new Map<string, number>()
   const path: Endpoint[] = [ctx.self]
   const met = new Map<PnrpId, RouteEntry>()
-  const candidates = new Map<PnrpId, RouteEntry>()
+  /**
+   * Matches to validate, one per (ID, endpoint) reported: an answer that lists a known ID at
+   * another address adds a candidate, it does not replace the one we had (a forged listing
+   * then costs one refused INQUIRE, never the real registration).
+   */
+  const candidates = new Map<string, { entry: RouteEntry; seq: number }>()
+  /** IDs taken off the stack. */
+  const tried = new Set<PnrpId>()
   const closer = (a: PnrpId, b: PnrpId): boolean => compareCloseness(target, a, b) < 0
   let best: RouteEntry | undefined
   /** The closest node that answered: entries farther than it are no longer worth a hop. */
@@ -86,23 +95,59 @@ export async function resolveIteratively(
   let hops = 0
   let suspicious = 0
 
+  /** Whether the walk has what it came for: a match, or it wants none (it only walks). */
+  const settled = (): boolean => request.max === 0 || candidates.size > 0
+
+  /** Pushes cached entries not tried yet, closest last; false when there is none. */
+  const refill = (into: RouteEntry[]): boolean => {
+    const fresh = cache.closest(
+      target,
+      START_ENTRIES,
+      (e) =>
+        tried.has(e.id) ||
+        (settled() && closestAnswered !== undefined && !closer(e.id, closestAnswered)) ||
+        uses.has(addressKey(e.endpoints[0] as Endpoint)),
+    )
+    for (let i = fresh.length - 1; i >= 0; i--) into.push(fresh[i] as RouteEntry)
+    return fresh.length > 0
+  }
+
   const note = (entry: RouteEntry): void => {
     if (!met.has(entry.id)) met.set(entry.id, entry)
     if (!best || closer(entry.id, best.id)) best = entry
     if (matchesTarget(mode, target, entry.id) && !request.exclude?.(entry.id)) {
-      candidates.set(entry.id, entry)
+      const key = `${entry.id}|${addressKey(entry.endpoints[0] as Endpoint)}`
+      if (!candidates.has(key)) candidates.set(key, { entry, seq: candidates.size })
     }
   }
 
   // The stack holds the closest last, so it is tried first.
-  const start = request.startFrom ?? cache.closest(target, 3)
+  const start = request.startFrom ?? cache.closest(target, START_ENTRIES)
   const stack: RouteEntry[] = [...start].sort((a, b) => compareCloseness(target, b.id, a.id))
   for (const entry of stack) note(entry)
+  const fromCache = request.startFrom === undefined
+  // Matches our own cache holds are candidates from the start (a walk past dead or lying
+  // hops still ends with them).
+  if (fromCache && matchesTarget(mode, target, target)) {
+    for (const entry of cache.closest(target, MAX_AUTHORITY_LEAVES)) {
+      if (matchesTarget(mode, target, entry.id)) note(entry)
+    }
+  }
 
-  while (stack.length > 0 && hops < MAX_HOPS && suspicious <= MAX_SUSPICIOUS_REPLIES) {
+  while (hops < MAX_HOPS && suspicious <= MAX_SUSPICIOUS_REPLIES) {
     if (request.signal?.aborted) break
+    if (stack.length === 0) {
+      // Every hop we had failed or was spent: start again from the cache's closest entries not
+      // tried yet (the ones that failed were removed from it).
+      if (!fromCache || !refill(stack)) break
+    }
     const hop = stack.pop() as RouteEntry
-    if (closestAnswered !== undefined && !closer(hop.id, closestAnswered)) continue
+    tried.add(hop.id)
+    // Nothing farther than the closest node that answered is worth a hop, once the walk has
+    // what it came for. A resolve that has not met a match yet backtracks through all of its
+    // stack (MS-PNRP 1.6: until the stack is empty), which gets it around a node whose leaf
+    // set misses the way, or an entry planted close to the target that answers nothing.
+    if (settled() && closestAnswered !== undefined && closer(closestAnswered, hop.id)) continue
     const endpoint = hop.endpoints[0] as Endpoint
     const key = addressKey(endpoint)
     const used = uses.get(key) ?? 0
@@ -145,6 +190,9 @@ export async function resolveIteratively(
       const visited = uses.has(addressKey(next.endpoints[0] as Endpoint))
       // Push only progress (MS-PNRP 1.6), or anything while our cache is too small to judge.
       if (!visited && (closer(next.id, hop.id) || cache.size < SMALL_CACHE_ENTRIES)) {
+        // The hop stays under it: if the next one fails, we come back and ask the hop again,
+        // with the failed node on the flagged path (MS-PNRP 1.6 backtracking, 3 uses a hop).
+        if (used + 1 < MAX_HOP_USES) stack.push(hop)
         stack.push(next)
       }
     }
@@ -152,11 +200,17 @@ export async function resolveIteratively(
 
   const results: Cpa[] = []
   if (request.max > 0) {
-    const ordered = [...candidates.values()].sort((a, b) => compareCloseness(target, a.id, b.id))
-    for (const candidate of ordered.slice(0, MAX_VALIDATIONS_PER_RESOLVE)) {
+    // Closest first; for one ID, the latest report first (the freshest knowledge of it).
+    const ordered = [...candidates.values()].sort(
+      (a, b) => compareCloseness(target, a.entry.id, b.entry.id) || b.seq - a.seq,
+    )
+    const found = new Set<PnrpId>()
+    for (const { entry } of ordered.slice(0, MAX_VALIDATIONS_PER_RESOLVE)) {
       if (results.length >= request.max || request.signal?.aborted) break
-      const cpa = await fetchValidCpa(ctx, candidate, request.signal)
+      if (found.has(entry.id)) continue
+      const cpa = await fetchValidCpa(ctx, entry, request.signal)
       if (cpa && !cpa.revoke) {
+        found.add(entry.id)
         results.push(cpa)
         request.onResult?.(cpa)
       }

@@ -15,6 +15,7 @@ import {
   RETRY_COUNT,
   SOURCE_BURST,
   SOURCE_RATE_PER_SECOND,
+  SOURCE_SWEEP_SIZE,
 } from './constants.ts'
 import {
   decodePnrpMessage,
@@ -63,6 +64,9 @@ interface Bucket {
   at: number
 }
 
+/** How long an empty bucket takes to refill to SOURCE_BURST. */
+const REFILL_MS = (SOURCE_BURST / SOURCE_RATE_PER_SECOND) * 1000
+
 export const addressKey = (a: Address): string => `${a.address}|${a.port}`
 
 export class PnrpRpc {
@@ -78,6 +82,8 @@ export class PnrpRpc {
   private readonly pending = new Map<number, Pending>()
   private readonly buckets = new Map<string, Bucket>()
   private handler: ((message: PnrpMessage, from: Address) => void) | undefined
+  /** When the bucket table was last swept of full buckets. */
+  private sweptAt = -Infinity
   private closed = false
 
   constructor(
@@ -202,10 +208,12 @@ export class PnrpRpc {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1
   }
 
-  /** Token bucket per source address (SOURCE_RATE_PER_SECOND, burst SOURCE_BURST). */
-  private admit(from: Address): boolean {
-    const key = addressKey(from)
+  /** Token bucket per source (`key`: addressKey), SOURCE_RATE_PER_SECOND, burst SOURCE_BURST. */
+  private admit(key: string): boolean {
     const now = this.clock.now()
+    if (this.buckets.size >= SOURCE_SWEEP_SIZE && now - this.sweptAt >= REFILL_MS) {
+      this.sweep(now)
+    }
     let bucket = this.buckets.get(key)
     if (!bucket) {
       if (this.buckets.size >= MAX_TRACKED_SOURCES) {
@@ -225,11 +233,25 @@ export class PnrpRpc {
     return true
   }
 
+  /**
+   * Forgets the buckets that have refilled to SOURCE_BURST: a full bucket and no bucket are the
+   * same thing, so the table holds only the sources heard from in the last REFILL_MS.
+   */
+  private sweep(now: number): void {
+    this.sweptAt = now
+    for (const [key, bucket] of this.buckets) {
+      if (bucket.tokens + ((now - bucket.at) * SOURCE_RATE_PER_SECOND) / 1000 >= SOURCE_BURST) {
+        this.buckets.delete(key)
+      }
+    }
+  }
+
   private onDatagram(data: Uint8Array, from: Address): void {
     if (this.closed) return
     // MS-PNRP 1.1: packets from ports <= 1024 are dropped (our simulator uses high ports too).
     if (from.port <= 1024) return this.drop('bad-port')
-    if (!this.admit(from)) return this.drop('rate-limited')
+    const fromKey = addressKey(from)
+    if (!this.admit(fromKey)) return this.drop('rate-limited')
     let message: PnrpMessage
     try {
       message = decodePnrpMessage(data)
@@ -248,7 +270,7 @@ export class PnrpRpc {
       (this.counters.receivedByType[message.type] ?? 0) + 1
     if (message.type === 'authority' || message.type === 'ack' || message.type === 'advertise') {
       const entry = this.pending.get(message.replyTo)
-      if (!entry || entry.expect !== message.type || entry.to !== addressKey(from)) {
+      if (!entry || entry.expect !== message.type || entry.to !== fromKey) {
         return this.drop('unexpected-reply')
       }
       this.finish(message.replyTo, message)

@@ -336,7 +336,16 @@ describe('RouteCache leaf sets', () => {
     assert.equal(cache.add(entry, 10, { validated: true }).outcome, 'added')
     entry.endpoints[0]!.port = 1
     assert.equal(cache.get(12345n)!.endpoints[0]!.port, 3540)
-    assert.deepEqual(cache.get(12345n), { ...routeEntry(12345n), lastSeen: 10, validated: true })
+    const { id, endpoints, lastSeen, validated } = cache.get(12345n)!
+    assert.deepEqual(
+      { id, endpoints, lastSeen, validated },
+      { ...routeEntry(12345n), lastSeen: 10, validated: true },
+    )
+    // Equal endpoint lists are one shared, frozen object (a node sits in many caches).
+    const other = new RouteCache({ random })
+    other.add(routeEntry(12345n), 10)
+    assert.equal(other.get(12345n)!.endpoints, endpoints)
+    assert.ok(Object.isFrozen(endpoints) && Object.isFrozen(endpoints[0]))
     // Same endpoints: validation is kept.
     assert.equal(cache.add(routeEntry(12345n), 20).outcome, 'refreshed')
     assert.equal(cache.get(12345n)!.validated, true)
@@ -484,5 +493,113 @@ describe('RouteCache queries', () => {
     const first = run()
     assert.deepEqual(run(), first)
     assert.ok(first.outcomes.includes('full'))
+  })
+})
+
+describe('RouteCache: the sorted ring and the admission helpers', () => {
+  test('closest and neighbours match brute force through adds, evictions, removals and local IDs', () => {
+    const random = new SeededRandom('ring-consistency')
+    const cache = new RouteCache({ random, perLevel: 6 })
+    const brute = (target: PnrpId, count: number): PnrpId[] =>
+      [...cache.entries()]
+        .map((e) => e.id)
+        .sort((x, y) => compareCloseness(target, x, y))
+        .slice(0, count)
+    const check = (label: string): void => {
+      for (let t = 0; t < 10; t++) {
+        const target = randomId(random)
+        assert.deepEqual(ids(cache.closest(target, 8)), brute(target, 8), `${label}: closest`)
+        const all = [...cache.entries()].map((e) => e.id).filter((id) => id !== target)
+        const below = [...all].sort((x, y) =>
+          clockwise(x, target) < clockwise(y, target) ? -1 : 1,
+        )
+        const above = [...all].sort((x, y) =>
+          clockwise(target, x) < clockwise(target, y) ? -1 : 1,
+        )
+        const n = cache.neighbours(target)
+        assert.equal(n.below?.id, below[0], `${label}: below`)
+        assert.equal(n.above?.id, above[0], `${label}: above`)
+      }
+    }
+    for (let i = 0; i < 400; i++) {
+      cache.add(routeEntry(randomId(random)), i, { validated: i % 2 === 0 })
+      if (i === 100) cache.addLocalId(randomId(random))
+      if (i === 250) cache.addLocalId(randomId(random))
+      if (i % 7 === 0) {
+        const victim = [...cache.entries()][random.int(cache.size)]
+        if (victim) cache.remove(victim.id)
+      }
+      if (i % 50 === 0) check(`after ${i}`)
+    }
+    cache.removeLocalId(cache.localIds()[0]!)
+    check('after removeLocalId')
+    assertCapacity(cache)
+  })
+
+  test('leafCandidates: the nearest on each side among the candidates and the current leaves', () => {
+    const random = new SeededRandom('leaf-candidates')
+    const cache = new RouteCache({ random, leafSide: 2 })
+    const L = HALF
+    cache.addLocalId(L)
+    cache.add(routeEntry(L + 10n), 0, { validated: true })
+    cache.add(routeEntry(L - 10n), 0, { validated: true })
+    const candidates = [L + 5n, L + 20n, L + 30n, L - 5n, L - 40n, L]
+    // Above: L+5 and L+10 (leaf) beat L+20; below: L-5 and L-10 (leaf) beat L-40. L is local.
+    assert.deepEqual([...cache.leafCandidates(candidates)].sort(), [L - 5n, L + 5n].sort())
+    assert.equal(cache.leafCandidates([]).size, 0)
+  })
+
+  test('wouldKeep: always for leaf candidates and levels with room; a fair draw at a full level', () => {
+    const random = new SeededRandom('would-keep')
+    const cache = new RouteCache({ random, perLevel: 3 })
+    cache.addLocalId(0n)
+    // Far from 0 (level 0); while the leaf set has room every validated entry would join it.
+    const far = (): PnrpId => HALF - (randomId(random) >> 4n)
+    assert.equal(cache.wouldKeep(far()), true)
+    // Fill the leaf set with close entries, then level 0 with normal (unvalidated) ones.
+    for (let i = 1n; i <= 5n; i++) {
+      cache.add(routeEntry(i), 0, { validated: true })
+      cache.add(routeEntry(RING - i), 0, { validated: true })
+    }
+    for (let i = 0; i < 3; i++) assert.equal(cache.add(routeEntry(far()), i).outcome, 'added')
+    assert.deepEqual(cache.levelSizes(), [3])
+    let kept = 0
+    for (let i = 0; i < 400; i++) if (cache.wouldKeep(far())) kept++
+    assert.ok(kept > 140 && kept < 260, `kept ${kept} of 400`)
+    // A newcomer that won the draw takes a random normal entry's place.
+    const r = cache.add(routeEntry(far()), 100, { replace: true })
+    assert.equal(r.outcome, 'added')
+    assert.equal(r.evicted.length, 1)
+    assert.deepEqual(cache.levelSizes(), [3])
+    assert.equal(cache.wouldKeep(0n), false) // a local ID
+    assert.equal(cache.wouldKeep(3n), true) // cached already
+  })
+
+  test('balancePoint: a point in a level that the cloud should fill, none once it is full', () => {
+    const random = new SeededRandom('balance')
+    const cache = new RouteCache({ random, perLevel: 4 })
+    assert.equal(cache.balancePoint(1000), undefined) // no local ID
+    const L = randomId(random)
+    cache.addLocalId(L)
+    // A cloud of 3 puts fewer than perLevel nodes into level 0: nothing to balance.
+    assert.equal(cache.balancePoint(3), undefined)
+    // 1,000 nodes: level 0 is empty, so the point lies in its band.
+    const point = cache.balancePoint(1000)!
+    assert.equal(cache.levelOf(point), 0)
+    // Two entries in the middle of the bands of levels 0 and 1 (half of perLevel each).
+    for (const level of [0, 1]) {
+      for (const k of [1n, 2n]) {
+        const d = HALF / 10n ** BigInt(level) / 2n + k
+        const id = addToId(L, k === 1n ? d : -d)
+        assert.equal(cache.levelOf(id), level)
+        assert.equal(cache.add(routeEntry(id), 0).outcome, 'added')
+      }
+    }
+    assert.deepEqual(cache.levelSizes(), [2, 2])
+    // Levels 0 and 1 are half full. With 1,000 nodes level 2 (0.9% of the ring: about 9
+    // nodes) should hold perLevel and is empty, so its band is next; with 100 nodes (about 1
+    // node there) nothing is left to balance.
+    assert.equal(cache.levelOf(cache.balancePoint(1000)!), 2)
+    assert.equal(cache.balancePoint(100), undefined)
   })
 })

