@@ -6,13 +6,13 @@
  * link discovery (mDNS) finds. A cloud whose bootstrap finds no one is `alone`: it works, and
  * others can join through it.
  */
-import type { Clock } from '../core/clock.ts'
+import type { Clock, Timer } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
 import { TypedEmitter } from '../core/events.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import type { Address, DatagramTransport } from '../transport/types.ts'
-import { LINK_DISCOVERY_WAIT_MS, MAX_ROUTE_ENDPOINTS } from './constants.ts'
+import { LINK_DISCOVERY_WAIT_MS, MAX_ROUTE_ENDPOINTS, MDNS_QUERY_MS } from './constants.ts'
 import { isWildcard, machineAddresses } from './endpoints.ts'
 import { PnrpNode, type CloudState as NodeState } from './node.ts'
 import type { RecentNodes } from './recent-nodes.ts'
@@ -88,6 +88,10 @@ export class PnrpCloud extends TypedEmitter<CloudEvents> {
   private protocolNode: PnrpNode | undefined
   private currentState: CloudState = 'virtual'
   private advertised: Endpoint[] = []
+  /** Link-local: asks the link again every MDNS_QUERY_MS while the cloud is alone. */
+  private requery: Timer | undefined
+  /** Link-local: nodes the link announced after start, not yet joined through. */
+  private lateFinds: Address[] = []
 
   constructor(options: CloudOptions) {
     super()
@@ -145,7 +149,8 @@ export class PnrpCloud extends TypedEmitter<CloudEvents> {
     if (options.discovery) {
       const found: Address[] = []
       await options.discovery.start(this.advertised[0] as Address, (peer) => {
-        found.push(peer)
+        if (this.protocolNode) this.onLateFind(peer)
+        else found.push(peer)
       })
       options.discovery.query()
       // Give the link a moment to answer before deciding the cloud is empty.
@@ -169,13 +174,31 @@ export class PnrpCloud extends TypedEmitter<CloudEvents> {
       this.setState('dead')
       throw err
     }
+    if (options.discovery) {
+      const discovery = options.discovery
+      this.requery = options.clock.setInterval(() => {
+        if (this.currentState === 'alone') discovery.query()
+      }, MDNS_QUERY_MS)
+    }
     log.debug('cloud started', { cloud: this.name, state: node.state, port: local.port })
+  }
+
+  /** A node the link announced after start: while alone, join the cloud through it. */
+  private onLateFind(peer: Address): void {
+    const node = this.protocolNode
+    if (!node || this.currentState !== 'alone') return
+    this.lateFinds.push(peer)
+    const seeds = this.lateFinds.splice(0)
+    node.join(seeds).catch((err: unknown) => {
+      log.debug('joining through a late link answer failed', { error: String(err) })
+    })
   }
 
   /** Revokes this node's registrations, remembers whom it knew, and closes its socket. */
   async stop(): Promise<void> {
     const node = this.protocolNode
     if (!node) return
+    this.requery?.cancel()
     this.protocolNode = undefined
     const known = node.cache.spread(this.options.recent?.capacity ?? 0)
     await node.stop()

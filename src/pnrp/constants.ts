@@ -114,8 +114,6 @@ export const MAX_PENDING_ADMISSIONS = 64
 export const SOURCE_RATE_PER_SECOND = 100
 export const SOURCE_BURST = 200
 export const MAX_TRACKED_SOURCES = 4096
-/** Message ids remembered per source for duplicate suppression of retransmitted requests. */
-export const RECENT_MESSAGE_IDS = 512
 
 // ---- clouds and the API (service.ts, cloud.ts) ----------------------------------------------
 

@@ -21,6 +21,7 @@ import {
   MAINTENANCE_MS,
   MAX_ADVERTISE_IDS,
   MAX_AUTHORITY_LEAVES,
+  MAX_CONCURRENT_RESOLVES,
   LEAF_SET_SIDE,
   MAX_CONVERSATIONS,
   MAX_PATH,
@@ -246,20 +247,46 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     request: Omit<ResolveRequest, 'reason'> & { reason?: ResolveRequest['reason'] },
   ): Promise<ResolveOutcome> {
     this.checkRunning()
+    if (this.resolving >= MAX_CONCURRENT_RESOLVES) {
+      return Promise.reject(
+        new PeerError(
+          'PEER_E_TOO_MUCH_LOAD',
+          `${MAX_CONCURRENT_RESOLVES} resolves are already running on this node (MAX_CONCURRENT_RESOLVES)`,
+        ),
+      )
+    }
+    this.resolving++
     const signal = request.signal
       ? AbortSignal.any([request.signal, this.stopController.signal])
       : this.stopController.signal
     return this.track(
-      resolveIteratively(this.resolverContext(), { reason: 'app', ...request, signal }).then(
-        (outcome) => {
+      resolveIteratively(this.resolverContext(), { reason: 'app', ...request, signal })
+        .then((outcome) => {
           void this.learn(outcome.met)
           return outcome
-        },
-      ),
+        })
+        .finally(() => this.resolving--),
     )
   }
 
   // ---- bootstrap and registration -------------------------------------------------------
+
+  /**
+   * Joins through nodes learnt of after start (a link-local cloud's late mDNS answers): a sync
+   * conversation with each, then every registration is announced again, since an announce
+   * made while alone reached no one.
+   */
+  async join(seeds: Address[]): Promise<void> {
+    this.checkRunning()
+    const fresh = seeds
+      .filter((s) => addressKey(s) !== addressKey(this.socket.local))
+      .slice(0, BOOTSTRAP_FANOUT)
+    if (fresh.length === 0) return
+    await Promise.all(fresh.map((seed) => this.track(this.synchronize(seed)).catch(() => [])))
+    if (this.cache.size === 0 || this.stopped) return
+    if (this.currentState === 'alone') this.setState('active')
+    await Promise.allSettled(this.registrations.all().map((r) => this.announce(r)))
+  }
 
   /** MS-PNRP 1.6 sync conversation with up to BOOTSTRAP_FANOUT seeds: SOLICIT, ADVERTISE, REQUEST. */
   private async bootstrap(): Promise<void> {
@@ -623,6 +650,8 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
    * its ID; an entry that would join a leaf set needs a validated CPA (nonce-signed) too.
    * Concurrent admissions of one ID share one check.
    */
+  /** Resolves running now (MAX_CONCURRENT_RESOLVES). */
+  private resolving = 0
   /** Admission checks that failed with an error (not a refusal): request table full, stopping. */
   admissionFailures = 0
 
@@ -744,7 +773,10 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     if (this.stopped) return
     const delay = this.cache.size <= 2 ? SMALL_CACHE_MAINTENANCE_MS : MAINTENANCE_MS
     this.maintenanceTimer = this.clock.setTimeout(() => {
-      void this.track(this.maintain()).finally(() => this.scheduleMaintenance())
+      // A failed round (the request table full, the node stopping) is skipped, not fatal.
+      void this.track(this.maintain())
+        .catch(() => {})
+        .finally(() => this.scheduleMaintenance())
     }, delay)
   }
 

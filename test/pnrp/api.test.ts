@@ -292,6 +292,56 @@ describe('node.pnrp in the simulator', () => {
     }
   })
 
+  test('two link-local nodes that started alone find each other on a later query', async () => {
+    const sim = createSim('pnrp-link-late', 'late')
+    let muted = true
+    const link = new Set<{ self: Address; onPeer: (peer: Address) => void }>()
+    const discovery = (): LinkDiscovery => {
+      let me: { self: Address; onPeer: (peer: Address) => void } | undefined
+      return {
+        start: (self, onPeer) => {
+          me = { self, onPeer }
+          link.add(me)
+          return Promise.resolve()
+        },
+        query: () => {
+          if (muted) return
+          for (const other of link) if (other !== me) me?.onPeer(other.self)
+        },
+        stop: () => {
+          if (me) link.delete(me)
+          return Promise.resolve()
+        },
+      }
+    }
+    const peers: PeerNode[] = []
+    try {
+      for (const name of ['m0', 'm1']) {
+        peers.push(
+          await startPeer(sim, name, {
+            clouds: ['LinkLocal'],
+            interfaces: [{ name: 'eth0', address: name, scopeId: 2 }],
+            linkDiscovery: discovery,
+          }),
+        )
+      }
+      const [m0, m1] = peers as [PeerNode, PeerNode]
+      assert.deepEqual(
+        peers.map((p) => p.pnrp.clouds()[0]?.state),
+        ['alone', 'alone'],
+      )
+      // Registered while alone: the announce reached no one.
+      await drive(sim, m0.pnrp.register({ peerName: '0.early', port: 1 }))
+      muted = false
+      await sim.runUntil(() => m1.pnrp.clouds()[0]?.state === 'active', { maxMs: 60_000 })
+      await sim.runUntil(() => false, { maxMs: 5000, throwOnTimeout: false })
+      const found = await drive(sim, m1.pnrp.resolve('0.early'))
+      assert.deepEqual(found[0]?.endpoints, [{ address: 'm0', port: 1 }])
+    } finally {
+      await stopAll(sim, peers)
+    }
+  })
+
   test('a link-local cloud bootstraps from link discovery', async () => {
     const sim = createSim('pnrp-link', 'link')
     // A link where every node hears every other's announcement (mDNS in production).
