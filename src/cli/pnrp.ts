@@ -15,7 +15,12 @@ import { PeerNode } from '../node/peer-node.ts'
 import { GLOBAL_CLOUD, type CloudInfo } from '../pnrp/cloud.ts'
 import { DEFAULT_PNRP_PORT, MAX_CPA_PAYLOAD_BYTES } from '../pnrp/constants.ts'
 import { formatEndpoint } from '../pnrp/endpoints.ts'
-import type { PnrpOptions, PnrpRecord, ResolveCriteria } from '../pnrp/service.ts'
+import {
+  RESOLVE_CRITERIA,
+  type PnrpOptions,
+  type PnrpRecord,
+  type ResolveCriteria,
+} from '../pnrp/service.ts'
 import { printFields, printJson, success, type GlobalOptions } from './output.ts'
 
 interface PnrpCliOptions extends GlobalOptions {
@@ -259,15 +264,7 @@ export function pnrpCommand(): Command {
       .option('--timeout <seconds>', 'give up after this long (at most 600)', '30')
       .addOption(
         new Option('--criteria <criteria>', 'which registrations count')
-          .choices([
-            'default',
-            'remote',
-            'nearest-remote',
-            'non-current-process',
-            'nearest-non-current-process',
-            'any',
-            'nearest',
-          ])
+          .choices(RESOLVE_CRITERIA)
           .default('default'),
       )
       .option('--in <cloud>', 'resolve in this cloud only (default: every cloud)'),

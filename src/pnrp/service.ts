@@ -82,7 +82,8 @@ export type ResolveCriteria =
   | 'any'
   | 'nearest'
 
-const CRITERIA: readonly ResolveCriteria[] = [
+/** Every resolve criterion (PNRP_RESOLVE_CRITERIA), for option lists. */
+export const RESOLVE_CRITERIA: readonly ResolveCriteria[] = [
   'default',
   'remote',
   'nearest-remote',
@@ -454,8 +455,8 @@ export class PnrpService extends TypedEmitter<PnrpEvents> {
       'timeoutMs',
     )
     const criteria = options.criteria ?? 'default'
-    if (!CRITERIA.includes(criteria)) {
-      throw new PeerError('E_INVALIDARG', `criteria must be one of ${CRITERIA.join(', ')}`)
+    if (!RESOLVE_CRITERIA.includes(criteria)) {
+      throw new PeerError('E_INVALIDARG', `criteria must be one of ${RESOLVE_CRITERIA.join(', ')}`)
     }
     const hint = options.hint === undefined ? undefined : toEndpoint(options.hint)
     const clouds = this.cloudsFor(options.cloud).filter((c) => c.state !== 'dead')

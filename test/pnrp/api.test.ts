@@ -63,6 +63,33 @@ async function stopAll(sim: Sim, peers: PeerNode[]): Promise<void> {
   for (const peer of peers) await drive(sim, peer.stop())
 }
 
+/** A link where every node hears every other's announcement, unless muted (mDNS in production). */
+function fakeLink(muted: boolean): { muted: boolean; discovery: () => LinkDiscovery } {
+  const members = new Set<{ self: Address; onPeer: (peer: Address) => void }>()
+  const link = {
+    muted,
+    discovery: (): LinkDiscovery => {
+      let me: { self: Address; onPeer: (peer: Address) => void } | undefined
+      return {
+        start: (self, onPeer) => {
+          me = { self, onPeer }
+          members.add(me)
+          return Promise.resolve()
+        },
+        query: () => {
+          if (link.muted) return
+          for (const other of members) if (other !== me) me?.onPeer(other.self)
+        },
+        stop: () => {
+          if (me) members.delete(me)
+          return Promise.resolve()
+        },
+      }
+    },
+  }
+  return link
+}
+
 describe('node.pnrp in the simulator', () => {
   test('secured and unsecured names register, resolve, update and unregister', async () => {
     const { sim, peers } = await cloud('pnrp-api-1', 6)
@@ -294,26 +321,7 @@ describe('node.pnrp in the simulator', () => {
 
   test('two link-local nodes that started alone find each other on a later query', async () => {
     const sim = createSim('pnrp-link-late', 'late')
-    let muted = true
-    const link = new Set<{ self: Address; onPeer: (peer: Address) => void }>()
-    const discovery = (): LinkDiscovery => {
-      let me: { self: Address; onPeer: (peer: Address) => void } | undefined
-      return {
-        start: (self, onPeer) => {
-          me = { self, onPeer }
-          link.add(me)
-          return Promise.resolve()
-        },
-        query: () => {
-          if (muted) return
-          for (const other of link) if (other !== me) me?.onPeer(other.self)
-        },
-        stop: () => {
-          if (me) link.delete(me)
-          return Promise.resolve()
-        },
-      }
-    }
+    const link = fakeLink(true)
     const peers: PeerNode[] = []
     try {
       for (const name of ['m0', 'm1']) {
@@ -321,7 +329,7 @@ describe('node.pnrp in the simulator', () => {
           await startPeer(sim, name, {
             clouds: ['LinkLocal'],
             interfaces: [{ name: 'eth0', address: name, scopeId: 2 }],
-            linkDiscovery: discovery,
+            linkDiscovery: link.discovery,
           }),
         )
       }
@@ -332,7 +340,7 @@ describe('node.pnrp in the simulator', () => {
       )
       // Registered while alone: the announce reached no one.
       await drive(sim, m0.pnrp.register({ peerName: '0.early', port: 1 }))
-      muted = false
+      link.muted = false
       await sim.runUntil(() => m1.pnrp.clouds()[0]?.state === 'active', { maxMs: 60_000 })
       await sim.runUntil(() => false, { maxMs: 5000, throwOnTimeout: false })
       const found = await drive(sim, m1.pnrp.resolve('0.early'))
@@ -345,24 +353,7 @@ describe('node.pnrp in the simulator', () => {
   test('a link-local cloud bootstraps from link discovery', async () => {
     const sim = createSim('pnrp-link', 'link')
     // A link where every node hears every other's announcement (mDNS in production).
-    const link = new Set<{ self: Address; onPeer: (peer: Address) => void }>()
-    const discovery = (): LinkDiscovery => {
-      let me: { self: Address; onPeer: (peer: Address) => void } | undefined
-      return {
-        start: (self, onPeer) => {
-          me = { self, onPeer }
-          link.add(me)
-          return Promise.resolve()
-        },
-        query: () => {
-          for (const other of link) if (other !== me) me?.onPeer(other.self)
-        },
-        stop: () => {
-          if (me) link.delete(me)
-          return Promise.resolve()
-        },
-      }
-    }
+    const link = fakeLink(false)
     const peers: PeerNode[] = []
     try {
       for (const name of ['l0', 'l1', 'l2']) {
@@ -370,7 +361,7 @@ describe('node.pnrp in the simulator', () => {
           await startPeer(sim, name, {
             clouds: ['LinkLocal'],
             interfaces: [{ name: 'eth0', address: name, scopeId: 2 }],
-            linkDiscovery: discovery,
+            linkDiscovery: link.discovery,
           }),
         )
       }
