@@ -38,6 +38,11 @@ export const CPA_VERSION = 1
 // ---- messages -----------------------------------------------------------------------------
 
 export const PNRP_MESSAGE_VERSION = 1
+/**
+ * MS-PNRP 1.1: datagrams from ports up to 1024 are dropped; likewise no route entry naming such
+ * a port is contacted, so a forged entry cannot aim our requests at a well-known service.
+ */
+export const MIN_PNRP_PORT = 1025
 /** MS-PNRP 1.1: a node SHOULD use UDP port 3540. */
 export const DEFAULT_PNRP_PORT = 3540
 /**

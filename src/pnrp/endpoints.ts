@@ -8,7 +8,7 @@ import net from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
-import { MAX_ADDRESS_LENGTH, SERVICE_LOCATION_BYTES } from './constants.ts'
+import { MAX_ADDRESS_LENGTH, MIN_PNRP_PORT, SERVICE_LOCATION_BYTES } from './constants.ts'
 import type { Endpoint } from './types.ts'
 
 /** Bytes of a service location taken from the address prefix; then 2 of port, then random. */
@@ -52,6 +52,23 @@ export function parseEndpoint(text: string, defaultPort?: number): Endpoint {
     throw bad('the port must be 1 to 65535')
   }
   return { address: host, port }
+}
+
+/**
+ * Whether a route entry's endpoint may be contacted: a port above the well-known range and a
+ * unicast address (not unspecified, broadcast or multicast), so forged entries cannot turn a
+ * node into a reflector aimed at services or at a whole network.
+ */
+export function isRoutable(e: Endpoint): boolean {
+  if (e.port < MIN_PNRP_PORT) return false
+  const a = e.address.toLowerCase()
+  if (isWildcard(a) || a === '255.255.255.255') return false
+  if (net.isIPv4(a)) {
+    const first = Number(a.split('.')[0])
+    return first < 224 && first !== 0
+  }
+  if (net.isIPv6(a)) return !a.startsWith('ff')
+  return true
 }
 
 /** An address any interface would answer to, rather than one interface's. */

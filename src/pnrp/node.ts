@@ -37,6 +37,7 @@ import {
   SMALL_CACHE_MAINTENANCE_MS,
 } from './constants.ts'
 import { Cpa, ZERO_NONCE } from './cpa.ts'
+import { isRoutable } from './endpoints.ts'
 import {
   addToId,
   clockwise,
@@ -640,6 +641,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
    */
   private needsAdmission(entry: RouteEntry): boolean {
     if (this.registrations.has(entry.id)) return false
+    if (!isRoutable(entry.endpoints[0] as Endpoint)) return false
     const known = this.cache.get(entry.id)
     if (!known) return true
     return !known.validated && this.cache.wouldJoinLeafSet(entry.id)

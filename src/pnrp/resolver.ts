@@ -24,6 +24,7 @@ import {
   SMALL_CACHE_ENTRIES,
 } from './constants.ts'
 import { Cpa } from './cpa.ts'
+import { isRoutable } from './endpoints.ts'
 import { compareCloseness, matchesTarget, type MatchMode, type PnrpId } from './ids.ts'
 import type { LookupReason } from './messages.ts'
 import { addressKey, type PnrpRpc } from './rpc.ts'
@@ -113,6 +114,8 @@ export async function resolveIteratively(
   }
 
   const note = (entry: RouteEntry): void => {
+    // An entry we could not contact (a well-known port, a broadcast address) is not a hop.
+    if (!isRoutable(entry.endpoints[0] as Endpoint)) return
     if (!met.has(entry.id)) met.set(entry.id, entry)
     if (!best || closer(entry.id, best.id)) best = entry
     if (matchesTarget(mode, target, entry.id) && !request.exclude?.(entry.id)) {

@@ -11,6 +11,7 @@ import type { Address, DatagramSocket } from '../transport/types.ts'
 import {
   MAX_PENDING_REQUESTS,
   MAX_TRACKED_SOURCES,
+  MIN_PNRP_PORT,
   RETRANSMIT_MS,
   RETRY_COUNT,
   SOURCE_BURST,
@@ -249,7 +250,7 @@ export class PnrpRpc {
   private onDatagram(data: Uint8Array, from: Address): void {
     if (this.closed) return
     // MS-PNRP 1.1: packets from ports <= 1024 are dropped (our simulator uses high ports too).
-    if (from.port <= 1024) return this.drop('bad-port')
+    if (from.port < MIN_PNRP_PORT) return this.drop('bad-port')
     const fromKey = addressKey(from)
     if (!this.admit(fromKey)) return this.drop('rate-limited')
     let message: PnrpMessage

@@ -11,6 +11,7 @@ import { SeededRandom } from '../../src/core/random.ts'
 import { RECENT_NODES_KEPT } from '../../src/pnrp/constants.ts'
 import {
   formatEndpoint,
+  isRoutable,
   nearestLocation,
   parseEndpoint,
   serviceLocationFor,
@@ -162,5 +163,25 @@ describe('mDNS discovery', () => {
     await a.stop()
     await b.stop()
     assert.equal(link.buses.size, 1)
+  })
+})
+
+describe('routable endpoints', () => {
+  test('route entries naming well-known ports or non-unicast addresses are not contacted', () => {
+    for (const ok of ['10.0.0.1:3540', '[2001:db8::1]:40000', 'n12:3540', '127.0.0.1:1025']) {
+      assert.equal(isRoutable(parseEndpoint(ok)), true, ok)
+    }
+    for (const bad of [
+      '10.0.0.1:53',
+      '10.0.0.1:1024',
+      '0.0.0.0:3540',
+      '255.255.255.255:3540',
+      '224.0.0.251:5353',
+      '239.1.2.3:3540',
+      '[ff02::1]:3540',
+      '[::]:3540',
+    ]) {
+      assert.equal(isRoutable(parseEndpoint(bad)), false, bad)
+    }
   })
 })
