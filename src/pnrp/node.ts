@@ -101,6 +101,10 @@ export interface PnrpNodeEvents extends Record<string, unknown> {
 interface Conversation {
   from: string
   expires: number
+  /** The IDs we advertised: a REQUEST may ask for these only. */
+  advertised: Set<PnrpId>
+  /** The REQUEST answered, so its retransmission (our ACK was lost) is answered again. */
+  answered?: number
 }
 
 /** Told when an expected FLOOD arrives: its entry, and the admission under way. */
@@ -424,16 +428,17 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     let ids: PnrpId[] = []
     // MS-PNRP 1.8: a busy node answers with an empty ADVERTISE and keeps no state.
     if (this.conversations.size < MAX_CONVERSATIONS) {
-      this.conversations.set(key, {
-        from: addressKey(from),
-        expires: this.clock.now() + CONVERSATION_TTL_MS,
-      })
       ids = this.cache.spread(ADVERTISE_IDS).map((e) => e.id)
       // Pad with our own IDs when the cache is small (MS-PNRP 1.6).
       for (const local of this.registrations.all()) {
         if (ids.length >= MAX_ADVERTISE_IDS) break
         if (local.internal || ids.length < ADVERTISE_IDS) ids.push(local.id)
       }
+      this.conversations.set(key, {
+        from: addressKey(from),
+        expires: this.clock.now() + CONVERSATION_TTL_MS,
+        advertised: new Set(ids),
+      })
     }
     this.rpc.send(from, {
       type: 'advertise',
@@ -451,14 +456,23 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     if (
       !conversation ||
       conversation.from !== addressKey(from) ||
-      conversation.expires < this.clock.now()
+      conversation.expires < this.clock.now() ||
+      (conversation.answered !== undefined && conversation.answered !== message.id)
     ) {
       this.rpc.countInvalid()
       return
     }
-    this.conversations.delete(key)
-    this.rpc.send(from, { type: 'ack', id: this.rpc.newId(), replyTo: message.id, notHere: false })
+    const ack = { type: 'ack' as const, id: this.rpc.newId(), replyTo: message.id, notHere: false }
+    if (conversation.answered !== undefined) {
+      // A retransmission: our ACK was lost. The FLOODs went out once; only the ACK again.
+      this.rpc.send(from, ack)
+      return
+    }
+    conversation.answered = message.id
+    this.rpc.send(from, ack)
+    // Only what we advertised: a REQUEST cannot make us flood anything else (amplification).
     for (const id of message.ids) {
+      if (!conversation.advertised.has(id)) continue
       const local = this.registrations.get(id)
       const entry = local ? this.entryOf(local) : this.cache.get(id)
       if (!entry) continue
