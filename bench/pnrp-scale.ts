@@ -11,9 +11,13 @@
  * with the cloud (JOIN_GROWTH per tick, at most MAX_JOINS_PER_TICK), so many run at once.
  *
  * Prints, per N and phase, the resolve success rate, mean and p99 hops, datagrams per resolve
- * (all datagrams sent during the resolve phase, less the background rate measured in an idle
- * window just before it), and memory per node, each against the goal with the ratio
- * figure / goal.
+ * (the resolving node's own LOOKUP/INQUIRE traffic, and all datagrams sent during the phase
+ * less the background rate measured in an idle window just before it), and memory per node,
+ * each against its goal with the ratio figure / goal; progress goes to stderr.
+ *
+ * The simulator is driven like Sim.runUntil, timer by timer, but with a microtask drain
+ * instead of a macrotask turn between timers (see drive), and Node runs with a larger heap and
+ * young generation (the script restarts itself with them).
  *
  *   npx tsx bench/pnrp-scale.ts [--n 1000,10000,100000] [--seed S] [--resolves 2000]
  *                               [--churn-minutes 2]
@@ -89,7 +93,6 @@ interface Member {
   index: number
   simNode: SimNode
   node: PnrpNode
-  joined: boolean
   alive: boolean
   /** The name it registered, once registered. */
   name?: string
@@ -177,10 +180,9 @@ async function join(world: World): Promise<Member> {
     random: sim.random.fork(`pnrp/n${index}`),
     seeds: seeds.map((address) => ({ address, port: PORT })),
   })
-  const member: Member = { index, simNode, node, joined: false, alive: true }
+  const member: Member = { index, simNode, node, alive: true }
   world.members.push(member)
   await node.start()
-  member.joined = true
   if (member.alive) world.alive.push(member)
   return member
 }
@@ -474,6 +476,15 @@ function printTable(rows: Row[]): void {
   for (const r of all) console.log(keys.map((k) => r[k].padEnd(width(k))).join('  '))
 }
 
+/** A progress line on stderr: wall seconds since the start of this N, and what is done. */
+function progress(wall0: number, sim: Sim, what: string): void {
+  const wall = ((performance.now() - wall0) / 1000).toFixed(0)
+  const heap = (process.memoryUsage().heapUsed / 2 ** 30).toFixed(2)
+  process.stderr.write(
+    `  [${wall} s wall, ${(sim.elapsedMs / 1000).toFixed(0)} s virtual, heap ${heap} GiB] ${what}\n`,
+  )
+}
+
 async function runSize(n: number): Promise<void> {
   const seed = `${values.seed}/${n}`
   const wall0 = performance.now()
@@ -482,6 +493,7 @@ async function runSize(n: number): Promise<void> {
   const world: World = { sim, nextIndex: 0, members: [], alive: [], named: [] }
 
   await build(world, n)
+  progress(wall0, sim, `${n} nodes joined`)
   logTypes(world, 'build', {})
   const types1 = byType(world)
   const buildWall = (performance.now() - wall0) / 1000
@@ -495,6 +507,7 @@ async function runSize(n: number): Promise<void> {
   await registerAll(world)
   const regWall = (performance.now() - reg0) / 1000
   logTypes(world, 'register', types1)
+  progress(wall0, sim, `${n} names registered`)
   const regDatagrams = datagramsSent(world) - regDatagrams0
   await runFor(sim, SETTLE_MS)
   const leafAfterRegister = leafAccuracy(world)
@@ -504,10 +517,12 @@ async function runSize(n: number): Promise<void> {
   const res0 = performance.now()
   const calm = await resolvePhase(world, RESOLVES, false, background)
   const calmWall = (performance.now() - res0) / 1000
+  progress(wall0, sim, `${RESOLVES} resolves without churn`)
 
   const churn0 = performance.now()
   const churned = await resolvePhase(world, RESOLVES, true, background)
   const churnWall = (performance.now() - churn0) / 1000
+  progress(wall0, sim, `${RESOLVES} resolves under churn`)
   if (values.verbose) console.log(`  [failures] ${JSON.stringify(failures)}`)
   await runFor(sim, SETTLE_MS)
   const leafAfterChurn = leafAccuracy(world)
