@@ -237,9 +237,10 @@ async function runUntil(sim: Sim, done: () => boolean, what: string): Promise<vo
   if (!done()) throw new Error(`${what} did not happen within an hour of virtual time`)
 }
 
-async function build(world: World, n: number): Promise<void> {
+async function build(world: World, n: number, wall0: number): Promise<void> {
   let started = 0
   let finished = 0
+  let reported = 0
   const start = (): void => {
     started++
     void join(world).then(() => finished++)
@@ -254,6 +255,10 @@ async function build(world: World, n: number): Promise<void> {
     )
     for (let i = 0; i < batch; i++) start()
     await runFor(world.sim, TICK_MS)
+    if (n >= 10_000 && finished >= reported + n / 10) {
+      reported = finished
+      progress(wall0, world.sim, `${finished} of ${n} nodes joined`)
+    }
   }
   await runUntil(world.sim, () => finished === n, 'every node joining')
 }
@@ -492,7 +497,7 @@ async function runSize(n: number): Promise<void> {
   const sim = createSim('pnrp-scale', seed)
   const world: World = { sim, nextIndex: 0, members: [], alive: [], named: [] }
 
-  await build(world, n)
+  await build(world, n, wall0)
   progress(wall0, sim, `${n} nodes joined`)
   logTypes(world, 'build', {})
   const types1 = byType(world)
