@@ -35,3 +35,4 @@ export {
   type Logger,
 } from './core/index.ts'
 export * from './pnrp/index.ts'
+export * from './graph/index.ts'

@@ -10,6 +10,7 @@ import { systemRandom, type Random } from '../core/random.ts'
 import { IdentityStore } from '../identity/store.ts'
 import type { Identity } from '../identity/identity.ts'
 import { createLogger } from '../core/log.ts'
+import { GraphManager } from '../graph/graphs.ts'
 import { PnrpService, type PnrpOptions } from '../pnrp/service.ts'
 import { createNodeNetwork, type NodeNetwork } from '../transport/node-network.ts'
 import type { Network } from '../transport/types.ts'
@@ -35,6 +36,8 @@ export class PeerNode {
   readonly clock: Clock
   readonly random: Random
   readonly identities: IdentityStore
+  /** Peer Graphing: create, open and delete graphs (databases under `<dataDir>/graphs`). */
+  private readonly graphManager: GraphManager
   private readonly preferredIdentity: string | undefined
   private pnrpService: PnrpService | undefined
   /** The sockets this node opened itself (none when the caller passed a network). */
@@ -53,6 +56,12 @@ export class PeerNode {
     this.random = random
     this.identities = identities
     this.preferredIdentity = preferred
+    this.graphManager = new GraphManager({
+      dir: join(dataDir, 'graphs'),
+      clock,
+      random,
+      defaultPeerId: () => this.identity.peerName,
+    })
   }
 
   static async start(options: PeerNodeOptions = {}): Promise<PeerNode> {
@@ -103,6 +112,12 @@ export class PeerNode {
     return this.pnrpService
   }
 
+  /** Peer Graphing: `create`, `open` and `delete` graphs; a graph's peer id is this node's identity. */
+  get graphs(): GraphManager {
+    this.checkRunning()
+    return this.graphManager
+  }
+
   /** The identity this node acts as: the one named at start, else the store's default. */
   get identity(): Identity {
     this.checkRunning()
@@ -119,6 +134,7 @@ export class PeerNode {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await this.graphManager.closeAll()
     await this.pnrpService?.stop()
     await this.ownNetwork?.close()
     await this.identities.close()

@@ -1,0 +1,64 @@
+/**
+ * Peer Graphing's limits and timers, each with its source: windows-api.md section 1 (the
+ * Windows API) and ms-protocols.md section 2 (MS-PPGRH). docs/LIMITS.md lists them.
+ */
+
+/** PEER_GRAPH_PROPERTIES: graph and creator ids at most 256 characters with the terminator. */
+export const MAX_GRAPH_ID_CHARS = 255
+/** PEER_GRAPH_PROPERTIES: friendly name at most 256 characters with the terminator. */
+export const MAX_FRIENDLY_NAME_CHARS = 255
+/** PEER_GRAPH_PROPERTIES: comment at most 512 characters with the terminator. */
+export const MAX_COMMENT_CHARS = 511
+/** MS-PPGRH 2.3: CreatorID and LastModifiedBy at most 256 characters. */
+export const MAX_PEER_ID_CHARS = 255
+
+/** dwMaxRecordSize 0 means this default: 60 MB. */
+export const DEFAULT_MAX_RECORD_SIZE = 60 * 1024 * 1024
+/** dwMaxRecordSize: at least 1024 bytes... */
+export const MIN_MAX_RECORD_SIZE = 1024
+/** ...and at most 60 MB. */
+export const MAX_MAX_RECORD_SIZE = 60 * 1024 * 1024
+
+/** ulPresenceLifetime: default 300 s; below 300 is undefined in Windows, refused here. */
+export const DEFAULT_PRESENCE_LIFETIME_S = 300
+export const MIN_PRESENCE_LIFETIME_S = 300
+/** Our bound on ulPresenceLifetime (Windows names none): one day. */
+export const MAX_PRESENCE_LIFETIME_S = 86_400
+/** cPresenceMax: -1 everyone, 0 nobody automatically, N at most N (our bound on N). */
+export const MAX_PRESENCE_MAX = 10_000
+
+/** PEER_RECORD dwFlags (p2p.h): the application cannot set them. */
+export const RECORD_FLAG_AUTOREFRESH = 1
+export const RECORD_FLAG_DELETED = 2
+
+/** Graph status flags (p2p.h PEER_GRAPH_STATUS_FLAGS). */
+export const STATUS_LISTENING = 1
+export const STATUS_HAS_CONNECTIONS = 2
+export const STATUS_SYNCHRONIZED = 4
+
+/**
+ * Attributes of one record. Windows has PEER_E_TOO_MANY_ATTRIBUTES but never published the
+ * limit (windows-api.md: unconfirmed), so this one is ours.
+ */
+export const MAX_RECORD_ATTRIBUTES = 64
+/** Longest attribute name (ours; Windows only requires alphanumerics). */
+export const MAX_ATTRIBUTE_NAME_CHARS = 64
+/** Longest string attribute value, in characters (ours). */
+export const MAX_ATTRIBUTE_STRING_CHARS = 4096
+/** Largest attribute XML of one record, in UTF-8 bytes (ours). */
+export const MAX_ATTRIBUTES_XML_BYTES = 64 * 1024
+
+/** Largest `<peersearch>` query, in UTF-8 bytes (ours). */
+export const MAX_SEARCH_XML_BYTES = 16 * 1024
+/** Most clauses in one search (ours). */
+export const MAX_SEARCH_CLAUSES = 64
+/** Deepest and/or nesting in one search (ours). */
+export const MAX_SEARCH_DEPTH = 8
+
+/** windows-api.md: keep an AUTOREFRESH record's expiration at least 4 minutes away. */
+export const MIN_AUTOREFRESH_LIFETIME_MS = 4 * 60_000
+/** MS-PPGRH 2.4: autorefresh runs about 20 s before expiry, renewing for the same lifetime. */
+export const AUTOREFRESH_LEAD_MS = 20_000
+/** MS-PPGRH 2.5: the expiry scan runs at most every 24 h and at least 15 s apart. */
+export const MIN_EXPIRY_SCAN_MS = 15_000
+export const MAX_EXPIRY_SCAN_MS = 24 * 3_600_000

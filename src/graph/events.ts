@@ -1,0 +1,36 @@
+/** The nine graph events of Windows (windows-api.md section 1, "Graph events"), typed. */
+import type { GraphStatus } from './status.ts'
+
+export type RecordChangeType = 'added' | 'updated' | 'deleted' | 'expired'
+export type ConnectionStatus = 'connected' | 'disconnected' | 'failed'
+
+export interface ConnectionEvent {
+  status: ConnectionStatus
+  connectionId: string
+  nodeId: string
+  peerId: string
+  /** With `failed`: PEER_E_CONNECTION_REFUSED, _FAILED or _NOT_AUTHENTICATED. */
+  failure?: string
+  /** With `failed` after a referral: the next attempt's id (none means no more attempts). */
+  nextConnectionId?: string
+}
+
+export interface GraphEvents extends Record<string, unknown> {
+  'status-changed': { status: GraphStatus }
+  /** No data: receivers read `graph.properties` again, as in Windows. */
+  'property-changed': Record<string, never>
+  'record-changed': { change: RecordChangeType; recordId: string; recordType: string }
+  'direct-connection': ConnectionEvent
+  'neighbor-connection': ConnectionEvent
+  'incoming-data': { connectionId: string; dataType: string; data: Uint8Array }
+  /** The graph is unstable: connect to another node. */
+  'connection-required': Record<string, never>
+  'node-changed': {
+    change: 'connected' | 'disconnected' | 'updated'
+    nodeId: string
+    peerId: string
+  }
+  synchronized: { recordType: string }
+}
+
+export type GraphEventType = keyof GraphEvents & string

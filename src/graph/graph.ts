@@ -1,0 +1,611 @@
+/**
+ * PeerGraph: one graph as one local peer holds it (windows-api.md section 1). This part is the
+ * local side: properties and status, the record calls with Windows' rules and error codes,
+ * the security provider's secure and validate steps, deferred records, expiry and
+ * AUTOREFRESH, peer time, search, database export and import, and events. Every change to the
+ * store goes through `applyLocal` or `applyRemote` so the network side (neighbours, flooding,
+ * sync) plugs in at one place.
+ */
+import type { Clock, Timer } from '../core/clock.ts'
+import { PeerError } from '../core/errors.ts'
+import { TypedEmitter, type EventOf } from '../core/events.ts'
+import { createLogger } from '../core/log.ts'
+import type { Random } from '../core/random.ts'
+import { normalizeAttributes, type RecordAttributes } from './attributes.ts'
+import {
+  AUTOREFRESH_LEAD_MS,
+  MAX_EXPIRY_SCAN_MS,
+  MIN_AUTOREFRESH_LIFETIME_MS,
+  MIN_EXPIRY_SCAN_MS,
+  RECORD_FLAG_AUTOREFRESH,
+  RECORD_FLAG_DELETED,
+} from './constants.ts'
+import type { GraphEvents, GraphEventType, RecordChangeType } from './events.ts'
+import { toPeerRecord, type PeerRecord } from './peer-record.ts'
+import {
+  mergeProperties,
+  parseStoredProperties,
+  type GraphProperties,
+  type MutableGraphProperties,
+} from './properties.ts'
+import { checkRecordShape, isDeleted, newRecordId, parseGuid, type GraphRecord } from './records.ts'
+import { compileSearch, type SearchQuery } from './search.ts'
+import type { GraphSecurityProvider, RecordChange } from './security.ts'
+import type { GraphStatus } from './status.ts'
+import { RecordStore } from './store.ts'
+
+const log = createLogger('graph')
+
+/** Records handled per expiry or refresh pass; the rest follow on the next pass. */
+const LIFETIME_BATCH = 500
+
+export interface RecordInput {
+  /** The application's record type, a GUID. */
+  type: string
+  attributes?: RecordAttributes | string
+  data?: Uint8Array
+  /** Must be later than the current peer time. */
+  expiresAt: Date
+  /** Keep the record alive while this node is online (its lifetime must be >= 4 minutes). */
+  autoRefresh?: boolean
+}
+
+/** Fields left out keep their values; the expiration may only stay or grow. */
+export interface RecordUpdate {
+  attributes?: RecordAttributes | string
+  data?: Uint8Array
+  expiresAt?: Date
+}
+
+export interface RecordFilter {
+  type?: string
+  creator?: string
+}
+
+export interface GraphEventOptions {
+  types?: readonly GraphEventType[]
+  /** Only record-changed and synchronized events of these record types (others pass). */
+  recordTypes?: readonly string[]
+  signal?: AbortSignal
+  maxQueue?: number
+}
+
+/** How a graph was opened: import is allowed only on a graph opened, not created. */
+export type GraphOrigin = 'created' | 'opened'
+
+export interface GraphContext {
+  clock: Clock
+  random: Random
+  peerId: string
+  store: RecordStore
+  origin: GraphOrigin
+  /** Known at create and for an existing database; learnt from the first sync otherwise. */
+  properties: GraphProperties | undefined
+  security: GraphSecurityProvider | undefined
+  recordTypeSyncPrecedence: readonly string[]
+  /** Called once the graph has closed (the manager forgets it). */
+  onClosed: () => void
+}
+
+export class PeerGraph extends TypedEmitter<GraphEvents> {
+  readonly graphId: string
+  readonly peerId: string
+  /** Open returned PEER_S_GRAPH_DATA_CREATED: the database was new. */
+  readonly dataCreated: boolean
+  readonly recordTypeSyncPrecedence: readonly string[]
+  /** Windows' ullNodeId: this node's id in the graph, new each time the graph opens. */
+  readonly nodeId: string
+  private readonly clock: Clock
+  private readonly random: Random
+  private readonly store: RecordStore
+  private readonly security: GraphSecurityProvider | undefined
+  private readonly origin: GraphOrigin
+  private readonly onClosed: () => void
+  private props: GraphProperties | undefined
+  private state: GraphStatus
+  /** Peer time = clock + offset (MS-PPGRH 2.4; the offset follows neighbours once connected). */
+  private peerTimeOffset = 0
+  /** Local writes one at a time, so each builds on the version the previous one stored. */
+  private writes: Promise<unknown> = Promise.resolve()
+  private lifetimeTimer: Timer | undefined
+  private lastLifetimePass = -Infinity
+  private closing: Promise<void> | undefined
+  private closed = false
+  /** Ever connected to another node: DEFER_EXPIRATION holds expiry until then. */
+  private everConnected: boolean
+
+  constructor(ctx: GraphContext, graphId: string) {
+    super()
+    this.graphId = graphId
+    this.peerId = ctx.peerId
+    this.clock = ctx.clock
+    this.random = ctx.random
+    this.store = ctx.store
+    this.security = ctx.security
+    this.origin = ctx.origin
+    this.onClosed = ctx.onClosed
+    this.props = ctx.properties
+    this.recordTypeSyncPrecedence = ctx.recordTypeSyncPrecedence
+    this.dataCreated = ctx.origin === 'opened' && ctx.properties === undefined
+    this.nodeId = Buffer.from(ctx.random.bytes(8)).toString('hex')
+    this.everConnected = ctx.store.getMeta('everConnected') === '1'
+    // windows-api.md: a graph is synchronized at Create, and at Open of an existing database.
+    this.state = { listening: false, hasConnections: false, synchronized: this.props !== undefined }
+    if (this.state.synchronized) this.scheduleLifetimes()
+  }
+
+  // ---- status, properties, peer time ----------------------------------------------------
+
+  get status(): GraphStatus {
+    return { ...this.state }
+  }
+
+  /** PEER_E_GRAPH_NOT_READY until the graph has its properties (created, or first synced). */
+  get properties(): GraphProperties {
+    this.checkOpen()
+    if (!this.props) throw this.notReady()
+    return { ...this.props }
+  }
+
+  /**
+   * Changes the friendly name, comment, presence lifetime and presence maximum; the other
+   * fields are ignored, as in Windows. Fires property-changed.
+   */
+  async setProperties(changes: Partial<MutableGraphProperties>): Promise<void> {
+    this.checkReady()
+    await this.serial(() => {
+      const next = mergeProperties(this.props!, changes)
+      this.store.setMeta('properties', JSON.stringify(next))
+      this.props = next
+    })
+    this.emit('property-changed', {})
+  }
+
+  /** The graph's shared time (MS-PPGRH peer time). */
+  peerTime(): Date {
+    return new Date(this.now())
+  }
+
+  /** A local time expressed in peer time. */
+  toPeerTime(date: Date): Date {
+    return new Date(date.getTime() + this.peerTimeOffset)
+  }
+
+  /** A peer time expressed in local time. */
+  fromPeerTime(date: Date): Date {
+    return new Date(date.getTime() - this.peerTimeOffset)
+  }
+
+  private now(): number {
+    return this.clock.now() + this.peerTimeOffset
+  }
+
+  // ---- records --------------------------------------------------------------------------
+
+  /** Adds a record; returns its id. The infrastructure sets id, version, creator and times. */
+  async addRecord(input: RecordInput): Promise<string> {
+    this.checkReady()
+    if (input === null || typeof input !== 'object') {
+      throw new PeerError('E_INVALIDARG', 'addRecord needs { type, expiresAt, ... }')
+    }
+    const type = parseGuid(input.type, 'the record type')
+    const attributes = normalizeAttributes(input.attributes)
+    const data = checkData(input.data)
+    const expiresAt = checkDate(input.expiresAt, 'expiresAt')
+    return this.serial(async () => {
+      const now = this.now()
+      checkExpiry(expiresAt, now, input.autoRefresh === true)
+      const record: GraphRecord = {
+        type,
+        id: newRecordId(this.peerId, this.random),
+        version: 1,
+        flags: input.autoRefresh === true ? RECORD_FLAG_AUTOREFRESH : 0,
+        creator: this.peerId,
+        modifiedBy: this.peerId,
+        createdAt: now,
+        modifiedAt: now,
+        expiresAt,
+        attributes,
+        securityData: new Uint8Array(0),
+        data,
+      }
+      await this.applyLocal(record, 'added')
+      return record.id
+    })
+  }
+
+  /** Updates attributes, data or expiration; the version goes up by one. */
+  async updateRecord(recordId: string, changes: RecordUpdate): Promise<void> {
+    this.checkReady()
+    const id = parseGuid(recordId, 'the record id')
+    if (changes === null || typeof changes !== 'object') {
+      throw new PeerError('E_INVALIDARG', 'updateRecord needs { attributes?, data?, expiresAt? }')
+    }
+    const attributes =
+      changes.attributes === undefined ? undefined : normalizeAttributes(changes.attributes)
+    const data = changes.data === undefined ? undefined : checkData(changes.data)
+    const expiresAt =
+      changes.expiresAt === undefined ? undefined : checkDate(changes.expiresAt, 'expiresAt')
+    await this.serial(async () => {
+      const current = this.liveRecord(id)
+      // windows-api.md: the expiration may only stay equal or increase.
+      if (expiresAt !== undefined && expiresAt < current.expiresAt) {
+        throw new PeerError(
+          'PEER_E_INVALID_RECORD_EXPIRATION',
+          `a record's expiration can only stay or grow: it is ${new Date(current.expiresAt).toISOString()}`,
+        )
+      }
+      const now = Math.max(this.now(), current.modifiedAt)
+      if (expiresAt !== undefined) checkExpiry(expiresAt, now, false)
+      await this.applyLocal(
+        {
+          ...current,
+          version: nextVersion(current),
+          modifiedBy: this.peerId,
+          modifiedAt: now,
+          attributes: attributes ?? current.attributes,
+          data: data ?? current.data,
+          expiresAt: expiresAt ?? current.expiresAt,
+        },
+        'updated',
+      )
+    })
+  }
+
+  /**
+   * Deletes a record. Graph-wide (the default) it becomes a tombstone that floods and stays
+   * until it expires. `local: true` removes it here only; it comes back with the next sync.
+   * Either way Get and Enum no longer show it.
+   */
+  async deleteRecord(recordId: string, options: { local?: boolean } = {}): Promise<void> {
+    this.checkReady()
+    const id = parseGuid(recordId, 'the record id')
+    await this.serial(async () => {
+      const current = this.liveRecord(id)
+      if (options.local === true) {
+        this.store.remove(id)
+        this.emitRecord('deleted', current)
+        return
+      }
+      await this.applyLocal(
+        {
+          ...current,
+          version: nextVersion(current),
+          flags: current.flags | RECORD_FLAG_DELETED,
+          modifiedBy: this.peerId,
+          modifiedAt: Math.max(this.now(), current.modifiedAt),
+          // A tombstone needs only its identity and times: the payload goes.
+          attributes: [],
+          data: new Uint8Array(0),
+        },
+        'deleted',
+      )
+    })
+  }
+
+  getRecord(recordId: string): PeerRecord | undefined {
+    this.checkReady()
+    const record = this.store.get(parseGuid(recordId, 'the record id'))
+    return record && toPeerRecord(record)
+  }
+
+  /** Records of a type and/or creator (ANDed), as Windows' EnumRecords. */
+  *records(filter: RecordFilter = {}): IterableIterator<PeerRecord> {
+    this.checkReady()
+    const type = filter.type === undefined ? undefined : parseGuid(filter.type, 'the record type')
+    for (const r of this.store.list({ type, creator: filter.creator })) yield toPeerRecord(r)
+  }
+
+  /**
+   * Records matching a `<peersearch>` query or its typed form. An invalid query throws
+   * PEER_E_INVALID_SEARCH from this call.
+   */
+  search(query: SearchQuery | string): PeerRecord[] {
+    this.checkReady()
+    const { sql, params } = compileSearch(query)
+    return this.store.search(sql, params).map(toPeerRecord)
+  }
+
+  /** Live records. */
+  get recordCount(): number {
+    this.checkReady()
+    return this.store.count()
+  }
+
+  /**
+   * Re-validates every deferred record (Windows' ValidateDeferredRecords with no ids):
+   * accepted ones appear (record-changed), rejected ones are dropped. Returns how many appeared.
+   */
+  async validateDeferredRecords(): Promise<number> {
+    this.checkReady()
+    return this.serial(async () => {
+      let accepted = 0
+      for (const record of this.store.deferred()) {
+        const verdict = await this.validate(record, isDeleted(record) ? 'deleted' : 'updated')
+        if (this.closed) break
+        if (verdict === 'reject') this.store.remove(record.id)
+        if (verdict !== 'accept') continue
+        this.store.setDeferred(record.id, false)
+        accepted++
+        this.emitRecord(
+          isDeleted(record) ? 'deleted' : record.version > 1 ? 'updated' : 'added',
+          record,
+        )
+      }
+      return accepted
+    })
+  }
+
+  /**
+   * Stores a record made here: the provider secures it, then validates it like any other
+   * (windows-api.md: validation runs locally and on every receiver).
+   */
+  private async applyLocal(record: GraphRecord, change: RecordChange): Promise<void> {
+    if (this.security) record.securityData = await this.security.secureRecord(record, change)
+    this.checkOpen()
+    checkRecordShape(record, this.props!.maxRecordSize)
+    const verdict = await this.validate(record, change)
+    this.checkOpen()
+    if (verdict === 'reject') {
+      throw new PeerError(
+        'PEER_E_INVALID_RECORD',
+        `the security provider refused this ${change} record`,
+      )
+    }
+    this.store.put(record, { deferred: verdict === 'defer', receivedAt: this.clock.now() })
+    if (verdict === 'accept') this.emitRecord(change, record)
+    this.scheduleLifetimes()
+  }
+
+  private async validate(record: GraphRecord, change: RecordChange) {
+    if (!this.security) return 'accept'
+    try {
+      return await this.security.validateRecord(record, change)
+    } catch (err) {
+      log.warn('the security provider failed to validate a record: treated as invalid', {
+        recordId: record.id,
+        error: (err as Error).message,
+      })
+      return 'reject'
+    }
+  }
+
+  private liveRecord(id: string): GraphRecord {
+    const record = this.store.get(id)
+    if (!record) throw new PeerError('PEER_E_RECORD_NOT_FOUND', `no record ${id} in this graph`)
+    return record
+  }
+
+  private emitRecord(change: RecordChangeType, r: GraphRecord): void {
+    this.emit('record-changed', { change, recordId: r.id, recordType: r.type })
+  }
+
+  // ---- expiry and AUTOREFRESH -----------------------------------------------------------
+
+  /** Plans the next expiry/refresh pass: at the next due time, 15 s to 24 h apart (MS-PPGRH 2.5). */
+  private scheduleLifetimes(): void {
+    if (this.closing || !this.state.synchronized) return
+    const dueTimes = [this.store.nextAutoRefresh(this.peerId)]
+      .map((t) => (t === undefined ? undefined : t - AUTOREFRESH_LEAD_MS))
+      .concat(this.expiryHeld() ? [] : [this.store.nextExpiry()])
+      .filter((t): t is number => t !== undefined)
+    this.lifetimeTimer?.cancel()
+    this.lifetimeTimer = undefined
+    if (dueTimes.length === 0) return
+    const now = this.now()
+    const due = Math.max(Math.min(...dueTimes), this.lastLifetimePass + MIN_EXPIRY_SCAN_MS)
+    const delay = Math.min(Math.max(due - now, 0), MAX_EXPIRY_SCAN_MS)
+    this.lifetimeTimer = this.clock.setTimeout(() => {
+      this.lifetimeTimer = undefined
+      this.serial(() => this.lifetimePass()).catch((err: unknown) => {
+        if (!this.closing) log.warn('expiry pass failed', { error: (err as Error).message })
+      })
+    }, delay)
+  }
+
+  /** DEFER_EXPIRATION: nothing expires until the graph has connected to another node. */
+  private expiryHeld(): boolean {
+    return this.props?.deferExpiration === true && !this.everConnected
+  }
+
+  private async lifetimePass(): Promise<void> {
+    if (this.closing) return
+    const now = this.now()
+    this.lastLifetimePass = now
+    // MS-PPGRH 2.4: refresh about 20 s before expiry, for the same lifetime again.
+    for (const r of this.store.autoRefreshDue(
+      this.peerId,
+      now + AUTOREFRESH_LEAD_MS,
+      LIFETIME_BATCH,
+    )) {
+      const lifetime = r.expiresAt - r.modifiedAt
+      const modifiedAt = Math.max(now, r.modifiedAt)
+      await this.applyLocal(
+        {
+          ...r,
+          version: nextVersion(r),
+          modifiedBy: this.peerId,
+          modifiedAt,
+          expiresAt: Math.max(modifiedAt + lifetime, r.expiresAt),
+        },
+        'updated',
+      ).catch((err: unknown) =>
+        log.warn('auto-refresh failed', { recordId: r.id, error: (err as Error).message }),
+      )
+      if (this.closing) return
+    }
+    if (!this.expiryHeld()) {
+      for (const r of this.store.expired(now, LIFETIME_BATCH)) {
+        this.store.remove(r.id)
+        if (!isDeleted(r)) this.emitRecord('expired', r)
+      }
+    }
+    this.scheduleLifetimes()
+  }
+
+  // ---- database export and import -------------------------------------------------------
+
+  /** Writes a consistent copy of the database to `file`, overwriting it. */
+  async exportDatabase(file: string): Promise<void> {
+    this.checkReady()
+    await this.store.backup(file)
+  }
+
+  /**
+   * Merges an exported database into this graph (records win by the conflict order). Allowed
+   * only on a graph that was opened, not created, and before it listens or connects
+   * (PEER_E_GRAPH_IN_USE); the file must be of this graph and peer (PEER_E_INVALID_DATABASE).
+   */
+  async importDatabase(file: string): Promise<void> {
+    this.checkOpen()
+    if (this.origin !== 'opened' || this.state.listening || this.state.hasConnections) {
+      throw new PeerError(
+        'PEER_E_GRAPH_IN_USE',
+        'import a database only into a graph opened with graphs.open, before listen or connect',
+      )
+    }
+    if (typeof file !== 'string' || file.length === 0) {
+      throw new PeerError('E_INVALIDARG', 'importDatabase needs the path of an exported database')
+    }
+    await this.serial(() => {
+      const { store: source } = RecordStore.open(file, {
+        graphId: this.graphId,
+        peerId: this.peerId,
+        create: false,
+      })
+      try {
+        const props = parseStoredProperties(source.getMeta('properties'))
+        if (!props) {
+          throw new PeerError('PEER_E_INVALID_DATABASE', `${file} holds no graph properties`)
+        }
+        this.store.transaction(() => {
+          for (const r of source.list({ includeDeleted: true })) {
+            checkRecordShape(r, props.maxRecordSize)
+            this.store.put(r, { receivedAt: this.clock.now() })
+          }
+          this.store.setMeta('properties', JSON.stringify(props))
+        })
+        this.props = props
+      } finally {
+        source.close()
+      }
+      if (!this.state.synchronized) this.setStatus({ synchronized: true })
+      this.scheduleLifetimes()
+    })
+  }
+
+  // ---- events and lifecycle -------------------------------------------------------------
+
+  /** Events as an async iterator, optionally by type and record type. */
+  subscribe(options: GraphEventOptions = {}): AsyncIterableIterator<EventOf<GraphEvents>> {
+    const recordTypes = options.recordTypes?.map((t) => parseGuid(t, 'a record type filter'))
+    return this.events({
+      types: options.types,
+      signal: options.signal,
+      maxQueue: options.maxQueue,
+      filter:
+        recordTypes && ((ev) => !hasRecordType(ev) || recordTypes.includes(ev.data.recordType)),
+    })
+  }
+
+  private setStatus(change: Partial<GraphStatus>): void {
+    const next = { ...this.state, ...change }
+    if (
+      next.listening === this.state.listening &&
+      next.hasConnections === this.state.hasConnections &&
+      next.synchronized === this.state.synchronized
+    ) {
+      return
+    }
+    this.state = next
+    this.emit('status-changed', { status: { ...next } })
+  }
+
+  /** Closes the graph: timers stop, the database closes, subscriptions end. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.lifetimeTimer?.cancel()
+      this.lifetimeTimer = undefined
+      await this.writes.catch(() => undefined)
+      this.closed = true
+      this.store.close()
+      this.endSubscriptions()
+      this.onClosed()
+    })()
+    return this.closing
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  private serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.writes.then(() => {
+      this.checkOpen()
+      return fn()
+    })
+    this.writes = run.catch(() => undefined)
+    return run
+  }
+
+  private checkOpen(): void {
+    if (this.closed)
+      throw new PeerError('PEER_E_INVALID_GRAPH', `graph "${this.graphId}" is closed`)
+    if (this.closing) {
+      throw new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', `graph "${this.graphId}" is closing`)
+    }
+  }
+
+  private checkReady(): void {
+    this.checkOpen()
+    if (!this.state.synchronized) throw this.notReady()
+  }
+
+  private notReady(): PeerError {
+    return new PeerError(
+      'PEER_E_GRAPH_NOT_READY',
+      `graph "${this.graphId}" has not synchronized yet: connect to a node of the graph first`,
+    )
+  }
+}
+
+function hasRecordType(
+  ev: EventOf<GraphEvents>,
+): ev is EventOf<GraphEvents, 'record-changed' | 'synchronized'> {
+  return ev.type === 'record-changed' || ev.type === 'synchronized'
+}
+
+function nextVersion(r: GraphRecord): number {
+  return r.version + 1
+}
+
+function checkData(data: unknown): Uint8Array {
+  if (data === undefined) return new Uint8Array(0)
+  if (!(data instanceof Uint8Array))
+    throw new PeerError('E_INVALIDARG', 'record data must be a Uint8Array')
+  return new Uint8Array(data)
+}
+
+function checkDate(d: unknown, what: string): number {
+  if (!(d instanceof Date) || !Number.isFinite(d.getTime())) {
+    throw new PeerError('E_INVALIDARG', `${what} must be a valid Date`)
+  }
+  return d.getTime()
+}
+
+/** windows-api.md: the expiration must be later than the current peer time. */
+function checkExpiry(expiresAt: number, now: number, autoRefresh: boolean): void {
+  if (expiresAt <= now) {
+    throw new PeerError(
+      'PEER_E_INVALID_RECORD_EXPIRATION',
+      `the expiration ${new Date(expiresAt).toISOString()} is not later than the peer time ${new Date(now).toISOString()}`,
+    )
+  }
+  // windows-api.md: keep an AUTOREFRESH record's expiration at least 4 minutes away.
+  if (autoRefresh && expiresAt - now < MIN_AUTOREFRESH_LIFETIME_MS) {
+    throw new PeerError(
+      'PEER_E_INVALID_RECORD_EXPIRATION',
+      'an autoRefresh record must expire at least 4 minutes from now (MIN_AUTOREFRESH_LIFETIME_MS)',
+    )
+  }
+}
