@@ -19,7 +19,9 @@ import {
   formatTypedValue,
   isValueType,
   MAX_INT,
+  MAX_W3C_DATE,
   MIN_INT,
+  MIN_W3C_DATE,
   parseTypedValue,
   type TypedValue,
 } from './values.ts'
@@ -41,6 +43,8 @@ export const RESERVED_ATTRIBUTES = [
 ] as const
 
 const NAME = /^[A-Za-z0-9]+$/
+const NOT_XML_TEXT =
+  /[\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 function invalid(problem: string, details?: Record<string, unknown>): PeerError {
   return new PeerError('PEER_E_INVALID_ATTRIBUTES', `record attributes are not valid: ${problem}`, {
@@ -68,6 +72,11 @@ function checkValue(attr: RecordAttribute): RecordAttribute {
   if (attr.type === 'string' && /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(attr.value)) {
     throw invalid(`"${attr.name}" holds a control character XML cannot carry`)
   }
+  // U+FFFE, U+FFFF and unpaired surrogates are not XML characters either, and SQLite's UTF-8
+  // would store an unpaired surrogate as U+FFFD: the record would change on its way through.
+  if (attr.type === 'string' && NOT_XML_TEXT.test(attr.value)) {
+    throw invalid(`"${attr.name}" holds U+FFFE, U+FFFF or an unpaired surrogate`)
+  }
   return attr
 }
 
@@ -85,6 +94,16 @@ function finish(attrs: RecordAttribute[]): RecordAttribute[] {
   attrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   for (let i = 1; i < attrs.length; i++) {
     if (attrs[i]!.name === attrs[i - 1]!.name) throw invalid(`"${attrs[i]!.name}" appears twice`)
+  }
+  // The bound applies to the canonical XML (what formatAttributesXml gives back and what is
+  // stored), so that no accepted list formats to XML that parseAttributesXml refuses: the object
+  // form has no size of its own, and escaping or date expansion can grow a parsed document.
+  const bytes = Buffer.byteLength(formatAttributesXml(attrs) ?? '')
+  if (bytes > MAX_ATTRIBUTES_XML_BYTES) {
+    throw new PeerError(
+      'PEER_E_TOO_LARGE',
+      `record attributes are ${bytes} bytes of XML, more than ${MAX_ATTRIBUTES_XML_BYTES}`,
+    )
   }
   return attrs
 }
@@ -132,12 +151,38 @@ export function attributesFromObject(obj: RecordAttributes): RecordAttribute[] {
       if (!Number.isInteger(v) || v < MIN_INT || v > MAX_INT) {
         throw invalid(`"${name}" is ${v}: an int attribute is a 32-bit signed integer`)
       }
-      attrs.push({ name, type: 'int', value: v })
-    } else if (v instanceof Date && Number.isFinite(v.getTime())) {
+      attrs.push({ name, type: 'int', value: v + 0 }) // -0 as 0, as the XML gives it
+    } else if (v instanceof Date && v.getTime() >= MIN_W3C_DATE && v.getTime() <= MAX_W3C_DATE) {
+      // Years 0000-9999 only (NaN fails too): other dates have no W3C NOTE-datetime form.
       attrs.push({ name, type: 'date', value: v.getTime() })
     } else throw invalid(`"${name}" is neither a string, an integer nor a valid Date`)
   }
   return finish(attrs)
+}
+
+/**
+ * Checks a list that arrived in another form (a record from the network): the same name, value
+ * and size rules as the other two forms; its order must already be by name.
+ */
+export function checkAttributeList(attrs: readonly RecordAttribute[]): RecordAttribute[] {
+  checkCount(attrs.length)
+  const out: RecordAttribute[] = []
+  for (const a of attrs) {
+    checkAttributeName(a.name)
+    const ok =
+      a.type === 'string'
+        ? typeof a.value === 'string'
+        : Number.isInteger(a.value) &&
+          (a.type === 'int'
+            ? a.value >= MIN_INT && a.value <= MAX_INT
+            : a.value >= MIN_W3C_DATE && a.value <= MAX_W3C_DATE)
+    if (!ok) throw invalid(`"${a.name}" is not a valid ${a.type}`)
+    out.push(checkValue(a))
+  }
+  for (let i = 1; i < out.length; i++) {
+    if (out[i - 1]!.name >= out[i]!.name) throw invalid('attributes are not sorted by name')
+  }
+  return finish(out)
 }
 
 /** Either form (XML text or object) to the list; undefined means none. */
@@ -160,7 +205,8 @@ export function formatAttributesXml(attrs: readonly RecordAttribute[]): string |
   const items = attrs.map(
     (a) =>
       `<attribute name="${escapeXmlAttribute(a.name)}" type="${a.type}">` +
-      `${escapeXmlText(formatTypedValue(a))}</attribute>`,
+      // A raw CR would come back as LF (XML end-of-line handling), so it is written as &#13;.
+      `${escapeXmlText(formatTypedValue(a)).replace(/\r/g, '&#13;')}</attribute>`,
   )
   return `<attributes>${items.join('')}</attributes>`
 }

@@ -62,3 +62,45 @@ export const AUTOREFRESH_LEAD_MS = 20_000
 /** MS-PPGRH 2.5: the expiry scan runs at most every 24 h and at least 15 s apart. */
 export const MIN_EXPIRY_SCAN_MS = 15_000
 export const MAX_EXPIRY_SCAN_MS = 24 * 3_600_000
+
+// ---- the graph protocol (messages.ts) ---------------------------------------------------
+
+/** Windows' ullNodeId: 8 bytes. */
+export const NODE_ID_BYTES = 8
+/** Largest graph message: a record up to the channel's message limit travels whole. */
+export const MAX_GRAPH_MESSAGE_BYTES = 16 * 1024 * 1024 - 4096
+/** Addresses a node announces (ours; MS-PPGRH gives none). */
+export const MAX_NODE_ADDRESSES = 8
+/** MS-PPGRH 2.2: WELCOME carries 10 referrals by default, DISCONNECT up to 10. */
+export const MAX_REFERRALS = 10
+/** MS-PPGRH 2.4: the referral list holds at most 100 entries. */
+export const MAX_REFERRAL_LIST = 100
+/** Digests in one REQUEST and in one ACK (ours). */
+export const MAX_REQUEST_ITEMS = 1024
+export const MAX_ACK_ITEMS = 1024
+/** Malformed messages a link forgives before it closes (ours). */
+export const MAX_BAD_MESSAGES_PER_LINK = 16
+/** MS-PPGRH 2.4 link utility: LU <- (31/32) LU, plus 128 when useful. */
+export const UTILITY_DECAY = 31 / 32
+export const UTILITY_USEFUL = 128
+
+/** MS-PPGRH 2.5: a connection attempt (CONNECT to WELCOME) gives up after 60 s. */
+export const CONNECT_TIMEOUT_MS = 60_000
+/** MS-PPGRH 2.4 / DESIGN.md 5.3: minimum 2, ideal 3, maximum 7 neighbours. */
+export const MIN_NEIGHBORS = 2
+export const IDEAL_NEIGHBORS = 3
+export const MAX_NEIGHBORS = 7
+/** Direct connections a graph holds at once (ours). */
+export const MAX_DIRECT_CONNECTIONS = 64
+/** MS-PPGRH 2.4 peer time: a remote estimate further than 20 min from ours is ignored. */
+export const MAX_PEER_TIME_SKEW_MS = 20 * 60_000
+/** MS-PPGRH 2.4 peer time: later neighbours move the offset by 0.2 of the difference. */
+export const PEER_TIME_WEIGHT = 0.2
+/** Records whose wire size is above this are announced, then pulled (ours). */
+export const ANNOUNCE_THRESHOLD_BYTES = 16 * 1024
+/** A pull of an announced record that got no answer moves to another announcer after this. */
+export const PULL_TIMEOUT_MS = 30_000
+/** Records per REQUEST batch during sync and per FLOOD burst before awaiting the channel. */
+export const SYNC_BATCH = 256
+/** How far back of its last time online a returning node's time-based sync starts (ours). */
+export const TIME_SYNC_MARGIN_MS = 5 * 60_000

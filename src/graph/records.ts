@@ -163,7 +163,13 @@ export function checkRecordShape(r: GraphRecord, maxRecordSize: number): void {
   if (!Number.isInteger(r.version) || r.version < 1 || r.version > MAX_RECORD_VERSION) {
     throw badRecord(`version ${r.version}`)
   }
-  if (!Number.isInteger(r.flags) || (r.flags & ~RECORD_FLAGS) !== 0) {
+  // Range first: `&` works on 32 bits, so 2 ** 32 + 1 would pass a mask test alone.
+  if (
+    !Number.isInteger(r.flags) ||
+    r.flags < 0 ||
+    r.flags > RECORD_FLAGS ||
+    (r.flags & ~RECORD_FLAGS) !== 0
+  ) {
     throw badRecord(`flags ${r.flags}`)
   }
   checkPeerId(r.creator, 'the creator')

@@ -25,16 +25,17 @@ CREATE TABLE IF NOT EXISTS records (
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
   modified_at INTEGER NOT NULL,
-  attributes TEXT,
   security_data BLOB NOT NULL,
   data BLOB NOT NULL,
   deferred INTEGER NOT NULL DEFAULT 0,
-  received_at INTEGER NOT NULL
+  received_at INTEGER NOT NULL,
+  digest BLOB NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS records_by_type ON records (type, creator);
 CREATE INDEX IF NOT EXISTS records_by_creator ON records (creator);
 CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at);
-CREATE INDEX IF NOT EXISTS records_by_modified ON records (modified_at, id);
+-- Sync walks records in (modification time, digest) order (reconcile.ts) and fetches by digest.
+CREATE UNIQUE INDEX IF NOT EXISTS records_by_sync ON records (modified_at, digest);
 
 CREATE TABLE IF NOT EXISTS record_attributes (
   record INTEGER NOT NULL REFERENCES records (seq) ON DELETE CASCADE,

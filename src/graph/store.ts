@@ -9,6 +9,7 @@
 import Database from 'better-sqlite3'
 import { PeerError } from '../core/errors.ts'
 import type { RecordAttribute } from './attributes.ts'
+import { recordDigest } from './record-codec.ts'
 import { compareRecords, type GraphRecord } from './records.ts'
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.ts'
 import { RECORD_FLAG_AUTOREFRESH, RECORD_FLAG_DELETED } from './constants.ts'
@@ -110,7 +111,11 @@ export class RecordStore {
     try {
       db = new Database(file, { fileMustExist: !options.create })
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CANTOPEN' && !options.create) {
+      // better-sqlite3 throws a plain TypeError when the folder is missing.
+      const missing =
+        (err as { code?: string }).code === 'SQLITE_CANTOPEN' ||
+        /directory does not exist/.test((err as Error).message)
+      if (missing && !options.create) {
         throw new PeerError('PEER_E_DATABASE_NOT_PRESENT', `no graph database at ${file}`)
       }
       throw dbError(err, file)
@@ -158,21 +163,22 @@ export class RecordStore {
     const db = this.db
     return {
       get: db.prepare<[string], RecordRow>('SELECT * FROM records WHERE id = ?'),
+      byDigest: db.prepare<[Uint8Array], RecordRow>('SELECT * FROM records WHERE digest = ?'),
       attrs: db.prepare<[number], AttributeRow>(
         'SELECT * FROM record_attributes WHERE record = ? ORDER BY name',
       ),
       insert: db.prepare(
         `INSERT INTO records (id, type, version, flags, creator, modified_by, created_at,
-           expires_at, modified_at, attributes, security_data, data, deferred, received_at)
+           expires_at, modified_at, security_data, data, deferred, received_at, digest)
          VALUES (@id, @type, @version, @flags, @creator, @modifiedBy, @createdAt, @expiresAt,
-           @modifiedAt, @attributes, @securityData, @data, @deferred, @receivedAt)`,
+           @modifiedAt, @securityData, @data, @deferred, @receivedAt, @digest)`,
       ),
       update: db.prepare(
         `UPDATE records SET type = @type, version = @version, flags = @flags,
            creator = @creator, modified_by = @modifiedBy, created_at = @createdAt,
-           expires_at = @expiresAt, modified_at = @modifiedAt, attributes = @attributes,
+           expires_at = @expiresAt, modified_at = @modifiedAt,
            security_data = @securityData, data = @data, deferred = @deferred,
-           received_at = @receivedAt
+           received_at = @receivedAt, digest = @digest
          WHERE seq = @seq`,
       ),
       deleteAttrs: db.prepare('DELETE FROM record_attributes WHERE record = ?'),
@@ -234,6 +240,13 @@ export class RecordStore {
     return row && { record: this.toRecord(row), deferred: row.deferred !== 0 }
   }
 
+  /** The stored copy whose digest (record-codec.ts) is `digest`, tombstones included. */
+  getByDigest(digest: Uint8Array): GraphRecord | undefined {
+    this.check()
+    const row = this.stmts.byDigest.get(digest)
+    return row && this.toRecord(row)
+  }
+
   /** A live record (not deleted, not deferred), as Windows' GetRecord shows it. */
   get(id: string): GraphRecord | undefined {
     const entry = this.getEntry(id)
@@ -259,11 +272,11 @@ export class RecordStore {
       }
       const params = {
         ...record,
-        attributes: record.attributes.length === 0 ? null : JSON.stringify(record.attributes),
         securityData: record.securityData,
         data: record.data,
         deferred: options.deferred === true ? 1 : 0,
         receivedAt: options.receivedAt,
+        digest: recordDigest(record),
       }
       let seq: number
       if (row) {

@@ -24,9 +24,18 @@ export function isValueType(s: string): s is ValueType {
 export function parseInt32(text: string): number | undefined {
   const t = text.trim()
   if (!/^[+-]?\d{1,10}$/.test(t)) return undefined
-  const n = Number(t)
+  // `+ 0` turns "-0" into 0: -0 would print as "0" and not round-trip through the XML.
+  const n = Number(t) + 0
   return n >= MIN_INT && n <= MAX_INT ? n : undefined
 }
+
+/**
+ * The dates a W3C NOTE-datetime can carry once in UTC: years 0000 to 9999. Outside them
+ * formatW3cDate (toISOString) writes the expanded `+010000-...` form, which the note (and so
+ * parseW3cDate) does not accept, so such dates are refused to keep every date round-tripping.
+ */
+export const MIN_W3C_DATE = new Date(0).setUTCFullYear(0, 0, 1) // 0000-01-01T00:00:00.000Z
+export const MAX_W3C_DATE = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
 // W3C NOTE-datetime: YYYY, YYYY-MM, YYYY-MM-DD, and with a time hh:mm[:ss[.s+]] plus a zone
 // designator (Z or +hh:mm / -hh:mm), which the note requires whenever a time is given.
@@ -46,10 +55,14 @@ export function parseW3cDate(text: string): number | undefined {
   const second = Number(s)
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined
   const ms = Number((frac + '000').slice(0, 3))
-  let t = Date.UTC(year, month - 1, day, hour, minute, second, ms)
-  // Date.UTC rolls 31 February into March: such a date is refused.
-  if (new Date(t).getUTCDate() !== day) return undefined
-  if (year < 100) t = new Date(t).setUTCFullYear(year)
+  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999 (so 0000-02-29, a
+  // leap day in the proleptic Gregorian calendar, is not checked against 1900).
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  date.setUTCHours(hour, minute, second, ms)
+  // 31 February rolls into March: such a date is refused.
+  if (date.getUTCDate() !== day) return undefined
+  let t = date.getTime()
   if (tz !== 'Z') {
     const sign = tz[0] === '-' ? -1 : 1
     const zh = Number(tz.slice(1, 3))
@@ -57,7 +70,7 @@ export function parseW3cDate(text: string): number | undefined {
     if (zh > 23 || zm > 59) return undefined
     t -= sign * (zh * 60 + zm) * 60_000
   }
-  return t
+  return t >= MIN_W3C_DATE && t <= MAX_W3C_DATE ? t : undefined
 }
 
 /** The canonical text of a date: UTC with milliseconds, `2026-01-01T00:00:00.000Z`. */

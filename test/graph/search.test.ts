@@ -190,8 +190,8 @@ before(() => {
   db.exec(SCHEMA_SQL)
   const insertRecord = db.prepare(
     `INSERT INTO records (id, type, version, flags, creator, modified_by, created_at, expires_at,
-       modified_at, attributes, security_data, data, deferred, received_at)
-     VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, NULL, x'', x'', ?, ?)`,
+       modified_at, security_data, data, deferred, received_at, digest)
+     VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, x'', x'', ?, ?, ?)`,
   )
   const insertAttr = db.prepare(
     'INSERT INTO record_attributes (record, name, type, value) VALUES (?, ?, ?, ?)',
@@ -209,6 +209,7 @@ before(() => {
       created + DAY,
       r.deferred ?? 0,
       created,
+      Buffer.from(id(r.n)),
     )
     for (const [name, type, value] of r.attrs) insertAttr.run(lastInsertRowid, name, type, value)
   }
