@@ -104,3 +104,15 @@ export const PULL_TIMEOUT_MS = 30_000
 export const SYNC_BATCH = 256
 /** How far back of its last time online a returning node's time-based sync starts (ours). */
 export const TIME_SYNC_MARGIN_MS = 5 * 60_000
+
+/** MS-PPGRH 2.3 internal record types, hidden from the application's Enum and Search. */
+export const GRAPH_INFO_RECORD_TYPE = '00000100-0000-0000-0000-000000000000'
+export const SIGNATURE_RECORD_TYPE = '00000200-0000-0000-0000-000000000000'
+export const CONTACT_RECORD_TYPE = '00000300-0000-0000-0000-000000000000'
+export const PRESENCE_RECORD_TYPE = '00000400-0000-0000-0000-000000000000'
+export const INTERNAL_RECORD_TYPES: readonly string[] = [
+  GRAPH_INFO_RECORD_TYPE,
+  SIGNATURE_RECORD_TYPE,
+  CONTACT_RECORD_TYPE,
+  PRESENCE_RECORD_TYPE,
+]

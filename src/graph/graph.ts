@@ -7,20 +7,34 @@
  * sync) plugs in at one place.
  */
 import type { Clock, Timer } from '../core/clock.ts'
-import { PeerError } from '../core/errors.ts'
+import { PeerError, toPeerError } from '../core/errors.ts'
 import { TypedEmitter, type EventOf } from '../core/events.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
+import type { Identity } from '../identity/identity.ts'
+import type { StreamTransport } from '../transport/types.ts'
 import { normalizeAttributes, type RecordAttributes } from './attributes.ts'
 import {
   AUTOREFRESH_LEAD_MS,
   MAX_EXPIRY_SCAN_MS,
   MIN_AUTOREFRESH_LIFETIME_MS,
   MIN_EXPIRY_SCAN_MS,
+  GRAPH_INFO_RECORD_TYPE,
+  INTERNAL_RECORD_TYPES,
+  MAX_MAX_RECORD_SIZE,
+  PRESENCE_RECORD_TYPE,
+  SYNC_BATCH,
   RECORD_FLAG_AUTOREFRESH,
   RECORD_FLAG_DELETED,
 } from './constants.ts'
 import type { GraphEvents, GraphEventType, RecordChangeType } from './events.ts'
+import {
+  graphInfoRecord,
+  graphInfoRecordId,
+  isGraphInfo,
+  propertiesFromGraphInfo,
+} from './graph-info.ts'
+import { GraphNetwork, type GraphHost, type ReceiveOutcome } from './network.ts'
 import { toPeerRecord, type PeerRecord } from './peer-record.ts'
 import {
   mergeProperties,
@@ -28,7 +42,14 @@ import {
   type GraphProperties,
   type MutableGraphProperties,
 } from './properties.ts'
-import { checkRecordShape, isDeleted, newRecordId, parseGuid, type GraphRecord } from './records.ts'
+import {
+  checkRecordShape,
+  compareRecords,
+  isDeleted,
+  newRecordId,
+  parseGuid,
+  type GraphRecord,
+} from './records.ts'
 import { compileSearch, type SearchQuery } from './search.ts'
 import type { GraphSecurityProvider, RecordChange } from './security.ts'
 import type { GraphStatus } from './status.ts'
@@ -83,8 +104,43 @@ export interface GraphContext {
   properties: GraphProperties | undefined
   security: GraphSecurityProvider | undefined
   recordTypeSyncPrecedence: readonly string[]
+  /** The identity whose key secures this graph's connections (undefined: no networking). */
+  identity: Identity | undefined
+  /** The node's stream transport, made on first use. */
+  streams: () => StreamTransport
   /** Called once the graph has closed (the manager forgets it). */
   onClosed: () => void
+}
+
+export interface ListenOptions {
+  /** Default 127.0.0.1 (tests, demos); '::' or '0.0.0.0' for every interface. */
+  host?: string
+  /** 0 or left out: any free port (read it back from the result or localNode). */
+  port?: number
+}
+
+export interface GraphConnectOptions {
+  address: string
+  port: number
+  /** The peer that must answer at that address (Windows' pwzPeerId); any peer when left out. */
+  peerId?: string
+  signal?: AbortSignal
+}
+
+/** Windows' PEER_CONNECTION_INFO. */
+export interface GraphConnectionInfo {
+  connectionId: string
+  kind: 'neighbor' | 'direct'
+  nodeId: string
+  peerId: string
+  address: { address: string; port: number }
+}
+
+/** Windows' PEER_NODE_INFO for this node. */
+export interface LocalNodeInfo {
+  nodeId: string
+  peerId: string
+  addresses: { address: string; port: number }[]
 }
 
 export class PeerGraph extends TypedEmitter<GraphEvents> {
@@ -101,6 +157,9 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   private readonly security: GraphSecurityProvider | undefined
   private readonly origin: GraphOrigin
   private readonly onClosed: () => void
+  private readonly identity: Identity | undefined
+  private readonly streams: () => StreamTransport
+  private network: GraphNetwork | undefined
   private props: GraphProperties | undefined
   private state: GraphStatus
   /** Peer time = clock + offset (MS-PPGRH 2.4; the offset follows neighbours once connected). */
@@ -124,6 +183,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.security = ctx.security
     this.origin = ctx.origin
     this.onClosed = ctx.onClosed
+    this.identity = ctx.identity
+    this.streams = ctx.streams
     this.props = ctx.properties
     this.recordTypeSyncPrecedence = ctx.recordTypeSyncPrecedence
     this.dataCreated = ctx.origin === 'opened' && ctx.properties === undefined
@@ -132,6 +193,13 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     // windows-api.md: a graph is synchronized at Create, and at Open of an existing database.
     this.state = { listening: false, hasConnections: false, synchronized: this.props !== undefined }
     if (this.state.synchronized) this.scheduleLifetimes()
+  }
+
+  /** @internal A new graph stores its Graph Info record (its properties, for others to sync). */
+  async initialize(): Promise<void> {
+    await this.serial(() =>
+      this.applyLocal(graphInfoRecord(this.props!, this.peerId, this.now(), undefined), 'added'),
+    )
   }
 
   // ---- status, properties, peer time ----------------------------------------------------
@@ -153,12 +221,11 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
    */
   async setProperties(changes: Partial<MutableGraphProperties>): Promise<void> {
     this.checkReady()
-    await this.serial(() => {
+    await this.serial(async () => {
       const next = mergeProperties(this.props!, changes)
-      this.store.setMeta('properties', JSON.stringify(next))
-      this.props = next
+      const base = this.store.getEntry(graphInfoRecordId(next.creatorId))?.record
+      await this.applyLocal(graphInfoRecord(next, this.peerId, this.now(), base), 'updated')
     })
-    this.emit('property-changed', {})
   }
 
   /** The graph's shared time (MS-PPGRH peer time). */
@@ -286,7 +353,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   getRecord(recordId: string): PeerRecord | undefined {
     this.checkReady()
     const record = this.store.get(parseGuid(recordId, 'the record id'))
-    return record && toPeerRecord(record)
+    return record && !INTERNAL_RECORD_TYPES.includes(record.type) ? toPeerRecord(record) : undefined
   }
 
   /** Records of a type and/or creator (ANDed), as Windows' EnumRecords. */
@@ -353,7 +420,68 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       )
     }
     this.store.put(record, { deferred: verdict === 'defer', receivedAt: this.clock.now() })
-    if (verdict === 'accept') this.emitRecord(change, record)
+    if (verdict === 'accept') {
+      this.afterStore(record, change)
+      this.network?.flood(record)
+    }
+  }
+
+  /**
+   * A record from a neighbour (flood or sync): the structural checks, the conflict order
+   * against the stored copy, then the provider's validation; stored if it wins. Never throws:
+   * the outcome says what happened, so the network side can ACK, forward or answer.
+   */
+  private receiveRecord(record: GraphRecord): Promise<ReceiveOutcome> {
+    return this.serial(async (): Promise<ReceiveOutcome> => {
+      try {
+        checkRecordShape(record, this.props?.maxRecordSize ?? MAX_MAX_RECORD_SIZE)
+      } catch {
+        return { outcome: 'invalid' }
+      }
+      // Already expired here: nothing to keep (the sender's clock or ours is behind).
+      if (record.expiresAt <= this.now()) return { outcome: 'unchanged' }
+      const entry = this.store.getEntry(record.id)
+      if (entry) {
+        const order = compareRecords(record, entry.record)
+        if (order === 0) return { outcome: 'unchanged' }
+        if (order < 0) return { outcome: 'older', stored: entry.record }
+      }
+      if (isGraphInfo(record)) {
+        try {
+          propertiesFromGraphInfo(record, this.graphId, this.props)
+        } catch {
+          return { outcome: 'invalid' }
+        }
+      }
+      const live = entry && !entry.deferred && !isDeleted(entry.record) ? entry.record : undefined
+      const change: RecordChange = isDeleted(record) ? 'deleted' : entry ? 'updated' : 'added'
+      const verdict = await this.validate(record, change)
+      if (this.closing) return { outcome: 'unchanged' }
+      if (verdict === 'reject') return { outcome: 'invalid' }
+      const { outcome } = this.store.put(record, {
+        deferred: verdict === 'defer',
+        receivedAt: this.clock.now(),
+      })
+      if (verdict === 'defer') return { outcome: 'deferred' }
+      if (outcome === 'older' || outcome === 'unchanged') return { outcome: 'unchanged' }
+      // A tombstone of a record never seen live here changes nothing the application saw.
+      if (!isDeleted(record) || live)
+        this.afterStore(record, isDeleted(record) ? 'deleted' : live ? 'updated' : 'added')
+      return { outcome }
+    })
+  }
+
+  /** What follows a stored change: properties or a record event, and the expiry plan. */
+  private afterStore(record: GraphRecord, change: RecordChange): void {
+    if (isGraphInfo(record)) {
+      const props = propertiesFromGraphInfo(record, this.graphId, this.props)
+      this.store.setMeta('properties', JSON.stringify(props))
+      const first = this.props === undefined
+      this.props = props
+      if (!first) this.emit('property-changed', {})
+    } else {
+      this.emitRecord(change, record)
+    }
     this.scheduleLifetimes()
   }
 
@@ -443,6 +571,189 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.scheduleLifetimes()
   }
 
+  // ---- the network ----------------------------------------------------------------------
+
+  /** Windows' GetNodeInfo(0): this node's id, peer id and listening addresses. */
+  get localNode(): LocalNodeInfo {
+    const address = this.network?.address
+    return { nodeId: this.nodeId, peerId: this.peerId, addresses: address ? [{ ...address }] : [] }
+  }
+
+  /**
+   * Listens for neighbours and direct connections (Windows' PeerGraphListen). Not before the
+   * first sync (PEER_E_GRAPH_NOT_READY); once only (PEER_E_ALREADY_LISTENING).
+   */
+  async listen(options: ListenOptions = {}): Promise<{ address: string; port: number }> {
+    this.checkReady()
+    const address = await this.net().listen({ host: options.host, port: options.port ?? 0 })
+    return { ...address }
+  }
+
+  /**
+   * Connects to a node of the graph as a neighbour and synchronises with it. Resolves with the
+   * connection id once the node has WELCOMEd this one; neighbor-connection reports it too
+   * (connected, or failed with the reason). PEER_E_ALREADY_EXISTS when already a neighbour,
+   * PEER_E_CONNECTION_REFUSED (busy: try one of its referrals), PEER_E_CONNECTION_FAILED,
+   * PEER_E_CONNECTION_NOT_AUTHENTICATED (another peer answered), PEER_E_TIMEOUT, E_ABORT.
+   */
+  async connect(options: GraphConnectOptions): Promise<string> {
+    this.checkOpen()
+    const { address, port } = checkAddress(options)
+    if (options.peerId === this.peerId) {
+      throw new PeerError('PEER_E_CONNECT_SELF', 'a graph node cannot connect to itself')
+    }
+    try {
+      const link = await this.net().connect({ ...options, address, port })
+      return link.connectionId
+    } catch (err) {
+      const error = toPeerError(
+        err,
+        'PEER_E_CONNECTION_FAILED',
+        `cannot connect to ${address}:${port}`,
+      )
+      this.emit('neighbor-connection', {
+        status: 'failed',
+        connectionId: '',
+        nodeId: '',
+        peerId: options.peerId ?? '',
+        failure: error.code,
+      })
+      throw error
+    }
+  }
+
+  /** Windows' EnumConnections: neighbour or direct connections now open. */
+  connections(kind: 'neighbor' | 'direct' = 'neighbor'): GraphConnectionInfo[] {
+    this.checkOpen()
+    return (this.network?.linksOf(kind) ?? []).map((l) => ({
+      connectionId: l.connectionId,
+      kind: l.kind,
+      nodeId: l.nodeId,
+      peerId: l.peerId,
+      address: { ...l.connection.address },
+    }))
+  }
+
+  /**
+   * Sends application data on a neighbour or direct connection (Windows' SendData): resolves
+   * when the network has it, with no acknowledgement. PEER_E_CONNECTION_NOT_FOUND for an
+   * unknown id.
+   */
+  async sendData(connectionId: string, dataType: string, data: Uint8Array): Promise<void> {
+    this.checkOpen()
+    const type = parseGuid(dataType, 'the data type')
+    if (!(data instanceof Uint8Array))
+      throw new PeerError('E_INVALIDARG', 'data must be a Uint8Array')
+    if (!this.network)
+      throw new PeerError('PEER_E_CONNECTION_NOT_FOUND', `no connection ${connectionId}`)
+    await this.network.sendData(connectionId, type, data)
+  }
+
+  /** Messages dropped as malformed or invalid, and flooding counts (for tests and stats). */
+  get counters(): Readonly<GraphNetwork['counters']> | undefined {
+    return this.network?.counters
+  }
+
+  private net(): GraphNetwork {
+    if (this.network) return this.network
+    if (!this.identity) {
+      throw new PeerError(
+        'PEER_E_IDENTITY_NOT_FOUND',
+        `graph "${this.graphId}" has peer id ${this.peerId}, which is no identity of this node: ` +
+          "its connections need that identity's key",
+      )
+    }
+    this.network = new GraphNetwork({
+      host: this.host(),
+      identity: this.identity,
+      streams: this.streams(),
+      clock: this.clock,
+      random: this.random,
+    })
+    return this.network
+  }
+
+  /** The graph as the network side sees it (network.ts GraphHost). */
+  private host(): GraphHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const graph = this
+    return {
+      graphId: this.graphId,
+      peerId: this.peerId,
+      nodeId: this.nodeId,
+      recordTypeSyncPrecedence: this.recordTypeSyncPrecedence,
+      get ready() {
+        return graph.state.synchronized
+      },
+      get hasProperties() {
+        return graph.props !== undefined
+      },
+      get maxRecordSize() {
+        return graph.props?.maxRecordSize ?? MAX_MAX_RECORD_SIZE
+      },
+      get lastOnline() {
+        const t = Number(graph.store.getMeta('lastOnline'))
+        return Number.isFinite(t) && t > 0 ? t : undefined
+      },
+      get peerTimeOffset() {
+        return graph.peerTimeOffset
+      },
+      set peerTimeOffset(v: number) {
+        graph.peerTimeOffset = v
+      },
+      receiveRecord: (r) => this.receiveRecord(r),
+      recordByDigest: (d) => this.store.getByDigest(d),
+      recordsForSync: (since, order) => this.recordsForSync(since, order),
+      now: () => this.now(),
+      setStatus: (change) => this.setStatus(change),
+      emit: (type, data) => this.emit(type, data),
+      fullSyncDone: () => this.fullSyncDone(),
+      markOnline: () => {
+        this.everConnected = true
+        this.store.setMeta('everConnected', '1')
+        this.store.setMeta('lastOnline', String(this.now()))
+        this.scheduleLifetimes()
+      },
+    }
+  }
+
+  /** MS-PPGRH 2.4 Sync All order: Graph Info, presence, the precedence types, then the rest. */
+  private *recordsForSync(
+    since: number | undefined,
+    order: readonly string[],
+  ): Iterable<GraphRecord> {
+    const first = [
+      GRAPH_INFO_RECORD_TYPE,
+      PRESENCE_RECORD_TYPE,
+      ...order.filter((t) => !INTERNAL_RECORD_TYPES.includes(t)),
+    ]
+    for (const type of first) yield* this.syncPages({ type, since })
+    yield* this.syncPages({ exceptTypes: first, since })
+  }
+
+  /** The store's sync pages one after the other (the database is free between pages). */
+  private *syncPages(filter: {
+    type?: string
+    exceptTypes?: readonly string[]
+    since: number | undefined
+  }): Iterable<GraphRecord> {
+    let after = 0
+    for (;;) {
+      if (this.closed) return
+      const rows = this.store.syncPage(after, SYNC_BATCH, filter)
+      for (const row of rows) yield row.record
+      if (rows.length < SYNC_BATCH) return
+      after = rows[rows.length - 1]!.seq
+    }
+  }
+
+  private fullSyncDone(): void {
+    if (this.state.synchronized) return
+    if (!this.props) return
+    this.setStatus({ synchronized: true })
+    this.scheduleLifetimes()
+  }
+
   // ---- database export and import -------------------------------------------------------
 
   /** Writes a consistent copy of the database to `file`, overwriting it. */
@@ -526,6 +837,11 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.closing ??= (async () => {
       this.lifetimeTimer?.cancel()
       this.lifetimeTimer = undefined
+      await this.network
+        ?.stop()
+        .catch((err: unknown) =>
+          log.warn('graph network stop failed', { error: (err as Error).message }),
+        )
       await this.writes.catch(() => undefined)
       this.closed = true
       this.store.close()
@@ -577,6 +893,16 @@ function hasRecordType(
 
 function nextVersion(r: GraphRecord): number {
   return r.version + 1
+}
+
+function checkAddress(o: GraphConnectOptions): { address: string; port: number } {
+  if (o === null || typeof o !== 'object' || typeof o.address !== 'string' || o.address === '') {
+    throw new PeerError('E_INVALIDARG', 'connect needs { address, port }')
+  }
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65_535) {
+    throw new PeerError('E_INVALIDARG', `port must be 1 to 65535, got ${String(o.port)}`)
+  }
+  return { address: o.address, port: o.port }
 }
 
 function checkData(data: unknown): Uint8Array {

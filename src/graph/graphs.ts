@@ -9,6 +9,8 @@ import { join } from 'node:path'
 import type { Clock } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
+import type { Identity } from '../identity/identity.ts'
+import type { StreamTransport } from '../transport/types.ts'
 import { PeerGraph, type GraphOrigin } from './graph.ts'
 import {
   checkGraphId,
@@ -28,6 +30,10 @@ export interface GraphManagerContext {
   random: Random
   /** The peer id a graph uses when the call names none: the node's identity. */
   defaultPeerId: () => string
+  /** The node's identity of that peer name, whose key secures the graph's connections. */
+  identityOf: (peerId: string) => Identity | undefined
+  /** The node's stream transport (TCP, or the simulator's), made on first use. */
+  streams: () => StreamTransport
 }
 
 export interface GraphCreateOptions extends GraphCreateProperties {
@@ -82,7 +88,15 @@ export class GraphManager {
     }
     store.setMeta('properties', JSON.stringify(props))
     store.setMeta('security', options.security?.name ?? NO_PROVIDER)
-    return this.track(file, store, 'created', props, options.security, [])
+    const graph = this.track(file, store, 'created', props, options.security, [])
+    try {
+      await graph.initialize()
+    } catch (err) {
+      await graph.close()
+      await this.removeFiles(file)
+      throw err
+    }
+    return graph
   }
 
   /**
@@ -130,6 +144,10 @@ export class GraphManager {
     if (!(await exists(file))) {
       throw new PeerError('PEER_E_DATABASE_NOT_PRESENT', `graph "${graphId}" has no database here`)
     }
+    await this.removeFiles(file)
+  }
+
+  private async removeFiles(file: string): Promise<void> {
     for (const suffix of ['', '-wal', '-shm']) await rm(file + suffix, { force: true })
   }
 
@@ -161,6 +179,8 @@ export class GraphManager {
         properties,
         security,
         recordTypeSyncPrecedence: precedence,
+        identity: this.ctx.identityOf(store.getMeta('peerId')!),
+        streams: this.ctx.streams,
         onClosed: () => this.open_.delete(file),
       },
       store.getMeta('graphId')!,

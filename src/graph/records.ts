@@ -82,6 +82,11 @@ export function newRecordId(creator: string, random: Random): string {
   return guidFromBytes(Buffer.concat([Buffer.from(creatorHalf(creator), 'hex'), random.bytes(8)]))
 }
 
+/** MS-PPGRH 2.3: an internal record with a fixed id (Graph Info: 6c796768...) of `creator`. */
+export function fixedRecordId(creator: string, low: string): string {
+  return guidFromBytes(Buffer.from(creatorHalf(creator) + low, 'hex'))
+}
+
 /** MS-PPGRH 2.4 flooding step 1: receivers check the high half of the id against the creator. */
 export function recordIdMatchesCreator(id: string, creator: string): boolean {
   return id.replace(/-/g, '').slice(0, 16) === creatorHalf(creator)

@@ -10,9 +10,9 @@ import Database from 'better-sqlite3'
 import { PeerError } from '../core/errors.ts'
 import type { RecordAttribute } from './attributes.ts'
 import { recordDigest } from './record-codec.ts'
-import { compareRecords, type GraphRecord } from './records.ts'
+import { compareRecords, MAX_RECORD_TIME, type GraphRecord } from './records.ts'
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.ts'
-import { RECORD_FLAG_AUTOREFRESH, RECORD_FLAG_DELETED } from './constants.ts'
+import { INTERNAL_RECORD_TYPES, RECORD_FLAG_AUTOREFRESH, RECORD_FLAG_DELETED } from './constants.ts'
 
 /** What `put` did with a record. */
 export type PutOutcome =
@@ -38,7 +38,12 @@ export interface ListOptions {
   includeDeleted?: boolean
   /** Deferred records too. */
   includeDeferred?: boolean
+  /** Graphing's own records (Graph Info, presence...) too. */
+  includeInternal?: boolean
 }
+
+/** Excludes Graphing's internal record types (their GUIDs are all 000000xx-0000-...). */
+const NOT_INTERNAL = `type NOT IN (${INTERNAL_RECORD_TYPES.map((t) => `'${t}'`).join(', ')})`
 
 /** Live records that AUTOREFRESH keeps alive. */
 const REFRESHABLE =
@@ -190,7 +195,10 @@ export class RecordStore {
       expired: db.prepare<[number, number], RecordRow>(
         'SELECT * FROM records WHERE expires_at <= ? ORDER BY expires_at LIMIT ?',
       ),
-      nextExpiry: db.prepare<[], { t: number | null }>('SELECT min(expires_at) AS t FROM records'),
+      // Records that never expire (Graph Info) need no expiry pass.
+      nextExpiry: db.prepare<[], { t: number | null }>(
+        `SELECT min(expires_at) AS t FROM records WHERE expires_at < ${MAX_RECORD_TIME}`,
+      ),
       nextRefresh: db.prepare<[string], { t: number | null }>(
         `SELECT min(expires_at) AS t FROM records WHERE creator = ? AND ${REFRESHABLE}`,
       ),
@@ -204,7 +212,7 @@ export class RecordStore {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
       count: db.prepare<[], { n: number }>(
-        `SELECT count(*) AS n FROM records WHERE (flags & ${RECORD_FLAG_DELETED}) = 0 AND deferred = 0`,
+        `SELECT count(*) AS n FROM records WHERE (flags & ${RECORD_FLAG_DELETED}) = 0 AND deferred = 0 AND ${NOT_INTERNAL}`,
       ),
     }
   }
@@ -318,6 +326,7 @@ export class RecordStore {
     }
     if (!options.includeDeleted) where.push(`(flags & ${RECORD_FLAG_DELETED}) = 0`)
     if (!options.includeDeferred) where.push('deferred = 0')
+    if (!options.includeInternal) where.push(NOT_INTERNAL)
     const sql = `SELECT * FROM records${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY seq`
     // Rows are read into memory first: an iterator held open across user code would block
     // writes to the database until the caller finished iterating.
@@ -325,12 +334,44 @@ export class RecordStore {
     for (const row of rows) yield this.toRecord(row)
   }
 
+  /**
+   * One page of the records a sync sends (tombstones yes, deferred no), by storage order after
+   * `afterSeq`: of one type, or of every type but `exceptTypes`; with `since`, only those
+   * modified at or after it. Pages keep the database free between them.
+   */
+  syncPage(
+    afterSeq: number,
+    limit: number,
+    filter: { type?: string; exceptTypes?: readonly string[]; since?: number },
+  ): { seq: number; record: GraphRecord }[] {
+    this.check()
+    const where = ['seq > ?', 'deferred = 0']
+    const params: unknown[] = [afterSeq]
+    if (filter.type !== undefined) {
+      where.push('type = ?')
+      params.push(filter.type)
+    }
+    if (filter.exceptTypes && filter.exceptTypes.length > 0) {
+      where.push(`type NOT IN (${filter.exceptTypes.map(() => '?').join(', ')})`)
+      params.push(...filter.exceptTypes)
+    }
+    if (filter.since !== undefined) {
+      where.push('modified_at >= ?')
+      params.push(filter.since)
+    }
+    const sql = `SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`
+    return this.db
+      .prepare<unknown[], RecordRow>(sql)
+      .all(...params, limit)
+      .map((row) => ({ seq: row.seq, record: this.toRecord(row) }))
+  }
+
   /** Live records matching a compiled search (search.ts) over the alias `r`. */
   search(where: string, params: readonly (string | number)[]): GraphRecord[] {
     this.check()
     const sql =
       `SELECT r.* FROM records r WHERE (r.flags & ${RECORD_FLAG_DELETED}) = 0 ` +
-      `AND r.deferred = 0 AND (${where}) ORDER BY r.seq`
+      `AND r.deferred = 0 AND r.${NOT_INTERNAL} AND (${where}) ORDER BY r.seq`
     return this.db
       .prepare<unknown[], RecordRow>(sql)
       .all(...params)

@@ -42,6 +42,8 @@ export class PeerNode {
   private pnrpService: PnrpService | undefined
   /** The sockets this node opened itself (none when the caller passed a network). */
   private ownNetwork: NodeNetwork | undefined
+  /** The network the caller passed, if any. */
+  private givenNetwork: Network | undefined
   private stopped = false
 
   private constructor(
@@ -61,6 +63,11 @@ export class PeerNode {
       clock,
       random,
       defaultPeerId: () => this.identity.peerName,
+      identityOf: (peerId) =>
+        this.identities.list().some((i) => i.peerName === peerId)
+          ? this.identities.get(peerId)
+          : undefined,
+      streams: () => this.transport().streams,
     })
   }
 
@@ -78,10 +85,11 @@ export class PeerNode {
     }
     const identities = await IdentityStore.open(join(dataDir, 'identities'), { clock, random })
     const node = new PeerNode(dataDir, clock, random, identities, options.identity)
+    node.givenNetwork = options.network
     try {
       if (options.identity !== undefined) identities.find(options.identity)
       if (options.pnrp) {
-        const network = options.network ?? (node.ownNetwork = createNodeNetwork({ clock }))
+        const network = node.transport()
         node.pnrpService = await PnrpService.start(options.pnrp, {
           datagrams: network.datagrams,
           clock,
@@ -138,6 +146,12 @@ export class PeerNode {
     await this.pnrpService?.stop()
     await this.ownNetwork?.close()
     await this.identities.close()
+  }
+
+  /** The caller's network, or this node's own sockets, opened on first use. */
+  private transport(): Network {
+    this.givenNetwork ??= this.ownNetwork = createNodeNetwork({ clock: this.clock })
+    return this.givenNetwork
   }
 
   private checkRunning(): void {

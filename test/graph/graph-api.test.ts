@@ -472,10 +472,11 @@ describe('security provider', () => {
     const provider: GraphSecurityProvider = {
       name: 'test',
       secureRecord: (r, change) => {
-        seen.push(`secure ${change} v${r.version}`)
+        if (r.type === CHAT) seen.push(`secure ${change} v${r.version}`)
         return Buffer.from(`sig:${r.version}`)
       },
       validateRecord: (r, change) => {
+        if (r.type !== CHAT) return 'accept'
         seen.push(`validate ${change} v${r.version}`)
         return verdict
       },
@@ -517,7 +518,8 @@ describe('security provider', () => {
       graphId: 'refuse',
       security: {
         name: 'refuser',
-        secureRecord: () => {
+        secureRecord: (r) => {
+          if (r.type !== CHAT) return new Uint8Array()
           throw new PeerError('PEER_E_NOT_AUTHORIZED', 'members may not add chat records')
         },
         validateRecord: () => 'accept',
@@ -532,7 +534,8 @@ describe('security provider', () => {
       security: {
         name: 'broken',
         secureRecord: () => new Uint8Array(),
-        validateRecord: () => {
+        validateRecord: (r) => {
+          if (r.type !== CHAT) return 'accept'
           throw new Error('bug in the provider')
         },
       },

@@ -1,0 +1,622 @@
+/**
+ * The graph on the network (MS-PPGRH 2.4): listening, connecting, the CONNECT/WELCOME/REFUSE/
+ * DISCONNECT exchange, peer time, flooding with duplicate suppression, ACKs and link utility,
+ * large records announced and pulled, and synchronisation (full, time-based and range-based
+ * reconciliation). It knows the graph only through GraphHost, so the record rules stay in
+ * graph.ts and this file is about messages.
+ *
+ *   initiator                                   responder
+ *   TCP + Noise XX (prologue graph:<id>) ------>
+ *   open channel graph/neighbor, CONNECT ------>
+ *                       <------ WELCOME (node id, peer time, referrals) | REFUSE
+ *   SOLICIT_NEW | SOLICIT_TIME | RECONCILE --->   (see docs/GRAPH.md for each)
+ */
+import type { Clock, Timer } from '../core/clock.ts'
+import { toHex } from '../core/bytes.ts'
+import { PeerError, toPeerError } from '../core/errors.ts'
+import { createLogger } from '../core/log.ts'
+import type { Random } from '../core/random.ts'
+import type { Identity } from '../identity/identity.ts'
+import { ConnectionManager, type PeerConnection } from '../transport/connections.ts'
+import { SessionCredentials } from '../transport/secure-session.ts'
+import type { Channel } from '../transport/mux.ts'
+import type { Address, StreamTransport } from '../transport/types.ts'
+import {
+  ANNOUNCE_THRESHOLD_BYTES,
+  CONNECT_TIMEOUT_MS,
+  MAX_DIRECT_CONNECTIONS,
+  MAX_NEIGHBORS,
+  MAX_PEER_TIME_SKEW_MS,
+  MAX_REFERRAL_LIST,
+  MAX_REFERRALS,
+  MAX_REQUEST_ITEMS,
+  NODE_ID_BYTES,
+  PEER_TIME_WEIGHT,
+  PULL_TIMEOUT_MS,
+  SYNC_BATCH,
+} from './constants.ts'
+import type { ConnectionEvent, GraphEvents } from './events.ts'
+import { CHANNEL_NAMES, Link, type LinkKind } from './link.ts'
+import {
+  fromReferral,
+  toReferral,
+  type GraphMessage,
+  type GraphMessageOf,
+  type Referral,
+  type RefuseReason,
+} from './messages.ts'
+import { decodeRecord, digestHex, digestOf, encodeRecord } from './record-codec.ts'
+import type { GraphRecord } from './records.ts'
+import type { GraphStatus } from './status.ts'
+import { guidFromBytes } from './records.ts'
+import { fromHex } from '../core/bytes.ts'
+
+const log = createLogger('graph')
+
+/** What a received record became (graph.ts receiveRecord). */
+export type ReceiveOutcome =
+  | { outcome: 'added' | 'updated' | 'unchanged' | 'deferred' | 'invalid' }
+  /** Our stored copy wins: the sender gets it back. */
+  | { outcome: 'older'; stored: GraphRecord }
+
+/** The graph as the network side sees it. */
+export interface GraphHost {
+  readonly graphId: string
+  readonly peerId: string
+  readonly nodeId: string
+  readonly recordTypeSyncPrecedence: readonly string[]
+  /** The graph is synchronized (created, opened with data, or synced once). */
+  readonly ready: boolean
+  /** The graph has its properties (the Graph Info record arrived). */
+  readonly hasProperties: boolean
+  readonly maxRecordSize: number
+  /** When the graph last had a neighbour (a returning node syncs from about then). */
+  readonly lastOnline: number | undefined
+  receiveRecord(record: GraphRecord): Promise<ReceiveOutcome>
+  recordByDigest(digest: Uint8Array): GraphRecord | undefined
+  /** Every record to send in a full sync, tombstones included, in sync order. */
+  recordsForSync(since: number | undefined, typeOrder: readonly string[]): Iterable<GraphRecord>
+  peerTimeOffset: number
+  now(): number
+  setStatus(change: Partial<GraphStatus>): void
+  emit<K extends keyof GraphEvents>(type: K, data: GraphEvents[K]): void
+  /** The first full sync has finished: the graph is synchronized. */
+  fullSyncDone(): void
+  markOnline(): void
+}
+
+export interface GraphNetworkOptions {
+  host: GraphHost
+  identity: Identity
+  streams: StreamTransport
+  clock: Clock
+  random: Random
+}
+
+export interface ConnectOptions {
+  address: string
+  port: number
+  /** The peer that must answer there (else PEER_E_CONNECTION_NOT_AUTHENTICATED). */
+  peerId?: string
+  signal?: AbortSignal
+}
+
+interface PendingConnect {
+  resolve(link: Link): void
+  reject(err: PeerError): void
+  timer: Timer
+}
+
+/** A large record being pulled: who announced it and which one we asked. */
+interface Pull {
+  announcers: Link[]
+  asked: Link | undefined
+  timer: Timer | undefined
+}
+
+export class GraphNetwork {
+  private readonly host: GraphHost
+  private readonly clock: Clock
+  private readonly random: Random
+  private readonly connections: ConnectionManager
+  /** Established neighbour and direct links by connection id. */
+  private readonly links = new Map<string, Link>()
+  private readonly pending = new Map<string, PendingConnect>()
+  /** MS-PPGRH 2.4 referral list, newest last. */
+  private readonly referrals: Referral[] = []
+  private readonly pulls = new Map<string, Pull>()
+  /** Links in a full or time-based sync we asked for, waiting for their final SYNC_END. */
+  private readonly syncing = new Set<Link>()
+  private listenAddress: Address | undefined
+  private stopped = false
+  /** Datagrams, er, messages dropped because they broke a rule (counted for tests and stats). */
+  readonly counters = { malformed: 0, invalidRecords: 0, floodsIn: 0, floodsOut: 0, useful: 0 }
+
+  constructor(options: GraphNetworkOptions) {
+    this.host = options.host
+    this.clock = options.clock
+    this.random = options.random
+    this.connections = new ConnectionManager({
+      credentials: new SessionCredentials(options.identity, options.random),
+      context: `graph:${options.host.graphId}`,
+      streams: options.streams,
+      clock: options.clock,
+      random: options.random,
+    })
+    this.connections.on('connected', (c) => this.onConnection(c))
+  }
+
+  get address(): Address | undefined {
+    return this.listenAddress
+  }
+
+  /** Established links of a kind. */
+  linksOf(kind: LinkKind): Link[] {
+    return [...this.links.values()].filter((l) => l.kind === kind && l.established)
+  }
+
+  async listen(options: { host?: string; port?: number }): Promise<Address> {
+    this.listenAddress = await this.connections.listen(options)
+    this.host.setStatus({ listening: true })
+    return this.listenAddress
+  }
+
+  /**
+   * Connects as a neighbour (MS-PPGRH 2.4 Connect). Resolves with the connection id once
+   * WELCOMEd; rejects with PEER_E_CONNECTION_REFUSED, _FAILED, _NOT_AUTHENTICATED,
+   * PEER_E_ALREADY_EXISTS (already a neighbour) or PEER_E_TIMEOUT.
+   */
+  async connect(options: ConnectOptions, kind: LinkKind = 'neighbor'): Promise<Link> {
+    const to = { address: options.address, port: options.port }
+    const connection = await this.connections.connect(to, {
+      ...(options.peerId !== undefined ? { peerName: options.peerId } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+    const peerId = connection.remote.peerName
+    if (kind === 'neighbor' && this.linksOf('neighbor').some((l) => l.peerId === peerId)) {
+      throw new PeerError('PEER_E_ALREADY_EXISTS', `${peerId} is already a neighbour`)
+    }
+    const link = new Link(
+      kind,
+      this.newConnectionId(),
+      connection,
+      connection.mux.open(CHANNEL_NAMES[kind]),
+    )
+    const welcomed = new Promise<Link>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.pending.delete(link.connectionId)
+        reject(new PeerError('PEER_E_TIMEOUT', `no WELCOME from ${peerId} within 60 s`))
+        link.close()
+      }, CONNECT_TIMEOUT_MS)
+      this.pending.set(link.connectionId, { resolve, reject, timer })
+    })
+    this.startLink(link)
+    link.post({
+      type: 'connect',
+      n: nodeIdBytes(this.host.nodeId),
+      a: this.listenAddress ? [[this.listenAddress.address, this.listenAddress.port]] : [],
+      ...(kind === 'direct' ? { d: true as const } : {}),
+    })
+    return welcomed
+  }
+
+  // ---- inbound -------------------------------------------------------------------------
+
+  private onConnection(connection: PeerConnection): void {
+    connection.mux.on('channel', (channel) => this.onChannel(connection, channel))
+  }
+
+  private onChannel(connection: PeerConnection, channel: Channel): void {
+    const kind = (Object.keys(CHANNEL_NAMES) as LinkKind[]).find(
+      (k) => CHANNEL_NAMES[k] === channel.name,
+    )
+    if (!kind || this.stopped) {
+      channel.close('unknown channel')
+      return
+    }
+    this.startLink(new Link(kind, this.newConnectionId(), connection, channel))
+  }
+
+  private startLink(link: Link): void {
+    this.links.set(link.connectionId, link)
+    link.start({
+      message: (l, m) => this.onMessage(l, m),
+      closed: (l, error) => this.onLinkClosed(l, error),
+    })
+  }
+
+  private async onMessage(link: Link, m: GraphMessage): Promise<void> {
+    if (!link.established && m.type !== 'connect' && m.type !== 'welcome' && m.type !== 'refuse') {
+      this.counters.malformed++
+      return
+    }
+    switch (m.type) {
+      case 'connect':
+        return this.onConnect(link, m)
+      case 'welcome':
+        return this.onWelcome(link, m)
+      case 'refuse':
+        return this.onRefuse(link, m)
+      case 'disconnect':
+        this.learnReferrals(m.r.map(toReferral))
+        link.close()
+        return
+      case 'flood':
+        return this.onFlood(link, m)
+      case 'ack':
+        for (const [, useful] of m.d) link.recordUtility(useful)
+        return
+      case 'announce':
+        return this.onAnnounce(link, m)
+      case 'request':
+        return this.onRequest(link, m)
+      case 'solicit-new':
+        return this.sendSync(link, undefined, m.ty.map(guidFromBytes))
+      case 'solicit-time':
+        return this.sendSync(link, m.since, m.ty.map(guidFromBytes))
+      case 'sync-end':
+        return this.onSyncEnd(link, m)
+      case 'reconcile':
+        return this.onReconcile(link, m)
+      case 'data':
+        this.host.emit('incoming-data', {
+          connectionId: link.connectionId,
+          dataType: guidFromBytes(m.ty),
+          data: m.b,
+        })
+        return
+    }
+  }
+
+  /** MS-PPGRH 2.4: the responder WELCOMEs, or REFUSEs with referrals when it is full. */
+  private async onConnect(link: Link, m: GraphMessageOf<'connect'>): Promise<void> {
+    if (link.connection.initiator || link.established) return
+    const kind: LinkKind = m.d ? 'direct' : 'neighbor'
+    if (kind !== link.kind) {
+      this.counters.malformed++
+      link.close()
+      return
+    }
+    link.nodeId = toHex(m.n)
+    link.addresses = m.a.map(([address, port]) => ({ address, port }))
+    const refusal = this.refusalFor(link)
+    if (refusal) {
+      await link.send({ type: 'refuse', why: refusal, r: this.referralsFor(link) }).catch(() => {})
+      link.close()
+      return
+    }
+    await link.send({
+      type: 'welcome',
+      n: nodeIdBytes(this.host.nodeId),
+      pt: Math.max(0, Math.round(this.host.now())),
+      r: this.referralsFor(link),
+    })
+    this.established(link)
+  }
+
+  private refusalFor(link: Link): RefuseReason | undefined {
+    if (!this.host.ready) return 'busy'
+    if (link.kind === 'direct') {
+      return this.linksOf('direct').length >= MAX_DIRECT_CONNECTIONS ? 'busy' : undefined
+    }
+    const neighbours = this.linksOf('neighbor')
+    if (neighbours.some((l) => l.peerId === link.peerId)) return 'already-connected'
+    return neighbours.length >= MAX_NEIGHBORS ? 'busy' : undefined
+  }
+
+  private onWelcome(link: Link, m: GraphMessageOf<'welcome'>): void {
+    const pending = this.pending.get(link.connectionId)
+    if (!pending || link.established) return
+    this.pending.delete(link.connectionId)
+    pending.timer.cancel()
+    link.nodeId = toHex(m.n)
+    this.learnReferrals(m.r.map(toReferral))
+    if (link.kind === 'neighbor') this.adjustPeerTime(m.pt)
+    this.established(link)
+    pending.resolve(link)
+    if (link.kind === 'neighbor') this.startSync(link)
+  }
+
+  private onRefuse(link: Link, m: GraphMessageOf<'refuse'>): void {
+    const pending = this.pending.get(link.connectionId)
+    if (!pending) return
+    this.pending.delete(link.connectionId)
+    pending.timer.cancel()
+    this.learnReferrals(m.r.map(toReferral))
+    pending.reject(
+      new PeerError(
+        'PEER_E_CONNECTION_REFUSED',
+        `${link.peerId} refused the connection: ${m.why}`,
+        {
+          details: { reason: m.why },
+        },
+      ),
+    )
+    link.close()
+  }
+
+  private established(link: Link): void {
+    link.established = true
+    const event = this.connectionEvent(link, 'connected')
+    if (link.kind === 'neighbor') {
+      this.host.markOnline()
+      this.host.setStatus({ hasConnections: true })
+      this.host.emit('neighbor-connection', event)
+    } else {
+      this.host.emit('direct-connection', event)
+    }
+  }
+
+  private onLinkClosed(link: Link, error: PeerError | undefined): void {
+    this.links.delete(link.connectionId)
+    this.syncing.delete(link)
+    const pending = this.pending.get(link.connectionId)
+    if (pending) {
+      this.pending.delete(link.connectionId)
+      pending.timer.cancel()
+      pending.reject(
+        toPeerError(
+          error ?? new PeerError('PEER_E_CONNECTION_FAILED', 'closed'),
+          'PEER_E_CONNECTION_FAILED',
+          'the connection closed before WELCOME',
+        ),
+      )
+    }
+    for (const [key, pull] of this.pulls) {
+      pull.announcers = pull.announcers.filter((l) => l !== link)
+      if (pull.asked === link) this.askNext(key, pull)
+    }
+    if (!link.established || this.stopped) return
+    const event = this.connectionEvent(link, 'disconnected')
+    if (link.kind === 'neighbor') {
+      this.host.emit('neighbor-connection', event)
+      if (this.linksOf('neighbor').length === 0) {
+        this.host.setStatus({ hasConnections: false })
+        this.host.emit('connection-required', {})
+      }
+    } else {
+      this.host.emit('direct-connection', event)
+    }
+  }
+
+  private connectionEvent(link: Link, status: ConnectionEvent['status']): ConnectionEvent {
+    return { status, connectionId: link.connectionId, nodeId: link.nodeId, peerId: link.peerId }
+  }
+
+  /**
+   * MS-PPGRH 2.4 peer time: estimate the remote's time now, ignore it beyond 20 min of ours;
+   * the first neighbour's offset is adopted, later ones move ours by a fifth of the difference.
+   * (The estimate takes WELCOME's peer time as current: the round trip is not measured here.)
+   */
+  private adjustPeerTime(remote: number): void {
+    const diff = remote - this.host.now()
+    if (Math.abs(diff) > MAX_PEER_TIME_SKEW_MS) return
+    const first = this.linksOf('neighbor').length === 0
+    this.host.peerTimeOffset += first ? diff : PEER_TIME_WEIGHT * diff
+  }
+
+  // ---- flooding -------------------------------------------------------------------------
+
+  /** Floods a record changed here or newly received to every neighbour but `except`. */
+  flood(record: GraphRecord, except?: Link): void {
+    const bytes = encodeRecord(record)
+    const digest = digestOf(bytes)
+    for (const link of this.linksOf('neighbor')) {
+      if (link === except) continue
+      this.counters.floodsOut++
+      // Large records are announced: each neighbour pulls the payload from one announcer.
+      if (bytes.length > ANNOUNCE_THRESHOLD_BYTES) {
+        link.post({ type: 'announce', d: digest, i: guidBytes(record.id), sz: bytes.length })
+      } else {
+        link.post({ type: 'flood', r: bytes })
+      }
+    }
+  }
+
+  private async onFlood(link: Link, m: GraphMessageOf<'flood'>): Promise<void> {
+    this.counters.floodsIn++
+    let record: GraphRecord
+    try {
+      record = decodeRecord(
+        m.r,
+        this.host.ready ? this.host.maxRecordSize : Number.MAX_SAFE_INTEGER,
+      )
+    } catch (err) {
+      this.counters.malformed++
+      log.debug('dropped a malformed record', { peer: link.peerId, error: (err as Error).message })
+      return
+    }
+    const digest = digestOf(m.r)
+    const result = await this.host.receiveRecord(record)
+    const key = digestHex(digest)
+    const pull = this.pulls.get(key)
+    if (pull) {
+      pull.timer?.cancel()
+      this.pulls.delete(key)
+    }
+    const useful = result.outcome === 'added' || result.outcome === 'updated'
+    if (result.outcome === 'invalid') this.counters.invalidRecords++
+    if (useful) this.counters.useful++
+    // MS-PPGRH 2.4: always ACK a flood; U only for a new record. Sync answers are not ACKed.
+    if (!m.s) link.post({ type: 'ack', d: [[digest, useful]] })
+    if (useful) this.flood(record, link)
+    // MS-PPGRH 2.4: an old copy is answered with my newer one.
+    if (result.outcome === 'older') link.post({ type: 'flood', r: encodeRecord(result.stored) })
+  }
+
+  private onAnnounce(link: Link, m: GraphMessageOf<'announce'>): void {
+    if (this.host.recordByDigest(m.d)) {
+      link.post({ type: 'ack', d: [[m.d, false]] })
+      return
+    }
+    const key = digestHex(m.d)
+    const pull = this.pulls.get(key)
+    if (pull) {
+      pull.announcers.push(link)
+      return
+    }
+    const fresh: Pull = { announcers: [link], asked: undefined, timer: undefined }
+    this.pulls.set(key, fresh)
+    this.askNext(key, fresh)
+  }
+
+  /** Asks the next announcer of a pulled record, or gives up when none is left. */
+  private askNext(key: string, pull: Pull): void {
+    pull.timer?.cancel()
+    const next = pull.announcers.shift()
+    pull.asked = next
+    if (!next) {
+      this.pulls.delete(key)
+      return
+    }
+    next.post({ type: 'request', d: [fromHex(key)!] })
+    pull.timer = this.clock.setTimeout(() => this.askNext(key, pull), PULL_TIMEOUT_MS)
+  }
+
+  private async onRequest(link: Link, m: GraphMessageOf<'request'>): Promise<void> {
+    for (const d of m.d) {
+      const record = this.host.recordByDigest(d)
+      if (record)
+        await link.send({ type: 'flood', r: encodeRecord(record), s: true }).catch(() => {})
+    }
+  }
+
+  // ---- synchronisation ------------------------------------------------------------------
+
+  /**
+   * After WELCOME, the initiator syncs (MS-PPGRH 2.4 Sync): a node that never synced asks for
+   * everything, a returning one for what changed since it left; both then reconcile.
+   */
+  private startSync(link: Link): void {
+    const types = this.host.recordTypeSyncPrecedence.map(guidBytes)
+    if (!this.host.ready) {
+      this.syncing.add(link)
+      link.post({ type: 'solicit-new', ty: types })
+    } else {
+      this.startReconcile(link)
+    }
+  }
+
+  /** Answers SOLICIT_NEW (since undefined) or SOLICIT_TIME with FLOODs, then SYNC_END. */
+  private async sendSync(link: Link, since: number | undefined, order: string[]): Promise<void> {
+    if (!this.host.ready) {
+      await link.send({ type: 'sync-end' }).catch(() => {})
+      return
+    }
+    let currentType: string | undefined
+    let sent = 0
+    for (const r of this.host.recordsForSync(since, order)) {
+      if (link.closed) return
+      if (currentType !== undefined && r.type !== currentType && order.includes(currentType)) {
+        link.post({ type: 'sync-end', ty: guidBytes(currentType) })
+      }
+      currentType = r.type
+      const sending = link.send({ type: 'flood', r: encodeRecord(r), s: true })
+      // Await the channel now and then, so a big sync follows the channel's pace.
+      if (++sent % SYNC_BATCH === 0) await sending.catch(() => {})
+      else sending.catch(() => {})
+    }
+    if (currentType !== undefined && order.includes(currentType)) {
+      link.post({ type: 'sync-end', ty: guidBytes(currentType) })
+    }
+    await link.send({ type: 'sync-end' }).catch(() => {})
+  }
+
+  private onSyncEnd(link: Link, m: GraphMessageOf<'sync-end'>): void {
+    if (m.ty) {
+      this.host.emit('synchronized', { recordType: guidFromBytes(m.ty) })
+      return
+    }
+    if (!this.syncing.delete(link)) return
+    if (!this.host.hasProperties) {
+      // The node answered before it had data itself: try another.
+      link.close()
+      return
+    }
+    this.host.fullSyncDone()
+    this.startReconcile(link)
+  }
+
+  private startReconcile(_link: Link): void {
+    // Range-based reconciliation (reconcile.ts) plugs in here.
+  }
+
+  private onReconcile(_link: Link, _m: GraphMessageOf<'reconcile'>): void {}
+
+  // ---- referrals ------------------------------------------------------------------------
+
+  private learnReferrals(list: Referral[]): void {
+    for (const r of list) {
+      if (r.peerId === this.host.peerId) continue
+      const i = this.referrals.findIndex((x) => x.peerId === r.peerId)
+      if (i >= 0) this.referrals.splice(i, 1)
+      this.referrals.push(r)
+    }
+    if (this.referrals.length > MAX_REFERRAL_LIST) {
+      this.referrals.splice(0, this.referrals.length - MAX_REFERRAL_LIST)
+    }
+  }
+
+  /** Up to 10 neighbours' listen addresses, for WELCOME, REFUSE and DISCONNECT. */
+  private referralsFor(except: Link): [string, string, number][] {
+    const out: Referral[] = []
+    for (const l of this.linksOf('neighbor')) {
+      if (l === except || l.peerId === except.peerId) continue
+      for (const a of l.addresses.slice(0, 1)) out.push({ peerId: l.peerId, ...a })
+    }
+    return out.slice(0, MAX_REFERRALS).map(fromReferral)
+  }
+
+  /** Known referrals (MS-PPGRH 2.4 referral list), newest last. */
+  referralList(): readonly Referral[] {
+    return this.referrals
+  }
+
+  // ---- data and lifecycle ---------------------------------------------------------------
+
+  /** Sends application data on a neighbour or direct connection (PT2PT). */
+  async sendData(connectionId: string, dataType: string, data: Uint8Array): Promise<void> {
+    const link = this.links.get(connectionId)
+    if (!link || !link.established) {
+      throw new PeerError('PEER_E_CONNECTION_NOT_FOUND', `no connection ${connectionId}`)
+    }
+    await link.send({ type: 'data', ty: guidBytes(dataType), b: data })
+  }
+
+  link(connectionId: string): Link | undefined {
+    return this.links.get(connectionId)
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    for (const pull of this.pulls.values()) pull.timer?.cancel()
+    this.pulls.clear()
+    for (const [id, p] of this.pending) {
+      p.timer.cancel()
+      p.reject(new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the graph is closing'))
+      this.pending.delete(id)
+    }
+    for (const link of this.linksOf('neighbor')) {
+      await link
+        .send({ type: 'disconnect', why: 'leaving', r: this.referralsFor(link) })
+        .catch(() => {})
+    }
+    await this.connections.stop()
+  }
+
+  private newConnectionId(): string {
+    return toHex(this.random.bytes(8))
+  }
+}
+
+function nodeIdBytes(hex: string): Uint8Array {
+  const b = fromHex(hex)
+  if (!b || b.length !== NODE_ID_BYTES) throw new PeerError('E_UNEXPECTED', 'bad node id')
+  return b
+}
+
+function guidBytes(g: string): Uint8Array {
+  return fromHex(g.replace(/-/g, ''))!
+}
+

@@ -1,0 +1,237 @@
+/**
+ * Graphs of PeerNodes on the simulator's in-memory network: connecting (CONNECT/WELCOME/REFUSE),
+ * the first full sync of a new node, flooding of adds, updates and deletes, properties that
+ * flood, peer time, application data, and the errors of connect.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import type { PeerGraph } from '../../src/graph/graph.ts'
+import type { GraphEvents } from '../../src/graph/events.ts'
+import { PeerNode } from '../../src/node/peer-node.ts'
+import { createSim, type Sim } from '../../src/sim/index.ts'
+import { rejectsPeerError } from '../helpers/assert-peer-error.ts'
+import { drive } from '../helpers/sim.ts'
+
+const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
+const MINUTE = 60_000
+
+let root: string
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'peerinfra-graph-net-'))
+})
+after(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+interface Peer {
+  name: string
+  node: PeerNode
+  peerId: string
+}
+
+async function peer(sim: Sim, name: string): Promise<Peer> {
+  const network = sim.addNode(name)
+  const node = await drive(
+    sim,
+    PeerNode.start({
+      dataDir: join(root, sim.name, name),
+      clock: sim.clock,
+      random: sim.random.fork(`peer/${name}`),
+      network,
+    }),
+  )
+  const id = await drive(sim, node.identities.create({ classifier: name }))
+  return { name, node, peerId: id.peerName }
+}
+
+function collect<K extends keyof GraphEvents & string>(
+  graph: PeerGraph,
+  type: K,
+): GraphEvents[K][] {
+  const seen: GraphEvents[K][] = []
+  graph.on(type, (e) => seen.push(e))
+  return seen
+}
+
+function later(sim: Sim, minutes: number): Date {
+  return new Date(sim.clock.now() + minutes * MINUTE)
+}
+
+const text = (b: Uint8Array | undefined): string | undefined => b && Buffer.from(b).toString()
+
+describe('two nodes', () => {
+  test('a new node connects, syncs everything, then records flood both ways', async () => {
+    const sim = createSim('graph-two', 'graph-two')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const ga = await drive(sim, a.node.graphs.create({ graphId: 'chat', friendlyName: 'Chat' }))
+    const first = await drive(
+      sim,
+      ga.addRecord({ type: CHAT, data: Buffer.from('first'), expiresAt: later(sim, 60) }),
+    )
+    const { port } = await drive(sim, ga.listen())
+
+    const gb = await drive(sim, b.node.graphs.open('chat'))
+    assert.equal(gb.dataCreated, true)
+    const statuses = collect(gb, 'status-changed')
+    const neighbours = collect(ga, 'neighbor-connection')
+    const connectionId = await drive(sim, gb.connect({ address: 'a', port, peerId: a.peerId }))
+    assert.match(connectionId, /^[0-9a-f]{16}$/)
+    await sim.run(1000)
+    assert.equal(gb.status.synchronized, true, 'the full sync made the new node ready')
+    assert.ok(statuses.some((s) => s.status.synchronized))
+    assert.equal(gb.properties.friendlyName, 'Chat', 'the Graph Info record came first')
+    assert.equal(text(gb.getRecord(first)?.data), 'first')
+    assert.deepEqual(
+      neighbours.map((n) => [n.status, n.peerId]),
+      [['connected', b.peerId]],
+    )
+    assert.deepEqual(
+      gb.connections('neighbor').map((c) => c.peerId),
+      [a.peerId],
+    )
+    assert.equal(ga.status.hasConnections, true)
+    assert.equal(gb.status.hasConnections, true)
+
+    // Flooding: an add on either side reaches the other; updates and deletes too.
+    const changesOnA = collect(ga, 'record-changed')
+    const fromB = await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('from b'), expiresAt: later(sim, 60) }),
+    )
+    await sim.run(1000)
+    assert.equal(text(ga.getRecord(fromB)?.data), 'from b')
+    await drive(sim, ga.updateRecord(fromB, { data: Buffer.from('edited by a') }))
+    await sim.run(1000)
+    assert.equal(text(gb.getRecord(fromB)?.data), 'edited by a')
+    assert.equal(gb.getRecord(fromB)?.version, 2)
+    await drive(sim, gb.deleteRecord(first))
+    await sim.run(1000)
+    assert.equal(ga.getRecord(first), undefined)
+    assert.deepEqual(
+      changesOnA.map((c) => [c.change, c.recordId]),
+      [
+        ['added', fromB],
+        ['updated', fromB],
+        ['deleted', first],
+      ],
+    )
+
+    // Properties flood as the Graph Info record.
+    const propsOnB = collect(gb, 'property-changed')
+    await drive(sim, ga.setProperties({ comment: 'new comment' }))
+    await sim.run(1000)
+    assert.equal(gb.properties.comment, 'new comment')
+    assert.equal(propsOnB.length, 1)
+
+    await drive(sim, a.node.stop())
+    await drive(sim, b.node.stop())
+  })
+
+  test('connect errors: not ready, wrong peer, nothing there, already a neighbour', async () => {
+    const sim = createSim('graph-errors', 'graph-errors')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const ga = await drive(sim, a.node.graphs.create({ graphId: 'g' }))
+    const { port } = await drive(sim, ga.listen())
+    await rejectsPeerError(drive(sim, ga.listen()), 'PEER_E_ALREADY_LISTENING')
+    const fresh = await drive(sim, b.node.graphs.open('g'))
+    await rejectsPeerError(drive(sim, fresh.listen()), 'PEER_E_GRAPH_NOT_READY')
+    await rejectsPeerError(
+      drive(sim, fresh.connect({ address: 'a', port, peerId: 'someone.else' })),
+      'PEER_E_CONNECTION_NOT_AUTHENTICATED',
+    )
+    await rejectsPeerError(
+      drive(sim, fresh.connect({ address: 'a', port: port + 1 })),
+      'PEER_E_CONNECTION_REFUSED',
+    )
+    await rejectsPeerError(
+      drive(sim, fresh.connect({ address: 'a', port, peerId: b.peerId })),
+      'PEER_E_CONNECT_SELF',
+    )
+    await drive(sim, fresh.connect({ address: 'a', port }))
+    await rejectsPeerError(
+      drive(sim, fresh.connect({ address: 'a', port })),
+      'PEER_E_ALREADY_EXISTS',
+    )
+    await rejectsPeerError(
+      drive(sim, fresh.sendData('0000000000000000', CHAT, new Uint8Array())),
+      'PEER_E_CONNECTION_NOT_FOUND',
+    )
+    await drive(sim, a.node.stop())
+    await drive(sim, b.node.stop())
+  })
+
+  test('application data travels on a neighbour connection (incoming-data)', async () => {
+    const sim = createSim('graph-data', 'graph-data')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const ga = await drive(sim, a.node.graphs.create({ graphId: 'g' }))
+    const { port } = await drive(sim, ga.listen())
+    const gb = await drive(sim, b.node.graphs.open('g'))
+    const received = collect(ga, 'incoming-data')
+    const id = await drive(sim, gb.connect({ address: 'a', port }))
+    await drive(sim, gb.sendData(id, CHAT, Buffer.from('ping')))
+    await sim.run(500)
+    assert.equal(received.length, 1)
+    assert.equal(received[0]!.dataType, CHAT)
+    assert.equal(text(received[0]!.data), 'ping')
+    assert.equal(received[0]!.connectionId, ga.connections('neighbor')[0]!.connectionId)
+    await drive(sim, a.node.stop())
+    await drive(sim, b.node.stop())
+  })
+})
+
+describe('a chain of nodes', () => {
+  test('records flood along a line of five nodes, and a node closing leaves the others connected', async () => {
+    const sim = createSim('graph-line', 'graph-line')
+    const peers: Peer[] = []
+    const graphs: PeerGraph[] = []
+    for (let i = 0; i < 5; i++) {
+      const p = await peer(sim, `n${i}`)
+      peers.push(p)
+      const g =
+        i === 0
+          ? await drive(sim, p.node.graphs.create({ graphId: 'line' }))
+          : await drive(sim, p.node.graphs.open('line'))
+      if (i > 0) {
+        const prev = graphs[i - 1]!
+        await drive(
+          sim,
+          g.connect({ address: `n${i - 1}`, port: prev.localNode.addresses[0]!.port }),
+        )
+        await sim.run(1000)
+      }
+      if (i < 4) await drive(sim, g.listen())
+      graphs.push(g)
+    }
+    const usefulBefore = graphs.map((g) => g.counters?.useful ?? 0)
+    const ids: string[] = []
+    for (const [i, g] of graphs.entries()) {
+      ids.push(
+        await drive(
+          sim,
+          g.addRecord({ type: CHAT, data: Buffer.from(`from ${i}`), expiresAt: later(sim, 60) }),
+        ),
+      )
+    }
+    await sim.run(2000)
+    for (const g of graphs) {
+      assert.deepEqual(
+        [...g.records()].map((r) => r.id).sort(),
+        [...ids].sort(),
+        `${g.peerId} has every record`,
+      )
+    }
+    // Each record crossed each of the 4 links once in the direction of flooding, not more.
+    const useful = graphs.map((g, i) => (g.counters?.useful ?? 0) - usefulBefore[i]!)
+    assert.deepEqual(useful, [4, 4, 4, 4, 4])
+    await drive(sim, graphs[4]!.close())
+    await sim.run(1000)
+    assert.equal(graphs[3]!.status.hasConnections, true, 'n3 still has n2')
+    for (const p of peers) await drive(sim, p.node.stop())
+  })
+})
