@@ -102,6 +102,8 @@ export const ANNOUNCE_THRESHOLD_BYTES = 16 * 1024
 export const PULL_TIMEOUT_MS = 30_000
 /** Records per REQUEST batch during sync and per FLOOD burst before awaiting the channel. */
 export const SYNC_BATCH = 256
+/** Reconciliation rounds one sync may take (about 7 at 100,000 records; ours). */
+export const MAX_RECONCILE_ROUNDS = 64
 /** How far back of its last time online a returning node's time-based sync starts (ours). */
 export const TIME_SYNC_MARGIN_MS = 5 * 60_000
 

@@ -649,6 +649,49 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     await this.network.sendData(connectionId, type, data)
   }
 
+  /**
+   * Opens a direct connection to a node of the graph (Windows' OpenDirectConnection), for
+   * sendData beside the neighbour links; both sides see direct-connection (connected).
+   * PEER_E_CONNECT_SELF for this node's own peer id; the connect errors otherwise.
+   */
+  async openDirectConnection(
+    peerId: string,
+    to: { address: string; port: number; signal?: AbortSignal },
+  ): Promise<string> {
+    this.checkReady()
+    if (typeof peerId !== 'string' || peerId.length === 0) {
+      throw new PeerError('E_INVALIDARG', 'openDirectConnection needs the peer id to reach')
+    }
+    if (peerId === this.peerId) {
+      throw new PeerError('PEER_E_CONNECT_SELF', 'a node cannot open a direct connection to itself')
+    }
+    const { address, port } = checkAddress(to ?? ({} as GraphConnectOptions))
+    try {
+      const link = await this.net().connect({ address, port, peerId, signal: to.signal }, 'direct')
+      return link.connectionId
+    } catch (err) {
+      const error = toPeerError(err, 'PEER_E_CONNECTION_FAILED', `cannot reach ${peerId}`)
+      this.emit('direct-connection', {
+        status: 'failed',
+        connectionId: '',
+        nodeId: '',
+        peerId,
+        failure: error.code,
+      })
+      throw error
+    }
+  }
+
+  /** Ends a direct connection (both sides see direct-connection: disconnected). */
+  async closeDirectConnection(connectionId: string): Promise<void> {
+    this.checkOpen()
+    const link = this.network?.link(connectionId)
+    if (!link || link.kind !== 'direct' || !link.established) {
+      throw new PeerError('PEER_E_CONNECTION_NOT_FOUND', `no direct connection ${connectionId}`)
+    }
+    await this.network!.closeLink(link)
+  }
+
   /** Messages dropped as malformed or invalid, and flooding counts (for tests and stats). */
   get counters(): Readonly<GraphNetwork['counters']> | undefined {
     return this.network?.counters
@@ -703,6 +746,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       },
       receiveRecord: (r) => this.receiveRecord(r),
       recordByDigest: (d) => this.store.getByDigest(d),
+      syncItems: () => this.store.syncItems(),
       recordsForSync: (since, order) => this.recordsForSync(since, order),
       now: () => this.now(),
       setStatus: (change) => this.setStatus(change),

@@ -31,8 +31,11 @@ import {
   MAX_REFERRALS,
   NODE_ID_BYTES,
   PEER_TIME_WEIGHT,
+  MAX_RECONCILE_ROUNDS,
+  MAX_REQUEST_ITEMS,
   PULL_TIMEOUT_MS,
   SYNC_BATCH,
+  TIME_SYNC_MARGIN_MS,
 } from './constants.ts'
 import type { ConnectionEvent, GraphEvents } from './events.ts'
 import { CHANNEL_NAMES, Link, type LinkKind } from './link.ts'
@@ -46,6 +49,14 @@ import {
 } from './messages.ts'
 import { decodeRecord, digestHex, digestOf, encodeRecord } from './record-codec.ts'
 import type { GraphRecord } from './records.ts'
+import {
+  ArraySource,
+  decodeReconcile,
+  encodeReconcile,
+  Reconciler,
+  type Item,
+  type ReconcileResult,
+} from './reconcile.ts'
 import type { GraphStatus } from './status.ts'
 import { guidFromBytes } from './records.ts'
 import { fromHex } from '../core/bytes.ts'
@@ -73,6 +84,8 @@ export interface GraphHost {
   readonly lastOnline: number | undefined
   receiveRecord(record: GraphRecord): Promise<ReceiveOutcome>
   recordByDigest(digest: Uint8Array): GraphRecord | undefined
+  /** Every stored copy as a sync item (time, digest), sorted (reconcile.ts). */
+  syncItems(): Item[]
   /** Every record to send in a full sync, tombstones included, in sync order. */
   recordsForSync(since: number | undefined, typeOrder: readonly string[]): Iterable<GraphRecord>
   peerTimeOffset: number
@@ -126,6 +139,10 @@ export class GraphNetwork {
   private readonly pulls = new Map<string, Pull>()
   /** Links in a full or time-based sync we asked for, waiting for their final SYNC_END. */
   private readonly syncing = new Set<Link>()
+  /** Reconciliations in progress, per link. */
+  private readonly reconciling = new Map<Link, { reconciler: Reconciler; rounds: number }>()
+  /** The first sync after a restart is time-based (MS-PPGRH 2.4); later ones reconcile. */
+  private resumed = false
   private listenAddress: Address | undefined
   private stopped = false
   /** Datagrams, er, messages dropped because they broke a rule (counted for tests and stats). */
@@ -349,6 +366,7 @@ export class GraphNetwork {
   private onLinkClosed(link: Link, error: PeerError | undefined): void {
     this.links.delete(link.connectionId)
     this.syncing.delete(link)
+    this.reconciling.delete(link)
     const pending = this.pending.get(link.connectionId)
     if (pending) {
       this.pending.delete(link.connectionId)
@@ -488,10 +506,18 @@ export class GraphNetwork {
    */
   private startSync(link: Link): void {
     const types = this.host.recordTypeSyncPrecedence.map(guidBytes)
+    const lastOnline = this.host.lastOnline
     if (!this.host.ready) {
       this.syncing.add(link)
       link.post({ type: 'solicit-new', ty: types })
+    } else if (!this.resumed && lastOnline !== undefined) {
+      // A returning node asks for what changed since it left, then reconciles what that missed.
+      this.resumed = true
+      this.syncing.add(link)
+      const since = Math.max(0, Math.round(lastOnline - TIME_SYNC_MARGIN_MS))
+      link.post({ type: 'solicit-time', since, ty: types })
     } else {
+      this.resumed = true
       this.startReconcile(link)
     }
   }
@@ -536,11 +562,57 @@ export class GraphNetwork {
     this.startReconcile(link)
   }
 
-  private startReconcile(_link: Link): void {
-    // Range-based reconciliation (reconcile.ts) plugs in here.
+  /** Range-based reconciliation (reconcile.ts) over a snapshot of this node's items. */
+  private startReconcile(link: Link): void {
+    const session = {
+      reconciler: new Reconciler(new ArraySource(this.host.syncItems())),
+      rounds: 0,
+    }
+    this.reconciling.set(link, session)
+    link.post({ type: 'reconcile', b: encodeReconcile(session.reconciler.initiate()) })
   }
 
-  private onReconcile(_link: Link, _m: GraphMessageOf<'reconcile'>): void {}
+  private async onReconcile(link: Link, m: GraphMessageOf<'reconcile'>): Promise<void> {
+    let session = this.reconciling.get(link)
+    if (!session) {
+      // The peer started: answer from a snapshot of ours.
+      session = { reconciler: new Reconciler(new ArraySource(this.host.syncItems())), rounds: 0 }
+      this.reconciling.set(link, session)
+    }
+    let result: ReconcileResult
+    try {
+      result = session.reconciler.receive(decodeReconcile(m.b))
+    } catch (err) {
+      this.counters.malformed++
+      this.reconciling.delete(link)
+      log.debug('dropped a bad reconcile message', {
+        peer: link.peerId,
+        error: (err as Error).message,
+      })
+      return
+    }
+    // A lying peer could prolong the exchange without end: it gets a bounded number of rounds.
+    if (++session.rounds > MAX_RECONCILE_ROUNDS) {
+      this.reconciling.delete(link)
+      return
+    }
+    if (result.reply) link.post({ type: 'reconcile', b: encodeReconcile(result.reply) })
+    else this.reconciling.delete(link)
+    for (let i = 0; i < result.need.length; i += MAX_REQUEST_ITEMS) {
+      link.post({
+        type: 'request',
+        d: result.need.slice(i, i + MAX_REQUEST_ITEMS).map((x) => x.digest),
+      })
+    }
+    let sent = 0
+    for (const item of result.have) {
+      const record = this.host.recordByDigest(item.digest)
+      if (!record || link.closed) continue
+      const sending = link.send({ type: 'flood', r: encodeRecord(record), s: true })
+      if (++sent % SYNC_BATCH === 0) await sending.catch(() => {})
+      else sending.catch(() => {})
+    }
+  }
 
   // ---- referrals ------------------------------------------------------------------------
 
@@ -586,6 +658,18 @@ export class GraphNetwork {
     return this.links.get(connectionId)
   }
 
+  /** Closes a link in order: DISCONNECT (application), then the channel. */
+  async closeLink(link: Link): Promise<void> {
+    await link
+      .send({
+        type: 'disconnect',
+        why: 'application',
+        r: link.kind === 'neighbor' ? this.referralsFor(link) : [],
+      })
+      .catch(() => {})
+    link.close()
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
@@ -618,4 +702,3 @@ function nodeIdBytes(hex: string): Uint8Array {
 function guidBytes(g: string): Uint8Array {
   return fromHex(g.replace(/-/g, ''))!
 }
-

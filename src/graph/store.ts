@@ -206,6 +206,9 @@ export class RecordStore {
         `SELECT * FROM records WHERE creator = ? AND ${REFRESHABLE} AND expires_at <= ?
          ORDER BY expires_at LIMIT ?`,
       ),
+      syncItems: db.prepare<[], { modified_at: number; digest: Buffer }>(
+        'SELECT modified_at, digest FROM records WHERE deferred = 0 ORDER BY modified_at, digest',
+      ),
       deferred: db.prepare<[], RecordRow>('SELECT * FROM records WHERE deferred = 1 ORDER BY seq'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare(
@@ -364,6 +367,17 @@ export class RecordStore {
       .prepare<unknown[], RecordRow>(sql)
       .all(...params, limit)
       .map((row) => ({ seq: row.seq, record: this.toRecord(row) }))
+  }
+
+  /**
+   * Every stored copy (tombstones yes, deferred no) as a sync item: modification time and
+   * digest, in that order (reconcile.ts).
+   */
+  syncItems(): { time: number; digest: Uint8Array }[] {
+    this.check()
+    return this.stmts.syncItems
+      .all()
+      .map((row) => ({ time: row.modified_at, digest: new Uint8Array(row.digest) }))
   }
 
   /** Live records matching a compiled search (search.ts) over the alias `r`. */

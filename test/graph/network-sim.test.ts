@@ -185,6 +185,62 @@ describe('two nodes', () => {
   })
 })
 
+describe('a returning node', () => {
+  test('syncs by time, then reconciles what the time-based sync cannot see, both ways', async () => {
+    const sim = createSim('graph-return', 'graph-return')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const ga = await drive(sim, a.node.graphs.create({ graphId: 'g' }))
+    const { port } = await drive(sim, ga.listen())
+    const old = await drive(
+      sim,
+      ga.addRecord({ type: CHAT, data: Buffer.from('old'), expiresAt: later(sim, 600) }),
+    )
+    const many: string[] = []
+    for (let i = 0; i < 300; i++) {
+      many.push(
+        await drive(
+          sim,
+          ga.addRecord({ type: CHAT, data: Buffer.from(`bulk ${i}`), expiresAt: later(sim, 600) }),
+        ),
+      )
+    }
+    let gb = await drive(sim, b.node.graphs.open('g'))
+    await drive(sim, gb.connect({ address: 'a', port }))
+    await sim.run(2000)
+    assert.equal(gb.recordCount, 301)
+    // b drops one old record locally, then leaves for an hour.
+    await drive(sim, gb.deleteRecord(old, { local: true }))
+    await drive(sim, gb.close())
+    await sim.run(60 * MINUTE)
+    const whileAway = await drive(
+      sim,
+      ga.addRecord({ type: CHAT, data: Buffer.from('while away'), expiresAt: later(sim, 600) }),
+    )
+    // b comes back with a record of its own made offline.
+    gb = await drive(sim, b.node.graphs.open('g'))
+    assert.equal(gb.status.synchronized, true, 'an existing database is ready at once')
+    const offline = await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('offline'), expiresAt: later(sim, 600) }),
+    )
+    const floodsBefore = ga.counters!.floodsIn
+    await drive(sim, gb.connect({ address: 'a', port }))
+    await sim.run(2000)
+    assert.equal(text(gb.getRecord(whileAway)?.data), 'while away', 'time-based sync')
+    assert.equal(text(gb.getRecord(old)?.data), 'old', 'reconciliation: modified before b left')
+    assert.equal(text(ga.getRecord(offline)?.data), 'offline', 'reconciliation: b to a')
+    assert.equal(ga.recordCount, gb.recordCount)
+    // Only the differences crossed: a received b's one record (plus b's acks), not 300.
+    assert.ok(
+      ga.counters!.floodsIn - floodsBefore <= 2,
+      `a received ${ga.counters!.floodsIn - floodsBefore}`,
+    )
+    await drive(sim, a.node.stop())
+    await drive(sim, b.node.stop())
+  })
+})
+
 describe('a chain of nodes', () => {
   test('records flood along a line of five nodes, and a node closing leaves the others connected', async () => {
     const sim = createSim('graph-line', 'graph-line')
