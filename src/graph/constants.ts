@@ -73,6 +73,8 @@ export const MAX_GRAPH_MESSAGE_BYTES = 16 * 1024 * 1024 - 4096
 export const MAX_NODE_ADDRESSES = 8
 /** MS-PPGRH 2.2: WELCOME carries 10 referrals by default, DISCONNECT up to 10. */
 export const MAX_REFERRALS = 10
+/** Referrals a connect follows after REFUSEs before it gives up (ours). */
+export const MAX_REFERRAL_ATTEMPTS = 5
 /** MS-PPGRH 2.4: the referral list holds at most 100 entries. */
 export const MAX_REFERRAL_LIST = 100
 /** Digests in one REQUEST and in one ACK (ours). */
@@ -118,3 +120,15 @@ export const INTERNAL_RECORD_TYPES: readonly string[] = [
   CONTACT_RECORD_TYPE,
   PRESENCE_RECORD_TYPE,
 ]
+/** MS-PPGRH 2.5: the maintenance loop runs every 300 s, every 30 s with no neighbours... */
+export const MAINTENANCE_MS = 300_000
+export const MAINTENANCE_ALONE_MS = 30_000
+/** ...and soon after a neighbour connects or leaves (ours: how soon). */
+export const MAINTENANCE_KICK_MS = 1_000
+/**
+ * Beyond MS-PPGRH, until signature and contact records land: on each timed pass a node at or
+ * above the ideal neighbour count still connects to a random known node with this probability
+ * (the next pass drops the least useful link), so two parts of a graph that lost each other
+ * find each other again once the network heals.
+ */
+export const PROBE_PROBABILITY = 0.25

@@ -591,8 +591,9 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
 
   /**
    * Connects to a node of the graph as a neighbour and synchronises with it. Resolves with the
-   * connection id once the node has WELCOMEd this one; neighbor-connection reports it too
-   * (connected, or failed with the reason). PEER_E_ALREADY_EXISTS when already a neighbour,
+   * connection id once a node has WELCOMEd this one; neighbor-connection reports it too
+   * (connected, or failed with the reason). A node that is full REFUSEs with referrals, which
+   * are tried next (each refusal is a failed event naming the next attempt). PEER_E_ALREADY_EXISTS when already a neighbour,
    * PEER_E_CONNECTION_REFUSED (busy: try one of its referrals), PEER_E_CONNECTION_FAILED,
    * PEER_E_CONNECTION_NOT_AUTHENTICATED (another peer answered), PEER_E_TIMEOUT, E_ABORT.
    */
@@ -603,7 +604,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       throw new PeerError('PEER_E_CONNECT_SELF', 'a graph node cannot connect to itself')
     }
     try {
-      const link = await this.net().connect({ ...options, address, port })
+      const link = await this.net().connectFollowingReferrals({ ...options, address, port })
       return link.connectionId
     } catch (err) {
       const error = toPeerError(

@@ -45,8 +45,18 @@ export class Link {
   private handlers: LinkHandlers | undefined
   private closed_ = false
 
-  constructor(kind: LinkKind, connectionId: string, connection: PeerConnection, channel: Channel) {
+  /** True on the side that opened the channel (and sent CONNECT). */
+  readonly opener: boolean
+
+  constructor(
+    kind: LinkKind,
+    connectionId: string,
+    connection: PeerConnection,
+    channel: Channel,
+    opener: boolean,
+  ) {
     this.kind = kind
+    this.opener = opener
     this.connectionId = connectionId
     this.connection = connection
     this.channel = channel

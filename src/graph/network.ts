@@ -24,9 +24,16 @@ import type { Address, StreamTransport } from '../transport/types.ts'
 import {
   ANNOUNCE_THRESHOLD_BYTES,
   CONNECT_TIMEOUT_MS,
+  IDEAL_NEIGHBORS,
+  MAINTENANCE_ALONE_MS,
+  MAINTENANCE_KICK_MS,
+  MAINTENANCE_MS,
+  MIN_NEIGHBORS,
+  PROBE_PROBABILITY,
   MAX_DIRECT_CONNECTIONS,
   MAX_NEIGHBORS,
   MAX_PEER_TIME_SKEW_MS,
+  MAX_REFERRAL_ATTEMPTS,
   MAX_REFERRAL_LIST,
   MAX_REFERRALS,
   NODE_ID_BYTES,
@@ -144,6 +151,9 @@ export class GraphNetwork {
   /** The first sync after a restart is time-based (MS-PPGRH 2.4); later ones reconcile. */
   private resumed = false
   private listenAddress: Address | undefined
+  private maintenanceTimer: Timer | undefined
+  private kickTimer: Timer | undefined
+  private maintaining = false
   private stopped = false
   /** Datagrams, er, messages dropped because they broke a rule (counted for tests and stats). */
   readonly counters = { malformed: 0, invalidRecords: 0, floodsIn: 0, floodsOut: 0, useful: 0 }
@@ -174,6 +184,11 @@ export class GraphNetwork {
   async listen(options: { host?: string; port?: number }): Promise<Address> {
     this.listenAddress = await this.connections.listen(options)
     this.host.setStatus({ listening: true })
+    // MS-PPGRH 2.4: a node that starts listening tells its neighbours (CONNECT with U).
+    for (const link of this.linksOf('neighbor')) {
+      if (link.opener) link.post({ ...this.connectMessage('neighbor'), u: true })
+    }
+    this.scheduleMaintenance()
     return this.listenAddress
   }
 
@@ -182,21 +197,27 @@ export class GraphNetwork {
    * WELCOMEd; rejects with PEER_E_CONNECTION_REFUSED, _FAILED, _NOT_AUTHENTICATED,
    * PEER_E_ALREADY_EXISTS (already a neighbour) or PEER_E_TIMEOUT.
    */
-  async connect(options: ConnectOptions, kind: LinkKind = 'neighbor'): Promise<Link> {
+  async connect(
+    options: ConnectOptions,
+    kind: LinkKind = 'neighbor',
+    connectionId = this.newConnectionId(),
+  ): Promise<Link> {
     const to = { address: options.address, port: options.port }
     const connection = await this.connections.connect(to, {
       ...(options.peerId !== undefined ? { peerName: options.peerId } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     })
     const peerId = connection.remote.peerName
+    if (kind === 'neighbor') this.learnReferrals([{ peerId, ...to }])
     if (kind === 'neighbor' && this.linksOf('neighbor').some((l) => l.peerId === peerId)) {
       throw new PeerError('PEER_E_ALREADY_EXISTS', `${peerId} is already a neighbour`)
     }
     const link = new Link(
       kind,
-      this.newConnectionId(),
+      connectionId,
       connection,
       connection.mux.open(CHANNEL_NAMES[kind]),
+      true,
     )
     const welcomed = new Promise<Link>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
@@ -207,13 +228,62 @@ export class GraphNetwork {
       this.pending.set(link.connectionId, { resolve, reject, timer })
     })
     this.startLink(link)
-    link.post({
+    link.post(this.connectMessage(kind))
+    return welcomed
+  }
+
+  private connectMessage(kind: LinkKind): GraphMessageOf<'connect'> {
+    return {
       type: 'connect',
       n: nodeIdBytes(this.host.nodeId),
       a: this.listenAddress ? [[this.listenAddress.address, this.listenAddress.port]] : [],
       ...(kind === 'direct' ? { d: true as const } : {}),
-    })
-    return welcomed
+    }
+  }
+
+  /**
+   * Connects as a neighbour, following referrals (MS-PPGRH 2.4): after a REFUSE, a random
+   * untried node from the referrals the refusal carried (or from the referral list) is tried
+   * next, up to MAX_REFERRAL_ATTEMPTS times. Each refusal is reported as a failed
+   * neighbor-connection naming the next attempt's connection id.
+   */
+  async connectFollowingReferrals(options: ConnectOptions): Promise<Link> {
+    const tried = new Set<string>()
+    let attempt = options
+    let id = this.newConnectionId()
+    for (let i = 0; ; i++) {
+      try {
+        return await this.connect(attempt, 'neighbor', id)
+      } catch (err) {
+        const error = err as PeerError
+        if (error.code !== 'PEER_E_CONNECTION_REFUSED' || i >= MAX_REFERRAL_ATTEMPTS) throw err
+        tried.add(`${attempt.address}|${attempt.port}`)
+        const offered = (error.details?.['referrals'] as Referral[] | undefined) ?? []
+        this.learnReferrals(offered)
+        const neighbours = new Set(this.linksOf('neighbor').map((l) => l.peerId))
+        const untried = [...offered, ...this.referrals].filter(
+          (r) => !tried.has(`${r.address}|${r.port}`) && !neighbours.has(r.peerId),
+        )
+        if (untried.length === 0) throw err
+        const next = untried[this.random.int(untried.length)]!
+        const nextId = this.newConnectionId()
+        this.host.emit('neighbor-connection', {
+          status: 'failed',
+          connectionId: id,
+          nodeId: '',
+          peerId: attempt.peerId ?? '',
+          failure: error.code,
+          nextConnectionId: nextId,
+        })
+        id = nextId
+        attempt = {
+          address: next.address,
+          port: next.port,
+          peerId: next.peerId,
+          signal: options.signal,
+        }
+      }
+    }
   }
 
   // ---- inbound -------------------------------------------------------------------------
@@ -230,7 +300,7 @@ export class GraphNetwork {
       channel.close('unknown channel')
       return
     }
-    this.startLink(new Link(kind, this.newConnectionId(), connection, channel))
+    this.startLink(new Link(kind, this.newConnectionId(), connection, channel, false))
   }
 
   private startLink(link: Link): void {
@@ -286,7 +356,18 @@ export class GraphNetwork {
 
   /** MS-PPGRH 2.4: the responder WELCOMEs, or REFUSEs with referrals when it is full. */
   private async onConnect(link: Link, m: GraphMessageOf<'connect'>): Promise<void> {
-    if (link.connection.initiator || link.established) return
+    if (link.opener) {
+      this.counters.malformed++
+      return
+    }
+    if (link.established) {
+      // MS-PPGRH 2.2 CONNECT with U: the neighbour listens now, at these addresses.
+      if (m.u) {
+        link.addresses = m.a.map(([address, port]) => ({ address, port }))
+        if (link.addresses[0]) this.learnReferrals([{ peerId: link.peerId, ...link.addresses[0] }])
+      }
+      return
+    }
     const kind: LinkKind = m.d ? 'direct' : 'neighbor'
     if (kind !== link.kind) {
       this.counters.malformed++
@@ -295,6 +376,10 @@ export class GraphNetwork {
     }
     link.nodeId = toHex(m.n)
     link.addresses = m.a.map(([address, port]) => ({ address, port }))
+    // A node that listens is one more that others (and we, later) may connect to.
+    if (kind === 'neighbor' && link.addresses[0]) {
+      this.learnReferrals([{ peerId: link.peerId, ...link.addresses[0] }])
+    }
     const refusal = this.refusalFor(link)
     if (refusal) {
       await link.send({ type: 'refuse', why: refusal, r: this.referralsFor(link) }).catch(() => {})
@@ -358,6 +443,8 @@ export class GraphNetwork {
       this.host.markOnline()
       this.host.setStatus({ hasConnections: true })
       this.host.emit('neighbor-connection', event)
+      if (!this.maintenanceTimer) this.scheduleMaintenance()
+      this.kickMaintenance()
     } else {
       this.host.emit('direct-connection', event)
     }
@@ -391,6 +478,7 @@ export class GraphNetwork {
         this.host.setStatus({ hasConnections: false })
         this.host.emit('connection-required', {})
       }
+      this.kickMaintenance()
     } else {
       this.host.emit('direct-connection', event)
     }
@@ -409,7 +497,8 @@ export class GraphNetwork {
     const diff = remote - this.host.now()
     if (Math.abs(diff) > MAX_PEER_TIME_SKEW_MS) return
     const first = this.linksOf('neighbor').length === 0
-    this.host.peerTimeOffset += first ? diff : PEER_TIME_WEIGHT * diff
+    // Whole milliseconds: record times are integers.
+    this.host.peerTimeOffset += Math.round(first ? diff : PEER_TIME_WEIGHT * diff)
   }
 
   // ---- flooding -------------------------------------------------------------------------
@@ -614,6 +703,84 @@ export class GraphNetwork {
     }
   }
 
+  // ---- maintenance (MS-PPGRH 2.4 step 4) ------------------------------------------------
+
+  /** Plans the next timed pass: 300 s, or 30 s while the node has no neighbour. */
+  private scheduleMaintenance(): void {
+    if (this.stopped) return
+    this.maintenanceTimer?.cancel()
+    const alone = this.linksOf('neighbor').length === 0
+    this.maintenanceTimer = this.clock.setTimeout(
+      () => void this.maintain(true),
+      alone ? MAINTENANCE_ALONE_MS : MAINTENANCE_MS,
+    )
+  }
+
+  /** A pass soon after a neighbour came or went (only the urgent rules apply). */
+  private kickMaintenance(): void {
+    if (this.stopped || this.kickTimer) return
+    this.kickTimer = this.clock.setTimeout(() => {
+      this.kickTimer = undefined
+      void this.maintain(false)
+    }, MAINTENANCE_KICK_MS)
+  }
+
+  /**
+   * MS-PPGRH 2.4 step 4: above the ideal count on the timer, drop the least useful link; with
+   * none, below the minimum, or below the ideal on the timer, connect to a random known node.
+   * (And the probe: see PROBE_PROBABILITY.)
+   */
+  private async maintain(onTimer: boolean): Promise<void> {
+    if (this.stopped || this.maintaining) return
+    this.maintaining = true
+    try {
+      const neighbours = this.linksOf('neighbor')
+      const n = neighbours.length
+      if (onTimer && n > IDEAL_NEIGHBORS) {
+        const least = neighbours.reduce((a, b) => (b.utility < a.utility ? b : a))
+        await least
+          .send({ type: 'disconnect', why: 'least-useful', r: this.referralsFor(least) })
+          .catch(() => {})
+        least.close()
+      } else if (
+        n < MIN_NEIGHBORS ||
+        (onTimer && n < IDEAL_NEIGHBORS) ||
+        (onTimer && n < MAX_NEIGHBORS && this.random.float() < PROBE_PROBABILITY)
+      ) {
+        const connected = await this.connectToKnownNode()
+        if (!connected && this.linksOf('neighbor').length === 0 && this.host.ready) {
+          this.host.emit('connection-required', {})
+        }
+      }
+    } finally {
+      this.maintaining = false
+      if (onTimer) this.scheduleMaintenance()
+    }
+  }
+
+  /**
+   * Connects to a random referral that is not a neighbour. A failed one stays known but moves
+   * to the oldest end of the list (a node cut off by a partition is wanted again once it heals).
+   */
+  private async connectToKnownNode(): Promise<boolean> {
+    const neighbours = new Set(this.linksOf('neighbor').map((l) => l.peerId))
+    const candidates = this.referrals.filter((r) => !neighbours.has(r.peerId))
+    if (candidates.length === 0 || !this.host.ready) return false
+    const pick = candidates[this.random.int(candidates.length)]!
+    try {
+      await this.connect({ address: pick.address, port: pick.port, peerId: pick.peerId })
+      return true
+    } catch (err) {
+      const i = this.referrals.indexOf(pick)
+      if (i >= 0) this.referrals.unshift(...this.referrals.splice(i, 1))
+      log.debug('maintenance connect failed', {
+        peer: pick.peerId,
+        error: (err as Error).message,
+      })
+      return false
+    }
+  }
+
   // ---- referrals ------------------------------------------------------------------------
 
   private learnReferrals(list: Referral[]): void {
@@ -673,6 +840,8 @@ export class GraphNetwork {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.maintenanceTimer?.cancel()
+    this.kickTimer?.cancel()
     for (const pull of this.pulls.values()) pull.timer?.cancel()
     this.pulls.clear()
     for (const [id, p] of this.pending) {
