@@ -110,6 +110,16 @@ export interface GraphContext {
   streams: () => StreamTransport
   /** Called once the graph has closed (the manager forgets it). */
   onClosed: () => void
+  tuning?: GraphTuning
+}
+
+/**
+ * Protocol settings for benchmarks and experiments; the defaults are the documented ones.
+ * `announceThresholdBytes`: records above it are announced and pulled rather than flooded
+ * (Infinity floods everything whole, as plain MS-PPGRH does).
+ */
+export interface GraphTuning {
+  announceThresholdBytes?: number
 }
 
 export interface ListenOptions {
@@ -160,6 +170,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   private readonly identity: Identity | undefined
   private readonly streams: () => StreamTransport
   private network: GraphNetwork | undefined
+  private readonly tuning: GraphTuning
   private props: GraphProperties | undefined
   private state: GraphStatus
   /** Peer time = clock + offset (MS-PPGRH 2.4; the offset follows neighbours once connected). */
@@ -185,6 +196,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.onClosed = ctx.onClosed
     this.identity = ctx.identity
     this.streams = ctx.streams
+    this.tuning = ctx.tuning ?? {}
     this.props = ctx.properties
     this.recordTypeSyncPrecedence = ctx.recordTypeSyncPrecedence
     this.dataCreated = ctx.origin === 'opened' && ctx.properties === undefined
@@ -713,6 +725,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       streams: this.streams(),
       clock: this.clock,
       random: this.random,
+      ...this.tuning,
     })
     return this.network
   }

@@ -11,7 +11,7 @@ import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
 import type { Identity } from '../identity/identity.ts'
 import type { StreamTransport } from '../transport/types.ts'
-import { PeerGraph, type GraphOrigin } from './graph.ts'
+import { PeerGraph, type GraphOrigin, type GraphTuning } from './graph.ts'
 import {
   checkGraphId,
   createProperties,
@@ -40,6 +40,7 @@ export interface GraphCreateOptions extends GraphCreateProperties {
   /** The local peer id in this graph; the node's identity by default. */
   peerId?: string
   security?: GraphSecurityProvider
+  tuning?: GraphTuning
 }
 
 export interface GraphOpenOptions {
@@ -48,6 +49,7 @@ export interface GraphOpenOptions {
   recordTypeSyncPrecedence?: readonly string[]
   /** Must be the provider the graph was created with. */
   security?: GraphSecurityProvider
+  tuning?: GraphTuning
 }
 
 /** Longest record-type precedence list (ours). */
@@ -88,7 +90,7 @@ export class GraphManager {
     }
     store.setMeta('properties', JSON.stringify(props))
     store.setMeta('security', options.security?.name ?? NO_PROVIDER)
-    const graph = this.track(file, store, 'created', props, options.security, [])
+    const graph = this.track(file, store, 'created', props, options.security, [], options.tuning)
     try {
       await graph.initialize()
     } catch (err) {
@@ -131,7 +133,7 @@ export class GraphManager {
     }
     if (created || stored === undefined) store.setMeta('security', provider)
     const props = parseStoredProperties(store.getMeta('properties'))
-    return this.track(file, store, 'opened', props, options.security, precedence)
+    return this.track(file, store, 'opened', props, options.security, precedence, options.tuning)
   }
 
   /** Deletes a graph's database for a peer; the graph must be closed (PEER_E_GRAPH_IN_USE). */
@@ -168,6 +170,7 @@ export class GraphManager {
     properties: GraphProperties | undefined,
     security: GraphSecurityProvider | undefined,
     precedence: readonly string[],
+    tuning: GraphTuning | undefined,
   ): PeerGraph {
     const graph = new PeerGraph(
       {
@@ -181,6 +184,7 @@ export class GraphManager {
         recordTypeSyncPrecedence: precedence,
         identity: this.ctx.identityOf(store.getMeta('peerId')!),
         streams: this.ctx.streams,
+        ...(tuning ? { tuning } : {}),
         onClosed: () => this.open_.delete(file),
       },
       store.getMeta('graphId')!,

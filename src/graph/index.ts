@@ -7,6 +7,11 @@ export {
   type RecordUpdate,
   type RecordFilter,
   type GraphEventOptions,
+  type GraphTuning,
+  type ListenOptions,
+  type GraphConnectOptions,
+  type GraphConnectionInfo,
+  type LocalNodeInfo,
 } from './graph.ts'
 export type { GraphEvents, GraphEventType, RecordChangeType, ConnectionEvent } from './events.ts'
 export type { PeerRecord } from './peer-record.ts'

@@ -110,6 +110,8 @@ export interface GraphNetworkOptions {
   streams: StreamTransport
   clock: Clock
   random: Random
+  /** Records above this many bytes are announced and pulled (ANNOUNCE_THRESHOLD_BYTES). */
+  announceThresholdBytes?: number
 }
 
 export interface ConnectOptions {
@@ -135,6 +137,7 @@ interface Pull {
 
 export class GraphNetwork {
   private readonly host: GraphHost
+  private readonly announceThreshold: number
   private readonly clock: Clock
   private readonly random: Random
   private readonly connections: ConnectionManager
@@ -160,6 +163,7 @@ export class GraphNetwork {
 
   constructor(options: GraphNetworkOptions) {
     this.host = options.host
+    this.announceThreshold = options.announceThresholdBytes ?? ANNOUNCE_THRESHOLD_BYTES
     this.clock = options.clock
     this.random = options.random
     this.connections = new ConnectionManager({
@@ -511,7 +515,7 @@ export class GraphNetwork {
       if (link === except) continue
       this.counters.floodsOut++
       // Large records are announced: each neighbour pulls the payload from one announcer.
-      if (bytes.length > ANNOUNCE_THRESHOLD_BYTES) {
+      if (bytes.length > this.announceThreshold) {
         link.post({ type: 'announce', d: digest, i: guidBytes(record.id), sz: bytes.length })
       } else {
         link.post({ type: 'flood', r: bytes })
