@@ -109,6 +109,11 @@ export const PEER_ERROR_HRESULTS = {
   PEER_E_EVENT_QUEUE_OVERFLOW: PEERINFRA_EXT | 0x0004,
   /** An export or sealed blob could not be opened: wrong password, or altered bytes. */
   PEER_E_DECRYPTION_FAILED: PEERINFRA_EXT | 0x0005,
+  /**
+   * The graph publishes no presence (presenceMax 0), so its nodes cannot be enumerated.
+   * windows-api.md names PEER_E_PRESENCE_DISABLED for EnumNodes; p2p.h gives no value for it.
+   */
+  PEER_E_PRESENCE_DISABLED: PEERINFRA_EXT | 0x0006,
 } as const
 
 export type PeerErrorCode = keyof typeof PEER_ERROR_HRESULTS

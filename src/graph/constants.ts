@@ -132,3 +132,11 @@ export const MAINTENANCE_KICK_MS = 1_000
  * find each other again once the network heals.
  */
 export const PROBE_PROBABILITY = 0.25
+
+/** MS-PPGRH 2.4 presence: nodes self-balance towards presenceMax after a random 30-180 s... */
+export const PRESENCE_BALANCE_MIN_MS = 30_000
+export const PRESENCE_BALANCE_MAX_MS = 180_000
+/** ...and unpublish only when more than presenceMax + 10 are published. */
+export const PRESENCE_OVERSHOOT = 10
+/** Longest free-text node attributes (SetNodeAttributes; ours). */
+export const MAX_NODE_ATTRIBUTES_CHARS = 4096

@@ -22,6 +22,9 @@ import {
   GRAPH_INFO_RECORD_TYPE,
   INTERNAL_RECORD_TYPES,
   MAX_MAX_RECORD_SIZE,
+  MAX_NODE_ATTRIBUTES_CHARS,
+  PRESENCE_BALANCE_MAX_MS,
+  PRESENCE_BALANCE_MIN_MS,
   PRESENCE_RECORD_TYPE,
   SYNC_BATCH,
   RECORD_FLAG_AUTOREFRESH,
@@ -37,6 +40,13 @@ import {
 import { GraphNetwork, type GraphHost, type ReceiveOutcome } from './network.ts'
 import { toPeerRecord, type PeerRecord } from './peer-record.ts'
 import {
+  isPresence,
+  nodeFromPresence,
+  presenceDecision,
+  presenceRecord,
+  type NodeInfo,
+} from './presence.ts'
+import {
   mergeProperties,
   parseStoredProperties,
   type GraphProperties,
@@ -45,6 +55,7 @@ import {
 import {
   checkRecordShape,
   compareRecords,
+  fixedRecordId,
   isDeleted,
   newRecordId,
   parseGuid,
@@ -151,6 +162,8 @@ export interface LocalNodeInfo {
   nodeId: string
   peerId: string
   addresses: { address: string; port: number }[]
+  /** Free text from setNodeAttributes. */
+  attributes: string | undefined
 }
 
 export class PeerGraph extends TypedEmitter<GraphEvents> {
@@ -178,6 +191,11 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   /** Local writes one at a time, so each builds on the version the previous one stored. */
   private writes: Promise<unknown> = Promise.resolve()
   private lifetimeTimer: Timer | undefined
+  private presenceTimer: Timer | undefined
+  /** SetPresence(TRUE): publish whatever presenceMax says. */
+  private presenceForced = false
+  /** SetNodeAttributes text. */
+  private nodeAttributes: string | undefined
   private lastLifetimePass = -Infinity
   private closing: Promise<void> | undefined
   private closed = false
@@ -490,7 +508,10 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       this.store.setMeta('properties', JSON.stringify(props))
       const first = this.props === undefined
       this.props = props
-      if (!first) this.emit('property-changed', {})
+      if (!first) {
+        this.emit('property-changed', {})
+        this.propertiesChanged()
+      }
     } else {
       this.emitRecord(change, record)
     }
@@ -516,8 +537,133 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     return record
   }
 
+  /** RECORD_CHANGED for the application's records; NODE_CHANGED for presence records. */
   private emitRecord(change: RecordChangeType, r: GraphRecord): void {
+    if (isPresence(r)) {
+      const node = nodeFromPresence(r)
+      if (!node) return
+      const nodeChange =
+        change === 'added' ? 'connected' : change === 'updated' ? 'updated' : 'disconnected'
+      this.emit('node-changed', { change: nodeChange, nodeId: node.nodeId, peerId: node.peerId })
+      return
+    }
+    if (INTERNAL_RECORD_TYPES.includes(r.type)) return
     this.emit('record-changed', { change, recordId: r.id, recordType: r.type })
+  }
+
+  // ---- presence and nodes ---------------------------------------------------------------
+
+  /**
+   * Forces this node's presence on (Windows' SetPresence(TRUE)), whatever presenceMax says;
+   * false returns to the graph's policy without withdrawing a presence already published.
+   */
+  async setPresence(on: boolean): Promise<void> {
+    this.checkReady()
+    if (typeof on !== 'boolean') throw new PeerError('E_INVALIDARG', 'setPresence takes a boolean')
+    this.presenceForced = on
+    await this.serial(() => this.applyPresencePolicy())
+  }
+
+  /** Sets this node's free-text attributes (undefined or null clears them); republishes presence. */
+  async setNodeAttributes(text: string | null | undefined): Promise<void> {
+    this.checkReady()
+    if (text !== null && text !== undefined) {
+      if (typeof text !== 'string' || text.length > MAX_NODE_ATTRIBUTES_CHARS) {
+        throw new PeerError(
+          'E_INVALIDARG',
+          `node attributes are text of at most ${MAX_NODE_ATTRIBUTES_CHARS} characters`,
+        )
+      }
+    }
+    this.nodeAttributes = text ?? undefined
+    await this.serial(async () => {
+      const own = this.ownPresence()
+      if (own) await this.publishPresence(own)
+    })
+  }
+
+  /**
+   * Nodes that publish presence (Windows' EnumNodes), optionally of one peer. Nodes without
+   * presence are not listed. PEER_E_PRESENCE_DISABLED when the graph publishes none
+   * (presenceMax 0 and no node forced its presence).
+   */
+  nodes(filter: { peerId?: string } = {}): NodeInfo[] {
+    this.checkReady()
+    const nodes = this.presenceNodes().filter(
+      (n) => filter.peerId === undefined || n.peerId === filter.peerId,
+    )
+    if (this.props!.presenceMax === 0 && this.presenceNodes().length === 0) {
+      throw new PeerError(
+        'PEER_E_PRESENCE_DISABLED',
+        'this graph publishes no presence (presenceMax 0): set presenceMax, or setPresence(true)',
+      )
+    }
+    return nodes
+  }
+
+  private presenceNodes(): NodeInfo[] {
+    const out: NodeInfo[] = []
+    for (const r of this.store.list({ type: PRESENCE_RECORD_TYPE, includeInternal: true })) {
+      const node = nodeFromPresence(r)
+      if (node) out.push(node)
+    }
+    return out
+  }
+
+  private ownPresence(): GraphRecord | undefined {
+    const id = fixedRecordId(this.peerId, this.nodeId)
+    return this.store.get(id)
+  }
+
+  /** Publishes or withdraws this node's presence as the policy asks (presence.ts). */
+  private async applyPresencePolicy(): Promise<void> {
+    if (this.closing || !this.props || !this.state.synchronized) return
+    const own = this.ownPresence()
+    const decision = presenceDecision({
+      forced: this.presenceForced,
+      presenceMax: this.props.presenceMax,
+      listening: this.state.listening,
+      mine: own !== undefined,
+      published: this.presenceNodes().length,
+    })
+    if (decision === 'publish') await this.publishPresence(own)
+    if (decision === 'withdraw' && own) await this.withdrawPresence(own)
+    this.schedulePresenceBalance()
+  }
+
+  private async publishPresence(base: GraphRecord | undefined): Promise<void> {
+    const node = { ...this.localNode, attributes: this.nodeAttributes }
+    const record = presenceRecord(node, this.props!.presenceLifetime * 1000, this.now(), base)
+    await this.applyLocal(record, base ? 'updated' : 'added')
+  }
+
+  private async withdrawPresence(own: GraphRecord): Promise<void> {
+    await this.applyLocal(
+      {
+        ...own,
+        version: nextVersion(own),
+        flags: own.flags | RECORD_FLAG_DELETED,
+        modifiedAt: Math.max(this.now(), own.modifiedAt),
+      },
+      'deleted',
+    )
+  }
+
+  /** MS-PPGRH 2.4: with presenceMax N, look again after a random 30-180 s. */
+  private schedulePresenceBalance(): void {
+    this.presenceTimer?.cancel()
+    this.presenceTimer = undefined
+    if (this.closing || !this.props || this.props.presenceMax <= 0) return
+    const span = PRESENCE_BALANCE_MAX_MS - PRESENCE_BALANCE_MIN_MS
+    this.presenceTimer = this.clock.setTimeout(
+      () => {
+        this.presenceTimer = undefined
+        this.serial(() => this.applyPresencePolicy()).catch((err: unknown) => {
+          if (!this.closing) log.warn('presence balance failed', { error: (err as Error).message })
+        })
+      },
+      PRESENCE_BALANCE_MIN_MS + this.random.int(span),
+    )
   }
 
   // ---- expiry and AUTOREFRESH -----------------------------------------------------------
@@ -588,7 +734,12 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   /** Windows' GetNodeInfo(0): this node's id, peer id and listening addresses. */
   get localNode(): LocalNodeInfo {
     const address = this.network?.address
-    return { nodeId: this.nodeId, peerId: this.peerId, addresses: address ? [{ ...address }] : [] }
+    return {
+      nodeId: this.nodeId,
+      peerId: this.peerId,
+      addresses: address ? [{ ...address }] : [],
+      attributes: this.nodeAttributes,
+    }
   }
 
   /**
@@ -598,6 +749,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   async listen(options: ListenOptions = {}): Promise<{ address: string; port: number }> {
     this.checkReady()
     const address = await this.net().listen({ host: options.host, port: options.port ?? 0 })
+    await this.serial(() => this.applyPresencePolicy())
     return { ...address }
   }
 
@@ -761,6 +913,10 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       receiveRecord: (r) => this.receiveRecord(r),
       recordByDigest: (d) => this.store.getByDigest(d),
       syncItems: () => this.store.syncItems(),
+      presenceNodes: () =>
+        this.presenceNodes().flatMap((n) =>
+          n.addresses.slice(0, 1).map((a) => ({ peerId: n.peerId, ...a })),
+        ),
       recordsForSync: (since, order) => this.recordsForSync(since, order),
       now: () => this.now(),
       setStatus: (change) => this.setStatus(change),
@@ -810,6 +966,11 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     if (!this.props) return
     this.setStatus({ synchronized: true })
     this.scheduleLifetimes()
+  }
+
+  /** @internal After properties change (locally or by flood), presence follows the policy. */
+  private propertiesChanged(): void {
+    this.serial(() => this.applyPresencePolicy()).catch(() => undefined)
   }
 
   // ---- database export and import -------------------------------------------------------
@@ -895,6 +1056,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.closing ??= (async () => {
       this.lifetimeTimer?.cancel()
       this.lifetimeTimer = undefined
+      this.presenceTimer?.cancel()
+      this.presenceTimer = undefined
       await this.network
         ?.stop()
         .catch((err: unknown) =>

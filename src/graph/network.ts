@@ -91,6 +91,8 @@ export interface GraphHost {
   readonly lastOnline: number | undefined
   receiveRecord(record: GraphRecord): Promise<ReceiveOutcome>
   recordByDigest(digest: Uint8Array): GraphRecord | undefined
+  /** Nodes that publish presence, with their addresses (maintenance may connect to them). */
+  presenceNodes(): Referral[]
   /** Every stored copy as a sync item (time, digest), sorted (reconcile.ts). */
   syncItems(): Item[]
   /** Every record to send in a full sync, tombstones included, in sync order. */
@@ -767,8 +769,12 @@ export class GraphNetwork {
    * to the oldest end of the list (a node cut off by a partition is wanted again once it heals).
    */
   private async connectToKnownNode(): Promise<boolean> {
+    // MS-PPGRH 2.4 step 4: a random node from the presence, contact or referral lists.
     const neighbours = new Set(this.linksOf('neighbor').map((l) => l.peerId))
-    const candidates = this.referrals.filter((r) => !neighbours.has(r.peerId))
+    const known = [...this.referrals, ...this.host.presenceNodes()]
+    const candidates = known.filter(
+      (r) => !neighbours.has(r.peerId) && r.peerId !== this.host.peerId,
+    )
     if (candidates.length === 0 || !this.host.ready) return false
     const pick = candidates[this.random.int(candidates.length)]!
     try {

@@ -12,7 +12,7 @@ import type { PeerGraph } from '../../src/graph/graph.ts'
 import type { GraphEvents } from '../../src/graph/events.ts'
 import { PeerNode } from '../../src/node/peer-node.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
-import { rejectsPeerError } from '../helpers/assert-peer-error.ts'
+import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
 import { drive } from '../helpers/sim.ts'
 
 const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
@@ -184,6 +184,86 @@ describe('two nodes', () => {
     await drive(sim, b.node.stop())
   })
 })
+
+describe('presence and nodes', () => {
+  async function line(sim: Sim, n: number, props: { presenceMax?: number } = {}) {
+    const peers: Peer[] = []
+    const graphs: PeerGraph[] = []
+    for (let i = 0; i < n; i++) {
+      const p = await peer(sim, `n${i}`)
+      const g =
+        i === 0
+          ? await drive(sim, p.node.graphs.create({ graphId: 'p', ...props }))
+          : await drive(sim, p.node.graphs.open('p'))
+      if (i > 0) {
+        await drive(sim, g.connect({ address: `n${i - 1}`, port: 3587 }))
+        await sim.runUntil(() => g.status.synchronized, { maxMs: MINUTE, what: 'sync' })
+      }
+      await drive(sim, g.listen({ port: 3587 }))
+      await sim.run(1000)
+      peers.push(p)
+      graphs.push(g)
+    }
+    return { peers, graphs }
+  }
+
+  test('presenceMax -1: every listening node is listed, with its attributes', async () => {
+    const sim = createSim('graph-presence', 'graph-presence')
+    const { peers, graphs } = await line(sim, 3)
+    const changes = collect(graphs[0]!, 'node-changed')
+    await drive(sim, graphs[2]!.setNodeAttributes('hello'))
+    await sim.run(2000)
+    for (const g of graphs) {
+      const nodes = g.nodes()
+      assert.deepEqual(nodes.map((n) => n.nodeId).sort(), graphs.map((x) => x.nodeId).sort())
+      const third = nodes.find((n) => n.nodeId === graphs[2]!.nodeId)!
+      assert.equal(third.attributes, 'hello')
+      assert.equal(third.peerId, peers[2]!.peerId)
+      assert.deepEqual(third.addresses, [{ address: 'n2', port: 3587 }])
+    }
+    assert.deepEqual(g0Filter(graphs[0]!, peers[1]!.peerId), [graphs[1]!.nodeId])
+    assert.deepEqual(changes, [
+      { change: 'updated', nodeId: graphs[2]!.nodeId, peerId: peers[2]!.peerId },
+    ])
+    // A node that leaves stops being listed once its presence expires (presenceLifetime).
+    await drive(sim, graphs[2]!.close())
+    await sim.run(6 * MINUTE)
+    assert.equal(graphs[0]!.nodes().length, 2)
+    assert.deepEqual(changes.at(-1), {
+      change: 'disconnected',
+      nodeId: graphs[2]!.nodeId,
+      peerId: peers[2]!.peerId,
+    })
+    // While the node is up, AUTOREFRESH keeps its presence alive.
+    assert.ok(graphs[1]!.nodes().some((n) => n.nodeId === graphs[0]!.nodeId))
+    for (const p of peers) await drive(sim, p.node.stop())
+  })
+
+  test('presenceMax 0: PEER_E_PRESENCE_DISABLED until a node forces its presence', async () => {
+    const sim = createSim('graph-presence-0', 'graph-presence-0')
+    const { peers, graphs } = await line(sim, 2, { presenceMax: 0 })
+    throwsPeerError(() => graphs[1]!.nodes(), 'PEER_E_PRESENCE_DISABLED')
+    await drive(sim, graphs[0]!.setPresence(true))
+    await sim.run(1000)
+    assert.deepEqual(
+      graphs[1]!.nodes().map((n) => n.nodeId),
+      [graphs[0]!.nodeId],
+    )
+    for (const p of peers) await drive(sim, p.node.stop())
+  })
+
+  test('presenceMax N: nodes balance towards N published presences', async () => {
+    const sim = createSim('graph-presence-n', 'graph-presence-n')
+    const { peers, graphs } = await line(sim, 5, { presenceMax: 2 })
+    await sim.run(10 * MINUTE)
+    for (const g of graphs) assert.equal(g.nodes().length, 2, `${g.peerId} sees 2 presences`)
+    for (const p of peers) await drive(sim, p.node.stop())
+  })
+})
+
+function g0Filter(g: PeerGraph, peerId: string): string[] {
+  return g.nodes({ peerId }).map((n) => n.nodeId)
+}
 
 describe('a returning node', () => {
   test('syncs by time, then reconciles what the time-based sync cannot see, both ways', async () => {
