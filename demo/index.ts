@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pc from 'picocolors'
+import { graphDemo } from './graph.ts'
 import { identityDemo } from './identity.ts'
 import { pnrpDemo } from './pnrp.ts'
 import { simulatorDemo } from './simulator.ts'
@@ -35,6 +36,7 @@ try {
   await transportDemo(demo)
   await simulatorDemo(demo)
   await pnrpDemo(demo)
+  await graphDemo(demo)
   process.stdout.write(`\n${pc.green('✔ demo finished')}\n`)
 } finally {
   await rm(root, { recursive: true, force: true })

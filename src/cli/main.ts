@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander'
 import pkg from '../../package.json' with { type: 'json' }
 import { setLogPatterns } from '../core/log.ts'
+import { graphCommand } from './graph.ts'
 import { identityCommand } from './identity.ts'
 import { reportError } from './output.ts'
 import { pnrpCommand } from './pnrp.ts'
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
   program.addCommand(identityCommand())
   program.addCommand(pnrpCommand())
+  program.addCommand(graphCommand())
   return program
 }
 

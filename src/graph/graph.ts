@@ -220,13 +220,21 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.dataCreated = ctx.origin === 'opened' && ctx.properties === undefined
     this.nodeId = Buffer.from(ctx.random.bytes(8)).toString('hex')
     this.everConnected = ctx.store.getMeta('everConnected') === '1'
-    // windows-api.md: a graph is synchronized at Create, and at Open of an existing database.
-    this.state = { listening: false, hasConnections: false, synchronized: this.props !== undefined }
+    // windows-api.md: a graph is synchronized at Create, and at Open of a database that has
+    // finished its first sync. One cut off in the middle of it (a crash) syncs again in full.
+    this.state = {
+      listening: false,
+      hasConnections: false,
+      synchronized:
+        this.props !== undefined &&
+        (ctx.origin === 'created' || ctx.store.getMeta('synchronized') === '1'),
+    }
     if (this.state.synchronized) this.scheduleLifetimes()
   }
 
   /** @internal A new graph stores its Graph Info record (its properties, for others to sync). */
   async initialize(): Promise<void> {
+    this.store.setMeta('synchronized', '1')
     await this.serial(() =>
       this.applyLocal(graphInfoRecord(this.props!, this.peerId, this.now(), undefined), 'added'),
     )
@@ -964,6 +972,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   private fullSyncDone(): void {
     if (this.state.synchronized) return
     if (!this.props) return
+    this.store.setMeta('synchronized', '1')
     this.setStatus({ synchronized: true })
     this.scheduleLifetimes()
   }
@@ -1009,11 +1018,12 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
           throw new PeerError('PEER_E_INVALID_DATABASE', `${file} holds no graph properties`)
         }
         this.store.transaction(() => {
-          for (const r of source.list({ includeDeleted: true })) {
+          for (const r of source.list({ includeDeleted: true, includeInternal: true })) {
             checkRecordShape(r, props.maxRecordSize)
             this.store.put(r, { receivedAt: this.clock.now() })
           }
           this.store.setMeta('properties', JSON.stringify(props))
+          this.store.setMeta('synchronized', '1')
         })
         this.props = props
       } finally {
