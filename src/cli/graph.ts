@@ -414,7 +414,7 @@ async function pump(
   signal: AbortSignal,
 ): Promise<void> {
   try {
-    for await (const ev of events) printEvent(graph, ev as GraphEvent, json)
+    for await (const ev of events) printEvent(graph, ev, json)
   } catch (err) {
     if (!signal.aborted) throw err
   }
@@ -434,7 +434,7 @@ async function runStreaming(
     await withNode(opts, async (node) => {
       const graph = await openGraph(node, graphId, allowNew)
       try {
-        const events = graph.subscribe({ ...filter, signal: stop.signal })
+        const events = graph.events({ ...filter, signal: stop.signal })
         try {
           await start(graph, opts, stop.signal)
         } catch (err) {

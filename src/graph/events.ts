@@ -15,7 +15,8 @@ export interface ConnectionEvent {
   nextConnectionId?: string
 }
 
-export interface GraphEvents extends Record<string, unknown> {
+/** A type alias, not an interface, so that keyof gives the nine names. */
+export type GraphEvents = {
   'status-changed': { status: GraphStatus }
   /** No data: receivers read `graph.properties` again, as in Windows. */
   'property-changed': Record<string, never>
@@ -33,4 +34,16 @@ export interface GraphEvents extends Record<string, unknown> {
   synchronized: { recordType: string }
 }
 
-export type GraphEventType = keyof GraphEvents & string
+/** The nine event names, for validating user input. */
+export const GRAPH_EVENT_TYPES: readonly GraphEventType[] = [
+  'status-changed',
+  'property-changed',
+  'record-changed',
+  'direct-connection',
+  'neighbor-connection',
+  'incoming-data',
+  'connection-required',
+  'node-changed',
+  'synchronized',
+]
+export type GraphEventType = keyof GraphEvents

@@ -8,7 +8,7 @@
  */
 import type { Clock, Timer } from '../core/clock.ts'
 import { PeerError, toPeerError } from '../core/errors.ts'
-import { TypedEmitter, type EventOf } from '../core/events.ts'
+import { TypedEmitter, type EventOf, type SubscribeOptions } from '../core/events.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import type { Identity } from '../identity/identity.ts'
@@ -94,12 +94,10 @@ export interface RecordFilter {
   creator?: string
 }
 
-export interface GraphEventOptions {
-  types?: readonly GraphEventType[]
+export interface GraphEventOptions<K extends GraphEventType = GraphEventType>
+  extends SubscribeOptions<GraphEvents, K> {
   /** Only record-changed and synchronized events of these record types (others pass). */
   recordTypes?: readonly string[]
-  signal?: AbortSignal
-  maxQueue?: number
 }
 
 /** How a graph was opened: import is allowed only on a graph opened, not created. */
@@ -169,7 +167,10 @@ export interface LocalNodeInfo {
 export class PeerGraph extends TypedEmitter<GraphEvents> {
   readonly graphId: string
   readonly peerId: string
-  /** Open returned PEER_S_GRAPH_DATA_CREATED: the database was new. */
+  /**
+   * Windows' PEER_S_GRAPH_DATA_CREATED from Open: the database holds no graph data yet (new,
+   * or never reached by a sync), so the graph is not ready until its first sync.
+   */
   readonly dataCreated: boolean
   readonly recordTypeSyncPrecedence: readonly string[]
   /** Windows' ullNodeId: this node's id in the graph, new each time the graph opens. */
@@ -1036,16 +1037,20 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
 
   // ---- events and lifecycle -------------------------------------------------------------
 
-  /** Events as an async iterator, optionally by type and record type. */
-  subscribe(options: GraphEventOptions = {}): AsyncIterableIterator<EventOf<GraphEvents>> {
-    const recordTypes = options.recordTypes?.map((t) => parseGuid(t, 'a record type filter'))
-    return this.events({
-      types: options.types,
-      signal: options.signal,
-      maxQueue: options.maxQueue,
-      filter:
-        recordTypes && ((ev) => !hasRecordType(ev) || recordTypes.includes(ev.data.recordType)),
-    })
+  /**
+   * Events as an async iterator (API.md `graph.events`), optionally of some types and, for
+   * record-changed and synchronized, of some record types (Windows' pType filter).
+   */
+  override events<K extends GraphEventType = GraphEventType>(
+    options: GraphEventOptions<K> = {},
+  ): AsyncIterableIterator<EventOf<GraphEvents, K>> {
+    const { recordTypes: wanted, filter, ...rest } = options
+    const recordTypes = wanted?.map((t) => parseGuid(t, 'a record type filter'))
+    const byType = (ev: EventOf<GraphEvents, K>): boolean => {
+      const e = ev as EventOf<GraphEvents>
+      return !recordTypes || !hasRecordType(e) || recordTypes.includes(e.data.recordType)
+    }
+    return super.events({ ...rest, filter: (ev) => byType(ev) && (!filter || filter(ev)) })
   }
 
   private setStatus(change: Partial<GraphStatus>): void {

@@ -48,7 +48,7 @@ function inMinutes(clock: VirtualClock, minutes: number): Date {
 }
 
 /** Collects the graph's events of one type. */
-function collect<K extends keyof GraphEvents & string>(
+function collect<K extends keyof GraphEvents>(
   graph: PeerGraph,
   type: K,
 ): GraphEvents[K][] {
@@ -553,7 +553,7 @@ describe('events', () => {
     const { node, clock } = await startNode()
     const g = await node.graphs.create({ graphId: 'events' })
     const ac = new AbortController()
-    const it = g.subscribe({ types: ['record-changed'], recordTypes: [OTHER], signal: ac.signal })
+    const it = g.events({ types: ['record-changed'], recordTypes: [OTHER], signal: ac.signal })
     await g.addRecord({ type: CHAT, expiresAt: inMinutes(clock, 30) })
     await g.setProperties({ comment: 'not a record event' })
     const wanted = await g.addRecord({ type: OTHER, expiresAt: inMinutes(clock, 30) })

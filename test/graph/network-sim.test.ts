@@ -47,7 +47,7 @@ async function peer(sim: Sim, name: string): Promise<Peer> {
   return { name, node, peerId: id.peerName }
 }
 
-function collect<K extends keyof GraphEvents & string>(
+function collect<K extends keyof GraphEvents>(
   graph: PeerGraph,
   type: K,
 ): GraphEvents[K][] {
