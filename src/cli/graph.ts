@@ -296,17 +296,14 @@ async function withNode<T>(opts: GraphCliOptions, fn: (node: PeerNode) => Promis
  * an empty database behind: it is removed again).
  */
 async function openGraph(node: PeerNode, graphId: string, allowNew: boolean): Promise<PeerGraph> {
-  const graph = await node.graphs.open(graphId)
-  if (graph.dataCreated && !allowNew) {
-    await graph.close()
-    await node.graphs.delete(graphId)
+  if (!allowNew && !(await node.graphs.exists(graphId))) {
     throw new PeerError(
       'PEER_E_DATABASE_NOT_PRESENT',
       `graph "${graphId}" has no data in ${node.dataDir}: create it (peerinfra graph create), ` +
         'or join it with --connect host:port',
     )
   }
-  return graph
+  return node.graphs.open(graphId)
 }
 
 /** Resolves once the graph is synchronized; PEER_E_TIMEOUT after `timeoutMs`. */
@@ -823,18 +820,26 @@ and leave. That is how a newcomer joins and adds a record the others see:
     cmd
       .command('nodes <graphId>')
       .description(
-        'this node and its connections. Graphs have no presence records yet, so other nodes ' +
-          'show only as the neighbours of this run: with --connect, the node connected to',
+        'the nodes that publish presence in the graph (as this database knows them; with ' +
+          '--connect, as the graph knows them now), this node, and its connections',
       ),
   ).action(async (graphId: string, _o: unknown, c: Command) =>
     withGraph(c, graphId, 'read', (graph, opts) => {
       const local = graph.localNode
+      const nodes = graph.nodes()
       const connections = [...graph.connections('neighbor'), ...graph.connections('direct')]
-      if (opts.json) return printJson({ local, connections })
+      if (opts.json) return printJson({ local, nodes, connections })
       printFields({
         'this node': `${local.peerId} ${pc.dim(`node ${local.nodeId}`)}`,
         addresses: local.addresses.map(formatEndpoint).join(', ') || pc.dim('(not listening)'),
       })
+      if (nodes.length === 0) process.stdout.write(pc.dim('no node publishes presence\n'))
+      for (const n of nodes) {
+        process.stdout.write(
+          `node     ${n.peerId}  ${n.addresses.map(formatEndpoint).join(', ')}  ${pc.dim(`node ${n.nodeId}`)}` +
+            `${n.attributes ? `  ${n.attributes}` : ''}\n`,
+        )
+      }
       if (connections.length === 0) process.stdout.write(pc.dim('no connections\n'))
       for (const k of connections) {
         process.stdout.write(

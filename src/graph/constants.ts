@@ -98,6 +98,13 @@ export const MAX_DIRECT_CONNECTIONS = 64
 export const MAX_PEER_TIME_SKEW_MS = 20 * 60_000
 /** MS-PPGRH 2.4 peer time: later neighbours move the offset by 0.2 of the difference. */
 export const PEER_TIME_WEIGHT = 0.2
+/**
+ * Records whose wire form is larger than this travel as CHUNK messages of at most this many
+ * bytes each (DESIGN.md 5.3: large records travel in chunks; a record may be 60 MB).
+ */
+export const RECORD_CHUNK_BYTES = 1024 * 1024
+/** Chunked records a link may be receiving at once (ours). */
+export const MAX_CHUNKED_RECORDS_PER_LINK = 2
 /** Records whose wire size is above this are announced, then pulled (ours). */
 export const ANNOUNCE_THRESHOLD_BYTES = 16 * 1024
 /** A pull of an announced record that got no answer moves to another announcer after this. */

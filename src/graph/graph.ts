@@ -94,8 +94,9 @@ export interface RecordFilter {
   creator?: string
 }
 
-export interface GraphEventOptions<K extends GraphEventType = GraphEventType>
-  extends SubscribeOptions<GraphEvents, K> {
+export interface GraphEventOptions<
+  K extends GraphEventType = GraphEventType,
+> extends SubscribeOptions<GraphEvents, K> {
   /** Only record-changed and synchronized events of these record types (others pass). */
   recordTypes?: readonly string[]
 }
@@ -484,6 +485,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
         const order = compareRecords(record, entry.record)
         if (order === 0) return { outcome: 'unchanged' }
         if (order < 0) return { outcome: 'older', stored: entry.record }
+        // MS-PPGRH 2.3: an expiry can never be shortened, not even by a newer version.
+        if (record.expiresAt < entry.record.expiresAt) return { outcome: 'invalid' }
       }
       if (isGraphInfo(record)) {
         try {

@@ -153,6 +153,12 @@ export class GraphManager {
     for (const suffix of ['', '-wal', '-shm']) await rm(file + suffix, { force: true })
   }
 
+  /** Whether this node holds a database of `graphId` for the peer (open or not). */
+  async exists(graphId: string, options: { peerId?: string } = {}): Promise<boolean> {
+    checkGraphId(graphId)
+    return exists(await this.fileOf(graphId, this.peerIdOf(options.peerId)))
+  }
+
   /** The graphs open now. */
   list(): PeerGraph[] {
     return [...this.open_.values()]

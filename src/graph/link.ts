@@ -42,6 +42,10 @@ export class Link {
   bad = 0
   /** CONNECT/WELCOME done. */
   established = false
+  /** Chunked records being sent, by digest (hex). */
+  readonly chunksOut = new Set<string>()
+  /** Chunked records being received, by digest (hex). */
+  readonly chunks = new Map<string, { parts: Uint8Array[]; bytes: number; count: number }>()
   private handlers: LinkHandlers | undefined
   private closed_ = false
 
@@ -113,7 +117,13 @@ export class Link {
         new PeerError('PEER_E_CONNECTION_NOT_FOUND', `link ${this.connectionId} is closed`),
       )
     }
-    return this.channel.send(encodeGraphMessage(message))
+    let bytes: Uint8Array
+    try {
+      bytes = encodeGraphMessage(message)
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+    return this.channel.send(bytes)
   }
 
   /** Sends and forgets: a failure (the link closing) is logged, not thrown. */

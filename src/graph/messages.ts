@@ -14,15 +14,21 @@ import { checkValue, decodeCbor, encodeCbor, s, type Infer, type Schema } from '
 import {
   MAX_ACK_ITEMS,
   MAX_GRAPH_MESSAGE_BYTES,
+  MAX_MAX_RECORD_SIZE,
+  RECORD_CHUNK_BYTES,
   MAX_NODE_ADDRESSES,
   MAX_REFERRALS,
   MAX_REQUEST_ITEMS,
   NODE_ID_BYTES,
 } from './constants.ts'
-import { DIGEST_BYTES } from './record-codec.ts'
+import { DIGEST_BYTES, RECORD_OVERHEAD_BYTES } from './record-codec.ts'
 import { MAX_RECORD_TIME } from './records.ts'
 
 export const GRAPH_MESSAGE_VERSION = 1
+/** Pieces of the largest record (60 MB plus its framing) in RECORD_CHUNK_BYTES. */
+export const MAX_RECORD_CHUNKS = Math.ceil(
+  (MAX_MAX_RECORD_SIZE + RECORD_OVERHEAD_BYTES) / RECORD_CHUNK_BYTES,
+)
 
 /** MS-PPGRH 2.2 message types, and ours (0x10 and up). */
 export const GRAPH_MESSAGE_TYPES = {
@@ -39,6 +45,7 @@ export const GRAPH_MESSAGE_TYPES = {
   ack: 0x0e,
   reconcile: 0x10,
   announce: 0x11,
+  chunk: 0x12,
 } as const
 export type GraphMessageType = keyof typeof GRAPH_MESSAGE_TYPES
 
@@ -96,7 +103,24 @@ const schemas = {
     s: s.optional(s.literal(true)),
   }),
   /** A large record I hold, by digest and size: REQUEST it from one neighbour. */
-  announce: s.struct({ ...header, d: digest, i: guid, sz: s.uint(MAX_GRAPH_MESSAGE_BYTES) }),
+  announce: s.struct({
+    ...header,
+    d: digest,
+    i: guid,
+    sz: s.uint(MAX_MAX_RECORD_SIZE + RECORD_OVERHEAD_BYTES),
+  }),
+  /**
+   * One piece of a record too large for one message: piece `x` of `n`, in order, of the record
+   * whose digest is `d`; `s` as in FLOOD.
+   */
+  chunk: s.struct({
+    ...header,
+    d: digest,
+    x: s.uint(MAX_RECORD_CHUNKS - 1),
+    n: s.int({ min: 2, max: MAX_RECORD_CHUNKS }),
+    b: s.bytes({ min: 1, max: RECORD_CHUNK_BYTES }),
+    s: s.optional(s.literal(true)),
+  }),
   /** End of a sync answer; with `ty`, the end of that record type's part. */
   'sync-end': s.struct({ ...header, ty: s.optional(guid) }),
   /** MS-PPGRH ACK: per record digest, whether it was new here (useful). */

@@ -12,7 +12,7 @@
  *   SOLICIT_NEW | SOLICIT_TIME | RECONCILE --->   (see docs/GRAPH.md for each)
  */
 import type { Clock, Timer } from '../core/clock.ts'
-import { toHex } from '../core/bytes.ts'
+import { concatByteArray, toHex } from '../core/bytes.ts'
 import { PeerError, toPeerError } from '../core/errors.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
@@ -41,6 +41,9 @@ import {
   MAX_RECONCILE_ROUNDS,
   MAX_REQUEST_ITEMS,
   PULL_TIMEOUT_MS,
+  MAX_CHUNKED_RECORDS_PER_LINK,
+  MAX_MAX_RECORD_SIZE,
+  RECORD_CHUNK_BYTES,
   SYNC_BATCH,
   TIME_SYNC_MARGIN_MS,
 } from './constants.ts'
@@ -54,7 +57,13 @@ import {
   type Referral,
   type RefuseReason,
 } from './messages.ts'
-import { decodeRecord, digestHex, digestOf, encodeRecord } from './record-codec.ts'
+import {
+  decodeRecord,
+  digestHex,
+  digestOf,
+  encodeRecord,
+  RECORD_OVERHEAD_BYTES,
+} from './record-codec.ts'
 import type { GraphRecord } from './records.ts'
 import {
   ArraySource,
@@ -335,6 +344,8 @@ export class GraphNetwork {
         return
       case 'flood':
         return this.onFlood(link, m)
+      case 'chunk':
+        return this.onChunk(link, m)
       case 'ack':
         for (const [, useful] of m.d) link.recordUtility(useful)
         return
@@ -520,25 +531,53 @@ export class GraphNetwork {
       if (bytes.length > this.announceThreshold) {
         link.post({ type: 'announce', d: digest, i: guidBytes(record.id), sz: bytes.length })
       } else {
-        link.post({ type: 'flood', r: bytes })
+        this.post(link, record, false)
       }
     }
   }
 
-  private async onFlood(link: Link, m: GraphMessageOf<'flood'>): Promise<void> {
+  private onFlood(link: Link, m: GraphMessageOf<'flood'>): Promise<void> {
+    return this.onRecordBytes(link, m.r, m.s === true)
+  }
+
+  /** CHUNK: pieces of one large record, in order; the whole is handled as a FLOOD. */
+  private async onChunk(link: Link, m: GraphMessageOf<'chunk'>): Promise<void> {
+    const key = digestHex(m.d)
+    let entry = link.chunks.get(key)
+    const bad = (why: string): void => {
+      this.counters.malformed++
+      link.chunks.delete(key)
+      log.debug('dropped a chunked record', { peer: link.peerId, error: why })
+    }
+    if (!entry) {
+      if (m.x !== 0) return bad(`piece ${m.x} before piece 0`)
+      if (link.chunks.size >= MAX_CHUNKED_RECORDS_PER_LINK) return bad('too many at once')
+      entry = { parts: [], bytes: 0, count: m.n }
+      link.chunks.set(key, entry)
+    }
+    if (m.x !== entry.parts.length || m.n !== entry.count) return bad('pieces out of order')
+    entry.parts.push(m.b)
+    entry.bytes += m.b.length
+    if (entry.bytes > this.host.maxRecordSize + RECORD_OVERHEAD_BYTES) return bad('too large')
+    if (entry.parts.length < entry.count) return
+    link.chunks.delete(key)
+    const bytes = concatByteArray(entry.parts)
+    if (Buffer.compare(digestOf(bytes), m.d) !== 0) return bad('the pieces do not match the digest')
+    await this.onRecordBytes(link, bytes, m.s === true)
+  }
+
+  /** A record received whole (FLOOD, or CHUNKs put together): store, ACK, forward, answer. */
+  private async onRecordBytes(link: Link, bytes: Uint8Array, sync: boolean): Promise<void> {
     this.counters.floodsIn++
     let record: GraphRecord
     try {
-      record = decodeRecord(
-        m.r,
-        this.host.ready ? this.host.maxRecordSize : Number.MAX_SAFE_INTEGER,
-      )
+      record = decodeRecord(bytes, this.host.ready ? this.host.maxRecordSize : MAX_MAX_RECORD_SIZE)
     } catch (err) {
       this.counters.malformed++
       log.debug('dropped a malformed record', { peer: link.peerId, error: (err as Error).message })
       return
     }
-    const digest = digestOf(m.r)
+    const digest = digestOf(bytes)
     const result = await this.host.receiveRecord(record)
     const key = digestHex(digest)
     const pull = this.pulls.get(key)
@@ -550,10 +589,41 @@ export class GraphNetwork {
     if (result.outcome === 'invalid') this.counters.invalidRecords++
     if (useful) this.counters.useful++
     // MS-PPGRH 2.4: always ACK a flood; U only for a new record. Sync answers are not ACKed.
-    if (!m.s) link.post({ type: 'ack', d: [[digest, useful]] })
+    if (!sync) link.post({ type: 'ack', d: [[digest, useful]] })
     if (useful) this.flood(record, link)
     // MS-PPGRH 2.4: an old copy is answered with my newer one.
-    if (result.outcome === 'older') link.post({ type: 'flood', r: encodeRecord(result.stored) })
+    if (result.outcome === 'older') this.post(link, result.stored, false)
+  }
+
+  /** Sends a record whole (FLOOD) or, above RECORD_CHUNK_BYTES, in CHUNKs. */
+  private async sendRecord(link: Link, record: GraphRecord, sync: boolean): Promise<void> {
+    const bytes = encodeRecord(record)
+    const s = sync ? { s: true as const } : {}
+    if (bytes.length <= RECORD_CHUNK_BYTES) return link.send({ type: 'flood', r: bytes, ...s })
+    const d = digestOf(bytes)
+    const key = digestHex(d)
+    // The same copy asked for twice (a pull and a reconciliation) goes once: two interleaved
+    // runs of its pieces would be out of order for the receiver.
+    if (link.chunksOut.has(key)) return
+    link.chunksOut.add(key)
+    try {
+      const n = Math.ceil(bytes.length / RECORD_CHUNK_BYTES)
+      for (let x = 0; x < n; x++) {
+        const b = bytes.subarray(x * RECORD_CHUNK_BYTES, (x + 1) * RECORD_CHUNK_BYTES)
+        await link.send({ type: 'chunk', d, x, n, b, ...s })
+      }
+    } finally {
+      link.chunksOut.delete(key)
+    }
+  }
+
+  /** sendRecord without waiting; a failure (the link closing) is logged. */
+  private post(link: Link, record: GraphRecord, sync: boolean): void {
+    this.sendRecord(link, record, sync).catch((err: unknown) => {
+      if (!link.closed) {
+        log.debug('graph send failed', { peer: link.peerId, error: (err as Error).message })
+      }
+    })
   }
 
   private onAnnounce(link: Link, m: GraphMessageOf<'announce'>): void {
@@ -588,8 +658,7 @@ export class GraphNetwork {
   private async onRequest(link: Link, m: GraphMessageOf<'request'>): Promise<void> {
     for (const d of m.d) {
       const record = this.host.recordByDigest(d)
-      if (record)
-        await link.send({ type: 'flood', r: encodeRecord(record), s: true }).catch(() => {})
+      if (record) await this.sendRecord(link, record, true).catch(() => {})
     }
   }
 
@@ -617,28 +686,41 @@ export class GraphNetwork {
     }
   }
 
-  /** Answers SOLICIT_NEW (since undefined) or SOLICIT_TIME with FLOODs, then SYNC_END. */
+  /**
+   * Answers SOLICIT_NEW (since undefined) or SOLICIT_TIME with the records, in MS-PPGRH's Sync
+   * All order; a SYNC_END names each precedence type once its part is sent (also one with no
+   * records), and a final SYNC_END closes the answer.
+   */
   private async sendSync(link: Link, since: number | undefined, order: string[]): Promise<void> {
     if (!this.host.ready) {
       await link.send({ type: 'sync-end' }).catch(() => {})
       return
     }
+    const ended = new Set<string>()
+    const endType = (type: string): void => {
+      if (!order.includes(type) || ended.has(type)) return
+      ended.add(type)
+      link.post({ type: 'sync-end', ty: guidBytes(type) })
+    }
+    // Sends in flight; awaited in batches (the channel's pace) and before every SYNC_END, so
+    // that the pieces of a chunked record cannot trail the SYNC_END that follows it.
+    const inflight: Promise<void>[] = []
+    const flush = async (): Promise<void> => {
+      await Promise.allSettled(inflight.splice(0))
+    }
     let currentType: string | undefined
-    let sent = 0
     for (const r of this.host.recordsForSync(since, order)) {
       if (link.closed) return
-      if (currentType !== undefined && r.type !== currentType && order.includes(currentType)) {
-        link.post({ type: 'sync-end', ty: guidBytes(currentType) })
+      if (currentType !== undefined && r.type !== currentType) {
+        await flush()
+        endType(currentType)
       }
       currentType = r.type
-      const sending = link.send({ type: 'flood', r: encodeRecord(r), s: true })
-      // Await the channel now and then, so a big sync follows the channel's pace.
-      if (++sent % SYNC_BATCH === 0) await sending.catch(() => {})
-      else sending.catch(() => {})
+      inflight.push(this.sendRecord(link, r, true))
+      if (inflight.length >= SYNC_BATCH) await flush()
     }
-    if (currentType !== undefined && order.includes(currentType)) {
-      link.post({ type: 'sync-end', ty: guidBytes(currentType) })
-    }
+    await flush()
+    for (const type of order) endType(type)
     await link.send({ type: 'sync-end' }).catch(() => {})
   }
 
@@ -691,8 +773,15 @@ export class GraphNetwork {
       this.reconciling.delete(link)
       return
     }
-    if (result.reply) link.post({ type: 'reconcile', b: encodeReconcile(result.reply) })
-    else this.reconciling.delete(link)
+    if (result.reply) {
+      link.post({ type: 'reconcile', b: encodeReconcile(result.reply) })
+    } else {
+      // Nothing more to say: an empty message (all skip) lets the peer drop its state too.
+      this.reconciling.delete(link)
+      if (!isEmptyReconcile(m.b)) {
+        link.post({ type: 'reconcile', b: EMPTY_RECONCILE })
+      }
+    }
     for (let i = 0; i < result.need.length; i += MAX_REQUEST_ITEMS) {
       link.post({
         type: 'request',
@@ -703,7 +792,7 @@ export class GraphNetwork {
     for (const item of result.have) {
       const record = this.host.recordByDigest(item.digest)
       if (!record || link.closed) continue
-      const sending = link.send({ type: 'flood', r: encodeRecord(record), s: true })
+      const sending = this.sendRecord(link, record, true)
       if (++sent % SYNC_BATCH === 0) await sending.catch(() => {})
       else sending.catch(() => {})
     }
@@ -754,7 +843,7 @@ export class GraphNetwork {
         (onTimer && n < MAX_NEIGHBORS && this.random.float() < PROBE_PROBABILITY)
       ) {
         const connected = await this.connectToKnownNode()
-        if (!connected && this.linksOf('neighbor').length === 0 && this.host.ready) {
+        if (onTimer && !connected && this.linksOf('neighbor').length === 0 && this.host.ready) {
           this.host.emit('connection-required', {})
         }
       }
@@ -870,6 +959,13 @@ export class GraphNetwork {
   private newConnectionId(): string {
     return toHex(this.random.bytes(8))
   }
+}
+
+/** A reconcile message with no ranges: "all skip, I am done". */
+const EMPTY_RECONCILE = encodeReconcile({ ranges: [] })
+
+function isEmptyReconcile(b: Uint8Array): boolean {
+  return Buffer.compare(b, EMPTY_RECONCILE) === 0
 }
 
 function nodeIdBytes(hex: string): Uint8Array {

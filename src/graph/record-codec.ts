@@ -27,7 +27,7 @@ export const RECORD_WIRE_VERSION = 1
 export const DIGEST_BYTES = 16
 const DIGEST_DOMAIN = Buffer.from('peerinfra/v1/graph-record\u0000')
 /** Fixed fields and CBOR framing on top of the record's variable parts (a generous bound). */
-const RECORD_OVERHEAD_BYTES = 4096
+export const RECORD_OVERHEAD_BYTES = 4096
 
 const VALUE_TYPES: readonly ValueType[] = ['string', 'int', 'date']
 const guid = s.bytes({ length: 16, max: 16 })

@@ -168,7 +168,9 @@ export class RecordStore {
     const db = this.db
     return {
       get: db.prepare<[string], RecordRow>('SELECT * FROM records WHERE id = ?'),
-      byDigest: db.prepare<[Uint8Array], RecordRow>('SELECT * FROM records WHERE digest = ?'),
+      byDigest: db.prepare<[Uint8Array], RecordRow>(
+        'SELECT * FROM records WHERE digest = ? AND deferred = 0',
+      ),
       attrs: db.prepare<[number], AttributeRow>(
         'SELECT * FROM record_attributes WHERE record = ? ORDER BY name',
       ),
@@ -251,7 +253,10 @@ export class RecordStore {
     return row && { record: this.toRecord(row), deferred: row.deferred !== 0 }
   }
 
-  /** The stored copy whose digest (record-codec.ts) is `digest`, tombstones included. */
+  /**
+   * The stored copy whose digest (record-codec.ts) is `digest`, tombstones included, deferred
+   * records not (sync never offers them).
+   */
   getByDigest(digest: Uint8Array): GraphRecord | undefined {
     this.check()
     const row = this.stmts.byDigest.get(digest)

@@ -48,10 +48,7 @@ function inMinutes(clock: VirtualClock, minutes: number): Date {
 }
 
 /** Collects the graph's events of one type. */
-function collect<K extends keyof GraphEvents>(
-  graph: PeerGraph,
-  type: K,
-): GraphEvents[K][] {
+function collect<K extends keyof GraphEvents>(graph: PeerGraph, type: K): GraphEvents[K][] {
   const seen: GraphEvents[K][] = []
   graph.on(type, (e) => seen.push(e))
   return seen

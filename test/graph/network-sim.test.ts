@@ -47,10 +47,7 @@ async function peer(sim: Sim, name: string): Promise<Peer> {
   return { name, node, peerId: id.peerName }
 }
 
-function collect<K extends keyof GraphEvents>(
-  graph: PeerGraph,
-  type: K,
-): GraphEvents[K][] {
+function collect<K extends keyof GraphEvents>(graph: PeerGraph, type: K): GraphEvents[K][] {
   const seen: GraphEvents[K][] = []
   graph.on(type, (e) => seen.push(e))
   return seen
@@ -182,6 +179,31 @@ describe('two nodes', () => {
     assert.equal(received[0]!.connectionId, ga.connections('neighbor')[0]!.connectionId)
     await drive(sim, a.node.stop())
     await drive(sim, b.node.stop())
+  })
+})
+
+describe('large records', () => {
+  test('a 2.5 MB record is announced, pulled in chunks, and synced in chunks to a late node', async () => {
+    const sim = createSim('graph-large', 'graph-large')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const c = await peer(sim, 'c')
+    const ga = await drive(sim, a.node.graphs.create({ graphId: 'big' }))
+    await drive(sim, ga.listen({ port: 3587 }))
+    const gb = await drive(sim, b.node.graphs.open('big'))
+    await drive(sim, gb.connect({ address: 'a', port: 3587 }))
+    await sim.runUntil(() => gb.status.synchronized, { maxMs: MINUTE, what: 'sync' })
+    const big = Buffer.alloc(2_500_000)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) & 0xff
+    const id = await drive(sim, ga.addRecord({ type: CHAT, data: big, expiresAt: later(sim, 60) }))
+    await sim.run(5000)
+    assert.ok(Buffer.from(gb.getRecord(id)!.data).equals(big), 'b pulled it whole')
+    const gc = await drive(sim, c.node.graphs.open('big'))
+    await drive(sim, gc.connect({ address: 'a', port: 3587 }))
+    await sim.runUntil(() => gc.status.synchronized, { maxMs: MINUTE, what: 'sync' })
+    assert.ok(Buffer.from(gc.getRecord(id)!.data).equals(big), 'c synced it whole')
+    assert.equal(gb.counters!.malformed + gc.counters!.malformed, 0)
+    for (const p of [a, b, c]) await drive(sim, p.node.stop())
   })
 })
 

@@ -225,6 +225,7 @@ export function makeGraphVectors(): GraphVectors {
     { type: 'request', d: [digest] },
     { type: 'flood', r: recordBytes },
     { type: 'announce', d: digest, i: hexBytes(record.id.replace(/-/g, '')), sz: 4_000_000 },
+    { type: 'chunk', d: digest, x: 0, n: 2, b: utf8('first piece'), s: true },
     { type: 'sync-end', ty: hexBytes(recordType.replace(/-/g, '')) },
     { type: 'ack', d: [[digest, true]] },
     { type: 'data', ty: hexBytes(dataType.replace(/-/g, '')), b: utf8('ping') },
