@@ -890,6 +890,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       clock: this.clock,
       random: this.random,
       ...this.tuning,
+      ...(this.security ? { security: this.security } : {}),
     })
     return this.network
   }

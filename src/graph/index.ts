@@ -21,7 +21,12 @@ export type {
   MutableGraphProperties,
   GraphScope,
 } from './properties.ts'
-export type { GraphSecurityProvider, RecordChange, Validation } from './security.ts'
+export type {
+  GraphSecurityProvider,
+  RecordChange,
+  Validation,
+  RemoteCredentials,
+} from './security.ts'
 export type { GraphStatus } from './status.ts'
 export { statusFlags } from './status.ts'
 export {

@@ -18,7 +18,7 @@ import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import type { Identity } from '../identity/identity.ts'
 import { ConnectionManager, type PeerConnection } from '../transport/connections.ts'
-import { SessionCredentials } from '../transport/secure-session.ts'
+import { SessionCredentials, type RemotePeer } from '../transport/secure-session.ts'
 import type { Channel } from '../transport/mux.ts'
 import type { Address, StreamTransport } from '../transport/types.ts'
 import {
@@ -73,6 +73,7 @@ import {
   type Item,
   type ReconcileResult,
 } from './reconcile.ts'
+import type { GraphSecurityProvider } from './security.ts'
 import type { GraphStatus } from './status.ts'
 import { guidFromBytes } from './records.ts'
 import { fromHex } from '../core/bytes.ts'
@@ -123,6 +124,8 @@ export interface GraphNetworkOptions {
   random: Random
   /** Records above this many bytes are announced and pulled (ANNOUNCE_THRESHOLD_BYTES). */
   announceThresholdBytes?: number
+  /** The graph's security provider: its handshake payload and connection check. */
+  security?: GraphSecurityProvider
 }
 
 export interface ConnectOptions {
@@ -183,6 +186,7 @@ export class GraphNetwork {
       streams: options.streams,
       clock: options.clock,
       random: options.random,
+      ...connectionSecurity(options.security),
     })
     this.connections.on('connected', (c) => this.onConnection(c))
   }
@@ -959,6 +963,43 @@ export class GraphNetwork {
   private newConnectionId(): string {
     return toHex(this.random.bytes(8))
   }
+}
+
+/** The provider's part in every handshake: its payload, and its check of the other side. */
+function connectionSecurity(provider: GraphSecurityProvider | undefined): {
+  payload?: () => Uint8Array | undefined
+  authorize?: (remote: RemotePeer) => Promise<void>
+} {
+  if (!provider) return {}
+  const out: ReturnType<typeof connectionSecurity> = {}
+  if (provider.connectionPayload) out.payload = () => provider.connectionPayload!()
+  if (provider.authenticateConnection) {
+    out.authorize = async (remote) => {
+      const credentials = {
+        peerId: remote.peerName,
+        publicKey: remote.publicKey,
+        payload: remote.payload,
+      }
+      let reason = 'the security provider refused it'
+      let ok = false
+      try {
+        ok = (await provider.authenticateConnection!(credentials)) === true
+      } catch (err) {
+        reason = (err as Error).message
+      }
+      if (ok) return
+      try {
+        provider.authenticationFailed?.(credentials, reason)
+      } catch (err) {
+        log.warn('authenticationFailed threw', { error: (err as Error).message })
+      }
+      throw new PeerError(
+        'PEER_E_CONNECTION_NOT_AUTHENTICATED',
+        `${remote.peerName} is not authenticated for this graph: ${reason}`,
+      )
+    }
+  }
+  return out
 }
 
 /** A reconcile message with no ranges: "all skip, I am done". */

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { PeerGraph } from '../../src/graph/graph.ts'
 import type { GraphEvents } from '../../src/graph/events.ts'
+import type { GraphSecurityProvider } from '../../src/graph/security.ts'
 import { PeerNode } from '../../src/node/peer-node.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
 import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
@@ -179,6 +180,48 @@ describe('two nodes', () => {
     assert.equal(received[0]!.connectionId, ga.connections('neighbor')[0]!.connectionId)
     await drive(sim, a.node.stop())
     await drive(sim, b.node.stop())
+  })
+})
+
+describe('connection authentication by the security provider', () => {
+  test('only peers whose handshake payload the provider accepts connect, both ways', async () => {
+    const sim = createSim('graph-auth', 'graph-auth')
+    const failures: string[] = []
+    const provider = (pass: string): GraphSecurityProvider => ({
+      name: 'club',
+      secureRecord: () => new Uint8Array(),
+      validateRecord: () => 'accept',
+      connectionPayload: () => Buffer.from(pass),
+      authenticateConnection: (remote) => Buffer.from(remote.payload).toString() === 'sesame',
+      authenticationFailed: (remote, reason) => failures.push(`${remote.peerId}: ${reason}`),
+    })
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const c = await peer(sim, 'c')
+    const ga = await drive(
+      sim,
+      a.node.graphs.create({ graphId: 'club', security: provider('sesame') }),
+    )
+    await drive(sim, ga.listen({ port: 3587 }))
+    const gb = await drive(sim, b.node.graphs.open('club', { security: provider('sesame') }))
+    await drive(sim, gb.connect({ address: 'a', port: 3587 }))
+    await sim.runUntil(() => gb.status.synchronized, { maxMs: MINUTE, what: 'sync' })
+    // c says the wrong word: a refuses it, and c's connect fails.
+    const gc = await drive(sim, c.node.graphs.open('club', { security: provider('please') }))
+    const err = await drive(sim, gc.connect({ address: 'a', port: 3587 })).catch((e: unknown) => e)
+    // The responder refuses at the end of the handshake and closes: the initiator sees the
+    // connection fail (its own provider would answer NOT_AUTHENTICATED for the other side).
+    assert.equal((err as { code?: string }).code, 'PEER_E_CONNECTION_FAILED')
+    assert.equal(gc.status.synchronized, false)
+    assert.ok(
+      failures.some((f) => f.startsWith(c.peerId)),
+      failures.join('; '),
+    )
+    assert.deepEqual(
+      ga.connections().map((x) => x.peerId),
+      [b.peerId],
+    )
+    for (const p of [a, b, c]) await drive(sim, p.node.stop())
   })
 })
 
