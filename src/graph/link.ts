@@ -24,6 +24,8 @@ export const CHANNEL_NAMES: Record<LinkKind, string> = {
 
 export interface LinkHandlers {
   message(link: Link, message: GraphMessage): void | Promise<void>
+  /** A message that did not decode was dropped. */
+  malformed(link: Link): void
   closed(link: Link, error: PeerError | undefined): void
 }
 
@@ -89,6 +91,7 @@ export class Link {
         message = decodeGraphMessage(bytes)
       } catch (err) {
         this.bad++
+        this.handlers!.malformed(this)
         log.debug('dropped a malformed graph message', {
           peer: this.peerId,
           error: (err as Error).message,

@@ -326,6 +326,7 @@ export class GraphNetwork {
     this.links.set(link.connectionId, link)
     link.start({
       message: (l, m) => this.onMessage(l, m),
+      malformed: () => void this.counters.malformed++,
       closed: (l, error) => this.onLinkClosed(l, error),
     })
   }
