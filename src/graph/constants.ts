@@ -147,3 +147,26 @@ export const PRESENCE_BALANCE_MAX_MS = 180_000
 export const PRESENCE_OVERSHOOT = 10
 /** Longest free-text node attributes (SetNodeAttributes; ours). */
 export const MAX_NODE_ATTRIBUTES_CHARS = 4096
+
+// ---- partition detection and repair (MS-PPGRH 2.4 Signature, Contacts, Partitions) ---------
+
+/** How often a node looks at the signature, its contacts and partitions (ours; MS runs them
+ * in the 300 s maintenance loop, with timers of seconds inside). */
+export const PARTITION_PASS_MS = 30_000
+/** MS-PPGRH 2.4: the signature record lives 300 s, refreshed by its holder about 20 s before. */
+export const SIGNATURE_LIFETIME_MS = 300_000
+/** MS-PPGRH 2.4: a missing signature is replaced after 0.1 + d * 29.9 s, d from the node id. */
+export const SIGNATURE_BACKOFF_MAX_MS = 29_900
+/** MS-PPGRH 2.4: contact records live 900 s. */
+export const CONTACT_LIFETIME_MS = 900_000
+/** MS-PPGRH 2.4: a node promotes or demotes itself as a contact after a random 10-180 s. */
+export const CONTACT_DELAY_MIN_MS = 10_000
+export const CONTACT_DELAY_MAX_MS = 180_000
+/** MS-PPGRH 2.4: Cmin is 5 for a large signature, 60 - log2 S otherwise; Cmax = Cmin + 5. */
+export const MIN_CONTACTS = 5
+export const CONTACT_SPREAD = 5
+/** Our bound on Cmin (60 - log2 S grows without bound as S shrinks). */
+export const MAX_CONTACTS = 32
+/** MS-PPGRH 2.4: a suspected partition is checked again after a random 5-30 s. */
+export const PARTITION_RECHECK_MIN_MS = 5_000
+export const PARTITION_RECHECK_MAX_MS = 30_000

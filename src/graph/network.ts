@@ -124,6 +124,8 @@ export interface GraphNetworkOptions {
   random: Random
   /** Records above this many bytes are announced and pulled (ANNOUNCE_THRESHOLD_BYTES). */
   announceThresholdBytes?: number
+  /** Chance of a probe on a timed maintenance pass (PROBE_PROBABILITY). */
+  probeProbability?: number
   /** The graph's security provider: its handshake payload and connection check. */
   security?: GraphSecurityProvider
 }
@@ -152,6 +154,7 @@ interface Pull {
 export class GraphNetwork {
   private readonly host: GraphHost
   private readonly announceThreshold: number
+  private readonly probeProbability: number
   private readonly clock: Clock
   private readonly random: Random
   private readonly connections: ConnectionManager
@@ -173,11 +176,20 @@ export class GraphNetwork {
   private maintaining = false
   private stopped = false
   /** Datagrams, er, messages dropped because they broke a rule (counted for tests and stats). */
-  readonly counters = { malformed: 0, invalidRecords: 0, floodsIn: 0, floodsOut: 0, useful: 0 }
+  readonly counters = {
+    malformed: 0,
+    invalidRecords: 0,
+    floodsIn: 0,
+    floodsOut: 0,
+    useful: 0,
+    /** Connections tried to a contact of another part (partition repair). */
+    partitionRepairs: 0,
+  }
 
   constructor(options: GraphNetworkOptions) {
     this.host = options.host
     this.announceThreshold = options.announceThresholdBytes ?? ANNOUNCE_THRESHOLD_BYTES
+    this.probeProbability = options.probeProbability ?? PROBE_PROBABILITY
     this.clock = options.clock
     this.random = options.random
     this.connections = new ConnectionManager({
@@ -845,7 +857,7 @@ export class GraphNetwork {
       } else if (
         n < MIN_NEIGHBORS ||
         (onTimer && n < IDEAL_NEIGHBORS) ||
-        (onTimer && n < MAX_NEIGHBORS && this.random.float() < PROBE_PROBABILITY)
+        (onTimer && n < MAX_NEIGHBORS && this.random.float() < this.probeProbability)
       ) {
         const connected = await this.connectToKnownNode()
         if (onTimer && !connected && this.linksOf('neighbor').length === 0 && this.host.ready) {
@@ -883,6 +895,17 @@ export class GraphNetwork {
       })
       return false
     }
+  }
+
+  /** MS-PPGRH 2.4 partition repair: connects to a contact that saw another signature. */
+  repairPartition(contact: { peerId: string; address: string; port: number }): void {
+    this.counters.partitionRepairs++
+    this.connect(contact).catch((err: unknown) =>
+      log.debug('partition repair connect failed', {
+        peer: contact.peerId,
+        error: (err as Error).message,
+      }),
+    )
   }
 
   // ---- referrals ------------------------------------------------------------------------

@@ -188,3 +188,76 @@ for (const seed of ['converge-1', 'converge-2', 'converge-3']) {
     await converge(seed)
   })
 }
+
+test('with probing off, signature and contact records find and rejoin a split graph', async () => {
+  await runScenario('graph-partition-repair', 'repair-1', async (sim) => {
+    const rnd = sim.random.fork('test')
+    const names = Array.from({ length: 16 }, (_, i) => `p${i}`)
+    const graphs: PeerGraph[] = []
+    const nodes: PeerNode[] = []
+    for (const [i, name] of names.entries()) {
+      const node = await drive(
+        sim,
+        PeerNode.start({
+          dataDir: join(root, 'repair', name),
+          clock: sim.clock,
+          random: sim.random.fork(name),
+          network: sim.addNode(name),
+        }),
+      )
+      await drive(sim, node.identities.create({ classifier: name }))
+      const tuning = { probeProbability: 0 }
+      const g = await drive(
+        sim,
+        i === 0
+          ? node.graphs.create({ graphId: 'repair', tuning })
+          : node.graphs.open('repair', { tuning }),
+      )
+      if (i > 0) {
+        await drive(sim, g.connect({ address: names[rnd.int(i)]!, port: PORT }))
+        await sim.runUntil(() => g.status.synchronized, { maxMs: MINUTE, what: 'sync' })
+      }
+      await drive(sim, g.listen({ port: PORT }))
+      graphs.push(g)
+      nodes.push(node)
+    }
+    // Let the signature and the contacts settle.
+    await sim.run(15 * MINUTE)
+    const split = sim.network.partition(names.slice(0, 8), names.slice(8))
+    // Longer than the signature lives without its holder (5 min), so the part without the
+    // lowest node elects its own; shorter than contact records live (15 min).
+    await sim.run(8 * MINUTE)
+    const left = await drive(
+      sim,
+      graphs[1]!.addRecord({
+        type: TYPE,
+        data: Buffer.from('left'),
+        expiresAt: new Date(sim.clock.now() + DAY),
+      }),
+    )
+    const right = await drive(
+      sim,
+      graphs[9]!.addRecord({
+        type: TYPE,
+        data: Buffer.from('right'),
+        expiresAt: new Date(sim.clock.now() + DAY),
+      }),
+    )
+    await sim.run(MINUTE)
+    assert.equal(graphs[9]!.getRecord(left), undefined, 'the parts are apart')
+    sim.network.heal(split)
+    let minutes = 0
+    const done = (): boolean => graphs.every((g) => g.getRecord(left) && g.getRecord(right))
+    while (!done() && minutes < 30) {
+      await sim.run(MINUTE)
+      minutes++
+    }
+    assert.ok(done(), `the parts did not find each other within ${minutes} simulated minutes`)
+    process.stderr.write(
+      `graph-partition-repair: rejoined ${minutes} simulated min after the heal\n`,
+    )
+    const repairs = graphs.reduce((n, g) => n + (g.counters?.partitionRepairs ?? 0), 0)
+    assert.ok(repairs > 0, 'contacts of the other part were tried')
+    for (const node of nodes) await drive(sim, node.stop())
+  })
+})
