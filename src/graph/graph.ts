@@ -67,8 +67,10 @@ import {
   type NodeInfo,
 } from './presence.ts'
 import {
+  GRAPH_SCOPES,
   mergeProperties,
   parseStoredProperties,
+  type GraphScope,
   type GraphProperties,
   type MutableGraphProperties,
 } from './properties.ts'
@@ -159,6 +161,13 @@ export interface ListenOptions {
   host?: string
   /** 0 or left out: any free port (read it back from the result or localNode). */
   port?: number
+  /** Windows' dwScope for this listen; the graph's scope by default. */
+  scope?: GraphScope
+  /**
+   * Windows' dwScopeId: the interface of a link-local or site-local scope. 0 (all interfaces)
+   * is refused for those two scopes, as PeerGraphListen refuses it.
+   */
+  scopeId?: number
 }
 
 export interface GraphConnectOptions {
@@ -934,6 +943,27 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
    */
   async listen(options: ListenOptions = {}): Promise<{ address: string; port: number }> {
     this.checkReady()
+    const scope = options.scope ?? this.props!.scope
+    if (!GRAPH_SCOPES.includes(scope)) {
+      throw new PeerError('E_INVALIDARG', `scope must be one of ${GRAPH_SCOPES.join(', ')}`)
+    }
+    const scopeId = options.scopeId ?? 0
+    if (!Number.isInteger(scopeId) || scopeId < 0) {
+      throw new PeerError('E_INVALIDARG', 'scopeId must be an interface index >= 0')
+    }
+    // windows-api.md: scopeId 0 means all interfaces, but is refused for site- and link-local.
+    if ((scope === 'link-local' || scope === 'site-local') && scopeId === 0) {
+      throw new PeerError(
+        'E_INVALIDARG',
+        `a ${scope} listen needs the interface's scopeId; 0 (all interfaces) is not allowed`,
+      )
+    }
+    if (
+      options.port !== undefined &&
+      (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)
+    ) {
+      throw new PeerError('E_INVALIDARG', `port must be 0 to 65535, got ${String(options.port)}`)
+    }
     const address = await this.net().listen({ host: options.host, port: options.port ?? 0 })
     await this.serial(() => this.applyPresencePolicy())
     this.startPartitionPasses()

@@ -136,6 +136,13 @@ describe('two nodes', () => {
     const ga = await drive(sim, a.node.graphs.create({ graphId: 'g' }))
     const { port } = await drive(sim, ga.listen())
     await rejectsPeerError(drive(sim, ga.listen()), 'PEER_E_ALREADY_LISTENING')
+    // windows-api.md: scopeId 0 (all interfaces) is refused for link- and site-local scopes.
+    await rejectsPeerError(drive(sim, ga.listen({ scope: 'link-local' })), 'E_INVALIDARG')
+    await rejectsPeerError(
+      drive(sim, ga.listen({ scope: 'site-local', scopeId: 0 })),
+      'E_INVALIDARG',
+    )
+    await rejectsPeerError(drive(sim, ga.listen({ port: 70_000 })), 'E_INVALIDARG')
     const fresh = await drive(sim, b.node.graphs.open('g'))
     await rejectsPeerError(drive(sim, fresh.listen()), 'PEER_E_GRAPH_NOT_READY')
     await rejectsPeerError(
