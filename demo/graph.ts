@@ -14,7 +14,7 @@ const WHISPER = '0dd0d0d0-1111-4222-8333-444455556666'
 const HOUR = 3_600_000
 
 /** Resolves with the first event of `type` that `match` accepts (rejects after 10 s). */
-function next<K extends keyof GraphEvents & string>(
+function next<K extends keyof GraphEvents>(
   graph: PeerGraph,
   type: K,
   match: (e: GraphEvents[K]) => boolean = () => true,

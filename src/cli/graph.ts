@@ -18,12 +18,14 @@ import pc from 'picocolors'
 import { fromUtf8, toBase64, utf8 } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import type { EventOf } from '../core/events.ts'
-import type {
-  GraphEvents,
-  PeerGraph,
-  PeerRecord,
-  RecordAttributes,
-  SearchQuery,
+import {
+  GRAPH_EVENT_TYPES,
+  type GraphEvents,
+  type GraphEventType,
+  type PeerGraph,
+  type PeerRecord,
+  type RecordAttributes,
+  type SearchQuery,
 } from '../graph/index.ts'
 import { PeerNode } from '../node/peer-node.ts'
 import { formatEndpoint, parseEndpoint } from '../pnrp/endpoints.ts'
@@ -52,23 +54,8 @@ const FLOOD_WAIT_MS = 1000
 const RECONCILE_WAIT_MS = 500
 const DEFAULT_EXPIRES_IN_S = 3600
 
-const EVENT_TYPES = [
-  'status-changed',
-  'property-changed',
-  'record-changed',
-  'direct-connection',
-  'neighbor-connection',
-  'incoming-data',
-  'connection-required',
-  'node-changed',
-  'synchronized',
-] as const
-
-/**
- * The graph's events by name. (GraphEvents extends Record<string, unknown>, so its own keys
- * widen to string and would not narrow `ev.data` by `ev.type`.)
- */
-type EventName = (typeof EVENT_TYPES)[number]
+const EVENT_TYPES = GRAPH_EVENT_TYPES
+type EventName = GraphEventType
 type GraphEvent = EventOf<GraphEvents, EventName>
 
 // ---- argument parsing ------------------------------------------------------------------

@@ -13,6 +13,7 @@ export {
   type GraphConnectionInfo,
   type LocalNodeInfo,
 } from './graph.ts'
+export { GRAPH_EVENT_TYPES } from './events.ts'
 export type { GraphEvents, GraphEventType, RecordChangeType, ConnectionEvent } from './events.ts'
 export type { PeerRecord } from './peer-record.ts'
 export type {

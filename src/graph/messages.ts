@@ -69,7 +69,9 @@ const guid = s.bytes({ length: 16, max: 16 })
 const time = s.int({ min: 0, max: MAX_RECORD_TIME })
 const host = s.text({ minBytes: 1, maxBytes: 64 })
 const port = s.int({ min: 1, max: 65_535 })
-const address = s.tuple([host, port])
+/** A listening address, [host, port]; also inside presence and contact records. */
+export const addressSchema = s.tuple([host, port])
+const address = addressSchema
 const referral = s.tuple([s.text({ minBytes: 1, maxBytes: 1024 }), host, port])
 const referrals = s.array(referral, { max: MAX_REFERRALS })
 const header = { v: s.literal(GRAPH_MESSAGE_VERSION), t: s.uint(0xff) }

@@ -21,6 +21,7 @@ import {
   SIGNATURE_BACKOFF_MAX_MS,
   SIGNATURE_RECORD_TYPE,
 } from './constants.ts'
+import { addressSchema } from './messages.ts'
 import { fixedRecordId, type GraphRecord } from './records.ts'
 
 /** MS-PPGRH 2.3: the signature record's fixed id (its low half here). */
@@ -31,7 +32,7 @@ const signatureSchema = s.struct({ n: nodeId })
 const contactSchema = s.struct({
   s: nodeId,
   n: nodeId,
-  a: s.array(s.tuple([s.text({ minBytes: 1, maxBytes: 64 }), s.int({ min: 1, max: 65_535 })]), {
+  a: s.array(addressSchema, {
     min: 1,
     max: MAX_NODE_ADDRESSES,
   }),

@@ -19,6 +19,7 @@ import {
   PRESENCE_RECORD_TYPE,
   RECORD_FLAG_AUTOREFRESH,
 } from './constants.ts'
+import { addressSchema } from './messages.ts'
 import { fixedRecordId, type GraphRecord } from './records.ts'
 
 /** Windows' PEER_NODE_INFO. */
@@ -32,7 +33,7 @@ export interface NodeInfo {
 
 const presenceSchema = s.struct({
   n: s.bytes({ length: NODE_ID_BYTES, max: NODE_ID_BYTES }),
-  a: s.array(s.tuple([s.text({ minBytes: 1, maxBytes: 64 }), s.int({ min: 1, max: 65_535 })]), {
+  a: s.array(addressSchema, {
     max: MAX_NODE_ADDRESSES,
   }),
   t: s.optional(s.text({ maxBytes: MAX_NODE_ATTRIBUTES_CHARS * 4 })),
