@@ -67,7 +67,7 @@ export const MAX_EXPIRY_SCAN_MS = 24 * 3_600_000
 
 /** Windows' ullNodeId: 8 bytes. */
 export const NODE_ID_BYTES = 8
-/** Largest graph message: a record up to the channel's message limit travels whole. */
+/** Largest graph message, under the channel's message limit (records over 1 MiB are chunked). */
 export const MAX_GRAPH_MESSAGE_BYTES = 16 * 1024 * 1024 - 4096
 /** Addresses a node announces (ours; MS-PPGRH gives none). */
 export const MAX_NODE_ADDRESSES = 8
@@ -133,10 +133,10 @@ export const MAINTENANCE_ALONE_MS = 30_000
 /** ...and soon after a neighbour connects or leaves (ours: how soon). */
 export const MAINTENANCE_KICK_MS = 1_000
 /**
- * Beyond MS-PPGRH, until signature and contact records land: on each timed pass a node at or
- * above the ideal neighbour count still connects to a random known node with this probability
- * (the next pass drops the least useful link), so two parts of a graph that lost each other
- * find each other again once the network heals.
+ * Beyond MS-PPGRH, in place of its step 5 (long-term partition repair through the
+ * application): on each timed pass a node at the ideal neighbour count still connects to a
+ * random known node with this probability (the next pass drops the least useful link), so two
+ * parts of a graph that split for longer than contact records live find each other again.
  */
 export const PROBE_PROBABILITY = 0.25
 

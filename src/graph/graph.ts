@@ -152,7 +152,7 @@ export interface GraphContext {
  */
 export interface GraphTuning {
   announceThresholdBytes?: number
-  /** Chance of a probe connection on a timed maintenance pass (network.ts PROBE_PROBABILITY). */
+  /** Chance of a probe connection on a timed maintenance pass (constants.ts PROBE_PROBABILITY). */
   probeProbability?: number
 }
 
@@ -965,7 +965,12 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       throw new PeerError('E_INVALIDARG', `port must be 0 to 65535, got ${String(options.port)}`)
     }
     const address = await this.net().listen({ host: options.host, port: options.port ?? 0 })
-    await this.serial(() => this.applyPresencePolicy())
+    await this.serial(async () => {
+      // A presence published before listening (forced) gets the addresses now.
+      const own = this.ownPresence()
+      if (own) await this.publishPresence(own)
+      await this.applyPresencePolicy()
+    })
     this.startPartitionPasses()
     return { ...address }
   }

@@ -39,7 +39,6 @@ import {
   NODE_ID_BYTES,
   PEER_TIME_WEIGHT,
   MAX_RECONCILE_ROUNDS,
-  MAX_REQUEST_ITEMS,
   PULL_TIMEOUT_MS,
   MAX_CHUNKED_RECORDS_PER_LINK,
   MAX_MAX_RECORD_SIZE,
@@ -689,6 +688,8 @@ export class GraphNetwork {
     const types = this.host.recordTypeSyncPrecedence.map(guidBytes)
     const lastOnline = this.host.lastOnline
     if (!this.host.ready) {
+      // A node that syncs in full now is no returning one for its next connections.
+      this.resumed = true
       this.syncing.add(link)
       link.post({ type: 'solicit-new', ty: types })
     } else if (!this.resumed && lastOnline !== undefined) {
@@ -799,12 +800,8 @@ export class GraphNetwork {
         link.post({ type: 'reconcile', b: EMPTY_RECONCILE })
       }
     }
-    for (let i = 0; i < result.need.length; i += MAX_REQUEST_ITEMS) {
-      link.post({
-        type: 'request',
-        d: result.need.slice(i, i + MAX_REQUEST_ITEMS).map((x) => x.digest),
-      })
-    }
+    // What this side needs, the other side learns as its `have` and pushes: nothing is
+    // REQUESTed here, so each differing record crosses once.
     let sent = 0
     for (const item of result.have) {
       const record = this.host.recordByDigest(item.digest)

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_type ON records (type, creator);
 CREATE INDEX IF NOT EXISTS records_by_creator ON records (creator);
 CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at);
+-- A node's own AUTOREFRESH records, for the refresh timer (store.ts REFRESHABLE: same terms).
+CREATE INDEX IF NOT EXISTS records_to_refresh ON records (creator, expires_at)
+  WHERE (flags & 1) != 0 AND (flags & 2) = 0 AND deferred = 0;
 -- Sync walks records in (modification time, digest) order (reconcile.ts) and fetches by digest.
 CREATE UNIQUE INDEX IF NOT EXISTS records_by_sync ON records (modified_at, digest);
 
