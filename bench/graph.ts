@@ -52,6 +52,7 @@ import { encodeRecord } from '../src/graph/record-codec.ts'
 import { ArraySource, MAX_BOUND, MIN_BOUND, type Bound, type Item } from '../src/graph/reconcile.ts'
 import type { RecordStore } from '../src/graph/store.ts'
 import { PeerNode } from '../src/node/peer-node.ts'
+import { drive } from '../test/helpers/sim.ts'
 import { createSim, type Sim } from '../src/sim/index.ts'
 import { Channel } from '../src/transport/mux.ts'
 
@@ -197,39 +198,6 @@ function printTable(headers: string[], rows: string[][]): void {
 }
 
 /** True while a file operation started by the process has not completed. */
-function fileIoPending(): boolean {
-  return process
-    .getActiveResourcesInfo()
-    .some((r) => r.startsWith('FSReq') || r.endsWith('CloseReq'))
-}
-
-/**
- * Runs the sim until `promise` settles (test/helpers/sim.ts drive): virtual time only moves
- * while no file operation is pending, so runs are the same every time.
- */
-async function drive<T>(sim: Sim, promise: Promise<T>, maxMs = 120_000): Promise<T> {
-  let done = false
-  promise.then(
-    () => (done = true),
-    () => (done = true),
-  )
-  const deadline = sim.clock.now() + maxMs
-  while (!done) {
-    if (fileIoPending()) {
-      await new Promise((resolve) => setImmediate(resolve))
-      continue
-    }
-    const left = deadline - sim.clock.now()
-    if (left <= 0) break
-    await sim.runUntil(() => done || fileIoPending(), { maxMs: left, throwOnTimeout: false })
-    if (!done && !fileIoPending()) {
-      await new Promise((resolve) => setImmediate(resolve))
-      if (!done && !fileIoPending() && sim.clock.now() >= deadline) break
-    }
-  }
-  if (!done) throw new Error(`drive: not settled within ${maxMs} ms of virtual time`)
-  return promise
-}
 
 async function simPeer(sim: Sim, root: string, name: string): Promise<PeerNode> {
   const node = await drive(

@@ -393,6 +393,59 @@ describe('a returning node', () => {
   })
 })
 
+describe('direct connections', () => {
+  test('open, both sides told, typed data, close; errors for self and unknown ids', async () => {
+    const sim = createSim('graph-direct', 'graph-direct')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const ga = await drive(sim, a.node.graphs.create({ graphId: 'd' }))
+    await drive(sim, ga.listen({ port: 3587 }))
+    const gb = await drive(sim, b.node.graphs.open('d'))
+    await drive(sim, gb.connect({ address: 'a', port: 3587 }))
+    await sim.runUntil(() => gb.status.synchronized, { maxMs: MINUTE, what: 'sync' })
+    const onA = collect(ga, 'direct-connection')
+    const onB = collect(gb, 'direct-connection')
+    const dataOnA = collect(ga, 'incoming-data')
+    await rejectsPeerError(
+      drive(sim, gb.openDirectConnection(b.peerId, { address: 'a', port: 3587 })),
+      'PEER_E_CONNECT_SELF',
+    )
+    const id = await drive(sim, gb.openDirectConnection(a.peerId, { address: 'a', port: 3587 }))
+    await sim.run(500)
+    assert.deepEqual(
+      onB.map((e) => [e.status, e.connectionId, e.peerId]),
+      [['connected', id, a.peerId]],
+    )
+    assert.deepEqual(
+      onA.map((e) => [e.status, e.peerId, e.nodeId]),
+      [['connected', b.peerId, gb.nodeId]],
+    )
+    const idOnA = onA[0]!.connectionId
+    assert.deepEqual(
+      ga.connections('direct').map((c) => c.connectionId),
+      [idOnA],
+    )
+    assert.equal(gb.connections('neighbor').length, 1, 'the neighbour link stays beside it')
+    await drive(sim, gb.sendData(id, CHAT, Buffer.from('whisper')))
+    await sim.run(500)
+    assert.deepEqual(
+      dataOnA.map((e) => [e.connectionId, e.dataType, text(e.data)]),
+      [[idOnA, CHAT, 'whisper']],
+    )
+    await drive(sim, gb.closeDirectConnection(id))
+    await sim.run(500)
+    assert.equal(onA.at(-1)!.status, 'disconnected')
+    assert.equal(onB.at(-1)!.status, 'disconnected')
+    assert.deepEqual(gb.connections('direct'), [])
+    await rejectsPeerError(drive(sim, gb.closeDirectConnection(id)), 'PEER_E_CONNECTION_NOT_FOUND')
+    await rejectsPeerError(
+      drive(sim, gb.sendData(id, CHAT, new Uint8Array(1))),
+      'PEER_E_CONNECTION_NOT_FOUND',
+    )
+    for (const p of [a, b]) await drive(sim, p.node.stop())
+  })
+})
+
 describe('a chain of nodes', () => {
   test('records flood along a line of five nodes, and a node closing leaves the others connected', async () => {
     const sim = createSim('graph-line', 'graph-line')
