@@ -23,14 +23,6 @@ import {
   INTERNAL_RECORD_TYPES,
   MAX_MAX_RECORD_SIZE,
   MAX_NODE_ATTRIBUTES_CHARS,
-  CONTACT_DELAY_MAX_MS,
-  CONTACT_DELAY_MIN_MS,
-  CONTACT_LIFETIME_MS,
-  CONTACT_RECORD_TYPE,
-  PARTITION_PASS_MS,
-  PARTITION_RECHECK_MAX_MS,
-  PARTITION_RECHECK_MIN_MS,
-  SIGNATURE_LIFETIME_MS,
   PRESENCE_BALANCE_MAX_MS,
   PRESENCE_BALANCE_MIN_MS,
   PRESENCE_RECORD_TYPE,
@@ -46,18 +38,7 @@ import {
   propertiesFromGraphInfo,
 } from './graph-info.ts'
 import { GraphNetwork, type GraphHost, type ReceiveOutcome } from './network.ts'
-import {
-  contactBounds,
-  contactOf,
-  contactRecord,
-  contactRecordId,
-  lowerNodeId,
-  signatureBackoffMs,
-  signatureOf,
-  signatureRecord,
-  signatureRecordId,
-  type Contact,
-} from './partition.ts'
+import { PartitionKeeper } from './partition-keeper.ts'
 import { toPeerRecord, type PeerRecord } from './peer-record.ts'
 import {
   isPresence,
@@ -225,14 +206,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   private writes: Promise<unknown> = Promise.resolve()
   private lifetimeTimer: Timer | undefined
   private presenceTimer: Timer | undefined
-  private partitionTimer: Timer | undefined
-  private signatureTimer: Timer | undefined
-  /** Since when no signature record is in force (MS-PPGRH 2.4 back-off). */
-  private signatureMissingSince: number | undefined
-  /** When this node promotes or demotes itself as a contact. */
-  private contactChangeAt: number | undefined
-  /** Contacts of another part, by node id: when to check them again. */
-  private readonly partitionSuspects = new Map<string, number>()
+  /** Signature, contacts and partition repair (partition-keeper.ts). */
+  private readonly partitions: PartitionKeeper
   /** SetPresence(TRUE): publish whatever presenceMax says. */
   private presenceForced = false
   /** SetNodeAttributes text. */
@@ -261,6 +236,21 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.dataCreated = ctx.origin === 'opened' && ctx.properties === undefined
     this.nodeId = Buffer.from(ctx.random.bytes(8)).toString('hex')
     this.everConnected = ctx.store.getMeta('everConnected') === '1'
+    this.partitions = new PartitionKeeper({
+      clock: this.clock,
+      random: this.random,
+      peerId: this.peerId,
+      nodeId: this.nodeId,
+      store: this.store,
+      props: () => this.props,
+      closing: () => this.closing !== undefined,
+      synchronized: () => this.state.synchronized,
+      network: () => this.network,
+      neighbourPeerIds: () => this.connections('neighbor').map((c) => c.peerId),
+      now: () => this.now(),
+      applyLocal: (record, change) => this.applyLocal(record, change),
+      serial: (fn) => this.serial(fn),
+    })
     // windows-api.md: a graph is synchronized at Create, and at Open of a database that has
     // finished its first sync. One cut off in the middle of it (a crash) syncs again in full.
     this.state = {
@@ -602,150 +592,6 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.emit('record-changed', { change, recordId: r.id, recordType: r.type })
   }
 
-  // ---- partition detection and repair (partition.ts) ------------------------------------
-
-  /** Starts the partition passes (once the graph is online). */
-  private startPartitionPasses(): void {
-    if (this.partitionTimer || this.closing) return
-    this.partitionTimer = this.clock.setTimeout(() => {
-      this.partitionTimer = undefined
-      this.serial(() => this.partitionPass())
-        .catch((err: unknown) => {
-          if (!this.closing) log.warn('partition pass failed', { error: (err as Error).message })
-        })
-        .finally(() => this.startPartitionPasses())
-    }, PARTITION_PASS_MS)
-  }
-
-  /**
-   * MS-PPGRH 2.4 maintenance steps 1-3: keep the signature (the lowest node id) published,
-   * keep the number of contacts between Cmin and Cmax, and connect to a contact that saw
-   * another signature: it is in another part of a split graph.
-   */
-  private async partitionPass(): Promise<void> {
-    if (this.closing || !this.props || !this.state.synchronized || !this.network) return
-    const now = this.now()
-    const signature = await this.keepSignature(now)
-    if (signature === undefined) return
-    const contacts: Contact[] = []
-    for (const r of this.store.list({ type: CONTACT_RECORD_TYPE, includeInternal: true })) {
-      const c = r.expiresAt > now ? contactOf(r) : undefined
-      if (c) contacts.push(c)
-    }
-    await this.keepContacts(now, signature, contacts)
-    const neighbours = new Set(this.connections('neighbor').map((c) => c.peerId))
-    for (const c of contacts) {
-      if (c.signature === signature || c.peerId === this.peerId || neighbours.has(c.peerId)) {
-        this.partitionSuspects.delete(c.nodeId)
-        continue
-      }
-      // MS-PPGRH 2.4: a suspected partition is checked again after a random 5-30 s.
-      const checkAt = this.partitionSuspects.get(c.nodeId)
-      if (checkAt === undefined) {
-        const span = PARTITION_RECHECK_MAX_MS - PARTITION_RECHECK_MIN_MS
-        this.partitionSuspects.set(c.nodeId, now + PARTITION_RECHECK_MIN_MS + this.random.int(span))
-        continue
-      }
-      if (now < checkAt) continue
-      this.partitionSuspects.delete(c.nodeId)
-      this.network.repairPartition({ peerId: c.peerId, ...c.addresses[0]! })
-    }
-  }
-
-  /** Signature step: returns the signature in force after it (undefined while waiting). */
-  private async keepSignature(now: number): Promise<string | undefined> {
-    const id = signatureRecordId(this.props!.creatorId)
-    const stored = this.store.get(id)
-    const live = stored && stored.expiresAt > now ? stored : undefined
-    const current = live && signatureOf(live)
-    const publish = async (): Promise<string> => {
-      const base = this.store.getEntry(id)?.record
-      await this.applyLocal(
-        signatureRecord({
-          graphCreator: this.props!.creatorId,
-          publisher: this.peerId,
-          node: this.nodeId,
-          now,
-          lifetimeMs: SIGNATURE_LIFETIME_MS,
-          base,
-        }),
-        base ? 'updated' : 'added',
-      )
-      return this.nodeId
-    }
-    if (current === undefined) {
-      this.signatureMissingSince ??= now
-      const wait = this.signatureMissingSince + signatureBackoffMs(this.nodeId) - now
-      if (wait > 0) {
-        // Come back when this node's back-off ends, not only at the next pass.
-        this.signatureTimer ??= this.clock.setTimeout(() => {
-          this.signatureTimer = undefined
-          this.serial(() => this.partitionPass()).catch(() => undefined)
-        }, wait)
-        return undefined
-      }
-      this.signatureMissingSince = undefined
-      return publish()
-    }
-    this.signatureMissingSince = undefined
-    // A lower id takes the signature over; its holder refreshes it before it expires.
-    if (lowerNodeId(this.nodeId, current)) return publish()
-    const lead = PARTITION_PASS_MS + AUTOREFRESH_LEAD_MS
-    if (current === this.nodeId && live!.expiresAt - now < lead) return publish()
-    return current
-  }
-
-  /** Contacts step: promote or demote this node after a random 10-180 s; keep its record fresh. */
-  private async keepContacts(now: number, signature: string, contacts: Contact[]): Promise<void> {
-    const address = this.network?.address
-    const id = contactRecordId(this.peerId, this.nodeId)
-    const mine = contacts.find((c) => c.nodeId === this.nodeId)
-    const ours = contacts.filter((c) => c.signature === signature).length
-    const { min, max } = contactBounds(signature)
-    const wanted = mine ? ours <= max : address !== undefined && ours < min
-    if (wanted !== (mine !== undefined)) {
-      if (this.contactChangeAt === undefined) {
-        const span = CONTACT_DELAY_MAX_MS - CONTACT_DELAY_MIN_MS
-        this.contactChangeAt = now + CONTACT_DELAY_MIN_MS + this.random.int(span)
-        return
-      }
-      if (now < this.contactChangeAt) return
-    }
-    this.contactChangeAt = undefined
-    const base = this.store.getEntry(id)?.record
-    if (!wanted) {
-      if (base && !isDeleted(base)) {
-        await this.applyLocal(
-          {
-            ...base,
-            version: nextVersion(base),
-            flags: base.flags | RECORD_FLAG_DELETED,
-            modifiedAt: Math.max(now, base.modifiedAt),
-          },
-          'deleted',
-        )
-      }
-      return
-    }
-    const stale =
-      !mine ||
-      mine.signature !== signature ||
-      // Refreshed at half its life: a part that splits off keeps this contact record for at least
-      // half its lifetime, longer than the signature it names lives without its holder.
-      (base !== undefined && base.expiresAt - now < CONTACT_LIFETIME_MS / 2)
-    if (!stale || !address) return
-    const contact = { peerId: this.peerId, nodeId: this.nodeId, signature, addresses: [address] }
-    await this.applyLocal(
-      contactRecord({
-        contact,
-        now,
-        lifetimeMs: CONTACT_LIFETIME_MS,
-        base,
-      }),
-      base ? 'updated' : 'added',
-    )
-  }
-
   // ---- presence and nodes ---------------------------------------------------------------
 
   /**
@@ -971,7 +817,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       if (own) await this.publishPresence(own)
       await this.applyPresencePolicy()
     })
-    this.startPartitionPasses()
+    this.partitions.start()
     return { ...address }
   }
 
@@ -1146,7 +992,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       emit: (type, data) => this.emit(type, data),
       fullSyncDone: () => this.fullSyncDone(),
       markOnline: () => {
-        this.startPartitionPasses()
+        this.partitions.start()
         this.everConnected = true
         this.store.setMeta('everConnected', '1')
         this.store.setMeta('lastOnline', String(this.now()))
@@ -1288,10 +1134,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       this.lifetimeTimer = undefined
       this.presenceTimer?.cancel()
       this.presenceTimer = undefined
-      this.partitionTimer?.cancel()
-      this.partitionTimer = undefined
-      this.signatureTimer?.cancel()
-      this.signatureTimer = undefined
+      this.partitions.stop()
       await this.network
         ?.stop()
         .catch((err: unknown) =>
