@@ -488,9 +488,12 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
         `the security provider refused this ${change} record`,
       )
     }
-    this.store.put(record, { deferred: verdict === 'defer', receivedAt: this.clock.now() })
+    const { previous } = this.store.put(record, {
+      deferred: verdict === 'defer',
+      receivedAt: this.clock.now(),
+    })
     if (verdict === 'accept') {
-      this.afterStore(record, change)
+      this.afterStore(record, change, previous)
       this.network?.flood(record)
     }
   }
@@ -537,13 +540,13 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       if (outcome === 'older' || outcome === 'unchanged') return { outcome: 'unchanged' }
       // A tombstone of a record never seen live here changes nothing the application saw.
       if (!isDeleted(record) || live)
-        this.afterStore(record, isDeleted(record) ? 'deleted' : live ? 'updated' : 'added')
+        this.afterStore(record, isDeleted(record) ? 'deleted' : live ? 'updated' : 'added', live)
       return { outcome }
     })
   }
 
   /** What follows a stored change: properties or a record event, and the expiry plan. */
-  private afterStore(record: GraphRecord, change: RecordChange): void {
+  private afterStore(record: GraphRecord, change: RecordChange, previous?: GraphRecord): void {
     if (isGraphInfo(record)) {
       const props = propertiesFromGraphInfo(record, this.graphId, this.props)
       this.store.setMeta('properties', JSON.stringify(props))
@@ -554,7 +557,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
         this.propertiesChanged()
       }
     } else {
-      this.emitRecord(change, record)
+      this.emitRecord(change, record, previous)
     }
     this.scheduleLifetimes()
   }
@@ -578,11 +581,18 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     return record
   }
 
-  /** RECORD_CHANGED for the application's records; NODE_CHANGED for presence records. */
-  private emitRecord(change: RecordChangeType, r: GraphRecord): void {
+  /**
+   * RECORD_CHANGED for the application's records; NODE_CHANGED for presence records, whose
+   * `updated` means new addresses or attributes (an AUTOREFRESH alone changes nothing to tell).
+   */
+  private emitRecord(change: RecordChangeType, r: GraphRecord, previous?: GraphRecord): void {
     if (isPresence(r)) {
       const node = nodeFromPresence(r)
       if (!node) return
+      if (change === 'updated' && previous) {
+        const before = nodeFromPresence(previous)
+        if (JSON.stringify(before) === JSON.stringify(node)) return
+      }
       const nodeChange =
         change === 'added' ? 'connected' : change === 'updated' ? 'updated' : 'disconnected'
       this.emit('node-changed', { change: nodeChange, nodeId: node.nodeId, peerId: node.peerId })

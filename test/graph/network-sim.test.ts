@@ -301,6 +301,11 @@ describe('presence and nodes', () => {
     await drive(sim, graphs[2]!.close())
     await sim.run(6 * MINUTE)
     assert.equal(graphs[0]!.nodes().length, 2)
+    // Nothing in between: AUTOREFRESH of the other presences changes nothing to tell.
+    assert.deepEqual(
+      changes.map((c) => c.change),
+      ['updated', 'disconnected'],
+    )
     assert.deepEqual(changes.at(-1), {
       change: 'disconnected',
       nodeId: graphs[2]!.nodeId,
