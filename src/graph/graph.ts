@@ -23,8 +23,6 @@ import {
   INTERNAL_RECORD_TYPES,
   MAX_MAX_RECORD_SIZE,
   MAX_NODE_ATTRIBUTES_CHARS,
-  PRESENCE_BALANCE_MAX_MS,
-  PRESENCE_BALANCE_MIN_MS,
   PRESENCE_RECORD_TYPE,
   SYNC_BATCH,
   RECORD_FLAG_AUTOREFRESH,
@@ -39,14 +37,9 @@ import {
 } from './graph-info.ts'
 import { GraphNetwork, type GraphHost, type ReceiveOutcome } from './network.ts'
 import { PartitionKeeper } from './partition-keeper.ts'
+import { PresenceKeeper } from './presence-keeper.ts'
 import { toPeerRecord, type PeerRecord } from './peer-record.ts'
-import {
-  isPresence,
-  nodeFromPresence,
-  presenceDecision,
-  presenceRecord,
-  type NodeInfo,
-} from './presence.ts'
+import { isPresence, nodeFromPresence, type NodeInfo } from './presence.ts'
 import {
   GRAPH_SCOPES,
   mergeProperties,
@@ -58,7 +51,6 @@ import {
 import {
   checkRecordShape,
   compareRecords,
-  fixedRecordId,
   isDeleted,
   newRecordId,
   parseGuid,
@@ -205,13 +197,10 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   /** Local writes one at a time, so each builds on the version the previous one stored. */
   private writes: Promise<unknown> = Promise.resolve()
   private lifetimeTimer: Timer | undefined
-  private presenceTimer: Timer | undefined
   /** Signature, contacts and partition repair (partition-keeper.ts). */
   private readonly partitions: PartitionKeeper
-  /** SetPresence(TRUE): publish whatever presenceMax says. */
-  private presenceForced = false
-  /** SetNodeAttributes text. */
-  private nodeAttributes: string | undefined
+  /** This node's presence (presence-keeper.ts). */
+  private readonly presence: PresenceKeeper
   private lastLifetimePass = -Infinity
   private closing: Promise<void> | undefined
   private closed = false
@@ -236,6 +225,21 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.dataCreated = ctx.origin === 'opened' && ctx.properties === undefined
     this.nodeId = Buffer.from(ctx.random.bytes(8)).toString('hex')
     this.everConnected = ctx.store.getMeta('everConnected') === '1'
+    this.presence = new PresenceKeeper({
+      clock: this.clock,
+      random: this.random,
+      peerId: this.peerId,
+      nodeId: this.nodeId,
+      store: this.store,
+      props: () => this.props,
+      closing: () => this.closing !== undefined,
+      synchronized: () => this.state.synchronized,
+      listening: () => this.state.listening,
+      addresses: () => this.localNode.addresses,
+      now: () => this.now(),
+      applyLocal: (record, change) => this.applyLocal(record, change),
+      serial: (fn) => this.serial(fn),
+    })
     this.partitions = new PartitionKeeper({
       clock: this.clock,
       random: this.random,
@@ -611,8 +615,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   async setPresence(on: boolean): Promise<void> {
     this.checkReady()
     if (typeof on !== 'boolean') throw new PeerError('E_INVALIDARG', 'setPresence takes a boolean')
-    this.presenceForced = on
-    await this.serial(() => this.applyPresencePolicy())
+    this.presence.forced = on
+    await this.serial(() => this.presence.applyPolicy())
   }
 
   /** Sets this node's free-text attributes (undefined or null clears them); republishes presence. */
@@ -626,11 +630,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
         )
       }
     }
-    this.nodeAttributes = text ?? undefined
-    await this.serial(async () => {
-      const own = this.ownPresence()
-      if (own) await this.publishPresence(own)
-    })
+    this.presence.attributes = text ?? undefined
+    await this.serial(() => this.presence.refresh())
   }
 
   /**
@@ -640,81 +641,15 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
    */
   nodes(filter: { peerId?: string } = {}): NodeInfo[] {
     this.checkReady()
-    const nodes = this.presenceNodes().filter(
-      (n) => filter.peerId === undefined || n.peerId === filter.peerId,
-    )
-    if (this.props!.presenceMax === 0 && this.presenceNodes().length === 0) {
+    const all = this.presence.nodes()
+    const nodes = all.filter((n) => filter.peerId === undefined || n.peerId === filter.peerId)
+    if (this.props!.presenceMax === 0 && all.length === 0) {
       throw new PeerError(
         'PEER_E_PRESENCE_DISABLED',
         'this graph publishes no presence (presenceMax 0): set presenceMax, or setPresence(true)',
       )
     }
     return nodes
-  }
-
-  private presenceNodes(): NodeInfo[] {
-    const out: NodeInfo[] = []
-    for (const r of this.store.list({ type: PRESENCE_RECORD_TYPE, includeInternal: true })) {
-      const node = nodeFromPresence(r)
-      if (node) out.push(node)
-    }
-    return out
-  }
-
-  private ownPresence(): GraphRecord | undefined {
-    const id = fixedRecordId(this.peerId, this.nodeId)
-    return this.store.get(id)
-  }
-
-  /** Publishes or withdraws this node's presence as the policy asks (presence.ts). */
-  private async applyPresencePolicy(): Promise<void> {
-    if (this.closing || !this.props || !this.state.synchronized) return
-    const own = this.ownPresence()
-    const decision = presenceDecision({
-      forced: this.presenceForced,
-      presenceMax: this.props.presenceMax,
-      listening: this.state.listening,
-      mine: own !== undefined,
-      published: this.presenceNodes().length,
-    })
-    if (decision === 'publish') await this.publishPresence(own)
-    if (decision === 'withdraw' && own) await this.withdrawPresence(own)
-    this.schedulePresenceBalance()
-  }
-
-  private async publishPresence(base: GraphRecord | undefined): Promise<void> {
-    const node = { ...this.localNode, attributes: this.nodeAttributes }
-    const record = presenceRecord(node, this.props!.presenceLifetime * 1000, this.now(), base)
-    await this.applyLocal(record, base ? 'updated' : 'added')
-  }
-
-  private async withdrawPresence(own: GraphRecord): Promise<void> {
-    await this.applyLocal(
-      {
-        ...own,
-        version: nextVersion(own),
-        flags: own.flags | RECORD_FLAG_DELETED,
-        modifiedAt: Math.max(this.now(), own.modifiedAt),
-      },
-      'deleted',
-    )
-  }
-
-  /** MS-PPGRH 2.4: with presenceMax N, look again after a random 30-180 s. */
-  private schedulePresenceBalance(): void {
-    this.presenceTimer?.cancel()
-    this.presenceTimer = undefined
-    if (this.closing || !this.props || this.props.presenceMax <= 0) return
-    const span = PRESENCE_BALANCE_MAX_MS - PRESENCE_BALANCE_MIN_MS
-    this.presenceTimer = this.clock.setTimeout(
-      () => {
-        this.presenceTimer = undefined
-        this.serial(() => this.applyPresencePolicy()).catch((err: unknown) => {
-          if (!this.closing) log.warn('presence balance failed', { error: (err as Error).message })
-        })
-      },
-      PRESENCE_BALANCE_MIN_MS + this.random.int(span),
-    )
   }
 
   // ---- expiry and AUTOREFRESH -----------------------------------------------------------
@@ -789,7 +724,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       nodeId: this.nodeId,
       peerId: this.peerId,
       addresses: address ? [{ ...address }] : [],
-      attributes: this.nodeAttributes,
+      attributes: this.presence.attributes,
     }
   }
 
@@ -823,9 +758,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     const address = await this.net().listen({ host: options.host, port: options.port ?? 0 })
     await this.serial(async () => {
       // A presence published before listening (forced) gets the addresses now.
-      const own = this.ownPresence()
-      if (own) await this.publishPresence(own)
-      await this.applyPresencePolicy()
+      await this.presence.refresh()
+      await this.presence.applyPolicy()
     })
     this.partitions.start()
     return { ...address }
@@ -993,9 +927,9 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       recordByDigest: (d) => this.store.getByDigest(d),
       syncItems: () => this.store.syncItems(),
       presenceNodes: () =>
-        this.presenceNodes().flatMap((n) =>
-          n.addresses.slice(0, 1).map((a) => ({ peerId: n.peerId, ...a })),
-        ),
+        this.presence
+          .nodes()
+          .flatMap((n) => n.addresses.slice(0, 1).map((a) => ({ peerId: n.peerId, ...a }))),
       recordsForSync: (since, order) => this.recordsForSync(since, order),
       now: () => this.now(),
       setStatus: (change) => this.setStatus(change),
@@ -1051,7 +985,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
 
   /** @internal After properties change (locally or by flood), presence follows the policy. */
   private propertiesChanged(): void {
-    this.serial(() => this.applyPresencePolicy()).catch(() => undefined)
+    this.serial(() => this.presence.applyPolicy()).catch(() => undefined)
   }
 
   // ---- database export and import -------------------------------------------------------
@@ -1142,8 +1076,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.closing ??= (async () => {
       this.lifetimeTimer?.cancel()
       this.lifetimeTimer = undefined
-      this.presenceTimer?.cancel()
-      this.presenceTimer = undefined
+      this.presence.stop()
       this.partitions.stop()
       await this.network
         ?.stop()
