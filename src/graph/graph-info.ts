@@ -8,7 +8,7 @@ import { PeerError } from '../core/errors.ts'
 import { decodeMessage, encodeCbor, s } from '../wire/index.ts'
 import { GRAPH_INFO_RECORD_TYPE, MAX_GRAPH_ID_CHARS } from './constants.ts'
 import { createProperties, GRAPH_SCOPES, type GraphProperties } from './properties.ts'
-import { fixedRecordId, MAX_RECORD_TIME, type GraphRecord } from './records.ts'
+import { fixedRecordId, internalRecord, MAX_RECORD_TIME, type GraphRecord } from './records.ts'
 
 /** MS-PPGRH 2.3: the Graph Info record's fixed id (its low half here). */
 const GRAPH_INFO_ID_LOW = '6c79676800000000'
@@ -40,20 +40,17 @@ export function graphInfoRecord(
   now: number,
   base: GraphRecord | undefined,
 ): GraphRecord {
-  return {
+  // It never expires: its lifetime reaches the latest time a record may carry.
+  return internalRecord({
     type: GRAPH_INFO_RECORD_TYPE,
     id: graphInfoRecordId(props.creatorId),
-    version: base ? base.version + 1 : 1,
-    flags: 0,
     creator: props.creatorId,
     modifiedBy,
-    createdAt: base ? base.createdAt : now,
-    modifiedAt: base ? Math.max(now, base.modifiedAt) : now,
-    expiresAt: MAX_RECORD_TIME,
-    attributes: [],
-    securityData: new Uint8Array(0),
+    now,
+    lifetimeMs: MAX_RECORD_TIME,
+    base,
     data: encodeCbor({ ...props }),
-  }
+  })
 }
 
 /**

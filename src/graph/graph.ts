@@ -36,6 +36,7 @@ import {
   propertiesFromGraphInfo,
 } from './graph-info.ts'
 import { GraphNetwork, type GraphHost, type ReceiveOutcome } from './network.ts'
+import type { KeeperHost } from './keeper-host.ts'
 import { PartitionKeeper } from './partition-keeper.ts'
 import { PresenceKeeper } from './presence-keeper.ts'
 import { toPeerRecord, type PeerRecord } from './peer-record.ts'
@@ -225,7 +226,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.dataCreated = ctx.origin === 'opened' && ctx.properties === undefined
     this.nodeId = Buffer.from(ctx.random.bytes(8)).toString('hex')
     this.everConnected = ctx.store.getMeta('everConnected') === '1'
-    this.presence = new PresenceKeeper({
+    const keeperHost: KeeperHost = {
       clock: this.clock,
       random: this.random,
       peerId: this.peerId,
@@ -234,26 +235,19 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       props: () => this.props,
       closing: () => this.closing !== undefined,
       synchronized: () => this.state.synchronized,
+      now: () => this.now(),
+      applyLocal: (record, change) => this.applyLocal(record, change),
+      serial: (fn) => this.serial(fn),
+    }
+    this.presence = new PresenceKeeper({
+      ...keeperHost,
       listening: () => this.state.listening,
       addresses: () => this.localNode.addresses,
-      now: () => this.now(),
-      applyLocal: (record, change) => this.applyLocal(record, change),
-      serial: (fn) => this.serial(fn),
     })
     this.partitions = new PartitionKeeper({
-      clock: this.clock,
-      random: this.random,
-      peerId: this.peerId,
-      nodeId: this.nodeId,
-      store: this.store,
-      props: () => this.props,
-      closing: () => this.closing !== undefined,
-      synchronized: () => this.state.synchronized,
+      ...keeperHost,
       network: () => this.network,
       neighbourPeerIds: () => this.connections('neighbor').map((c) => c.peerId),
-      now: () => this.now(),
-      applyLocal: (record, change) => this.applyLocal(record, change),
-      serial: (fn) => this.serial(fn),
     })
     // windows-api.md: a graph is synchronized at Create, and at Open of a database that has
     // finished its first sync. One cut off in the middle of it (a crash) syncs again in full.

@@ -4,9 +4,8 @@
  * the number of contacts between Cmin and Cmax, and connects to contacts of another part.
  * The graph gives it what it needs through PartitionHost.
  */
-import type { Clock, Timer } from '../core/clock.ts'
+import type { Timer } from '../core/clock.ts'
 import { createLogger } from '../core/log.ts'
-import type { Random } from '../core/random.ts'
 import {
   AUTOREFRESH_LEAD_MS,
   CONTACT_DELAY_MAX_MS,
@@ -32,28 +31,16 @@ import {
   signatureRecordId,
   type Contact,
 } from './partition.ts'
-import type { GraphProperties } from './properties.ts'
-import { isDeleted, type GraphRecord } from './records.ts'
-import type { RecordChange } from './security.ts'
-import type { RecordStore } from './store.ts'
+import { isDeleted } from './records.ts'
+
+import type { KeeperHost } from './keeper-host.ts'
 
 const log = createLogger('graph')
 
 /** The graph as the partition keeper sees it. */
-export interface PartitionHost {
-  readonly clock: Clock
-  readonly random: Random
-  readonly peerId: string
-  readonly nodeId: string
-  readonly store: RecordStore
-  props(): GraphProperties | undefined
-  closing(): boolean
-  synchronized(): boolean
+export interface PartitionHost extends KeeperHost {
   network(): GraphNetwork | undefined
   neighbourPeerIds(): string[]
-  now(): number
-  applyLocal(record: GraphRecord, change: RecordChange): Promise<void>
-  serial<T>(fn: () => T | Promise<T>): Promise<T>
 }
 
 export class PartitionKeeper {

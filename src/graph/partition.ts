@@ -22,7 +22,7 @@ import {
   SIGNATURE_RECORD_TYPE,
 } from './constants.ts'
 import { addressSchema } from './messages.ts'
-import { fixedRecordId, type GraphRecord } from './records.ts'
+import { fixedRecordId, internalRecord, type GraphRecord } from './records.ts'
 
 /** MS-PPGRH 2.3: the signature record's fixed id (its low half here). */
 const SIGNATURE_ID_LOW = '4c515c9400000000'
@@ -71,22 +71,17 @@ export function signatureRecord(options: {
   base: GraphRecord | undefined
 }): GraphRecord {
   const { graphCreator, publisher, node, now, lifetimeMs, base } = options
-  const modifiedAt = base ? Math.max(now, base.modifiedAt) : now
-  return {
+  // The id is the graph creator's; any node may publish (modify) it.
+  return internalRecord({
     type: SIGNATURE_RECORD_TYPE,
     id: signatureRecordId(graphCreator),
-    version: base ? base.version + 1 : 1,
-    flags: 0,
     creator: graphCreator,
     modifiedBy: publisher,
-    createdAt: base ? base.createdAt : now,
-    modifiedAt,
-    // MS-PPGRH 2.3: an expiry never shrinks, even when another node takes the signature over.
-    expiresAt: Math.max(modifiedAt + lifetimeMs, base?.expiresAt ?? 0),
-    attributes: [],
-    securityData: new Uint8Array(0),
+    now,
+    lifetimeMs,
+    base,
     data: encodeCbor({ n: Buffer.from(node, 'hex') }),
-  }
+  })
 }
 
 /** The node id a signature record names; undefined when malformed. */
@@ -105,25 +100,20 @@ export function contactRecord(options: {
   base: GraphRecord | undefined
 }): GraphRecord {
   const { contact, now, lifetimeMs, base } = options
-  const modifiedAt = base ? Math.max(now, base.modifiedAt) : now
-  return {
+  return internalRecord({
     type: CONTACT_RECORD_TYPE,
     id: contactRecordId(contact.peerId, contact.nodeId),
-    version: base ? base.version + 1 : 1,
-    flags: 0,
     creator: contact.peerId,
     modifiedBy: contact.peerId,
-    createdAt: base ? base.createdAt : now,
-    modifiedAt,
-    expiresAt: Math.max(modifiedAt + lifetimeMs, base?.expiresAt ?? 0),
-    attributes: [],
-    securityData: new Uint8Array(0),
+    now,
+    lifetimeMs,
+    base,
     data: encodeCbor({
       s: Buffer.from(contact.signature, 'hex'),
       n: Buffer.from(contact.nodeId, 'hex'),
       a: contact.addresses.slice(0, MAX_NODE_ADDRESSES).map((a) => [a.address, a.port]),
     }),
-  }
+  })
 }
 
 export function contactOf(r: GraphRecord): Contact | undefined {

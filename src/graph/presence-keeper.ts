@@ -4,9 +4,8 @@
  * asks, balances towards presenceMax after a random 30-180 s, and reads the nodes that publish.
  * The graph gives it what it needs through PresenceHost.
  */
-import type { Clock, Timer } from '../core/clock.ts'
+import type { Timer } from '../core/clock.ts'
 import { createLogger } from '../core/log.ts'
-import type { Random } from '../core/random.ts'
 import {
   PRESENCE_BALANCE_MAX_MS,
   PRESENCE_BALANCE_MIN_MS,
@@ -14,28 +13,16 @@ import {
   RECORD_FLAG_DELETED,
 } from './constants.ts'
 import { nodeFromPresence, presenceDecision, presenceRecord, type NodeInfo } from './presence.ts'
-import type { GraphProperties } from './properties.ts'
 import { fixedRecordId, type GraphRecord } from './records.ts'
-import type { RecordChange } from './security.ts'
-import type { RecordStore } from './store.ts'
+
+import type { KeeperHost } from './keeper-host.ts'
 
 const log = createLogger('graph')
 
 /** The graph as the presence keeper sees it. */
-export interface PresenceHost {
-  readonly clock: Clock
-  readonly random: Random
-  readonly peerId: string
-  readonly nodeId: string
-  readonly store: RecordStore
-  props(): GraphProperties | undefined
-  closing(): boolean
-  synchronized(): boolean
+export interface PresenceHost extends KeeperHost {
   listening(): boolean
   addresses(): { address: string; port: number }[]
-  now(): number
-  applyLocal(record: GraphRecord, change: RecordChange): Promise<void>
-  serial<T>(fn: () => T | Promise<T>): Promise<T>
 }
 
 export class PresenceKeeper {

@@ -20,7 +20,7 @@ import {
   RECORD_FLAG_AUTOREFRESH,
 } from './constants.ts'
 import { addressSchema } from './messages.ts'
-import { fixedRecordId, type GraphRecord } from './records.ts'
+import { fixedRecordId, internalRecord, type GraphRecord } from './records.ts'
 
 /** Windows' PEER_NODE_INFO. */
 export interface NodeInfo {
@@ -55,22 +55,18 @@ export function presenceRecord(
     a: node.addresses.slice(0, MAX_NODE_ADDRESSES).map((a) => [a.address, a.port]),
     ...(node.attributes !== undefined ? { t: node.attributes } : {}),
   })
-  const modifiedAt = base ? Math.max(now, base.modifiedAt) : now
-  return {
+  return internalRecord({
     type: PRESENCE_RECORD_TYPE,
     // MS-PPGRH 2.3: one presence record per node: its id comes from the peer and the node id.
     id: fixedRecordId(node.peerId, node.nodeId),
-    version: base ? base.version + 1 : 1,
-    flags: RECORD_FLAG_AUTOREFRESH,
     creator: node.peerId,
     modifiedBy: node.peerId,
-    createdAt: base ? base.createdAt : now,
-    modifiedAt,
-    expiresAt: Math.max(modifiedAt + lifetimeMs, base?.expiresAt ?? 0),
-    attributes: [],
-    securityData: new Uint8Array(0),
+    flags: RECORD_FLAG_AUTOREFRESH,
+    now,
+    lifetimeMs,
+    base,
     data,
-  }
+  })
 }
 
 /** The node a presence record describes; undefined when its data is malformed. */

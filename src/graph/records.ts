@@ -87,6 +87,43 @@ export function fixedRecordId(creator: string, low: string): string {
   return guidFromBytes(Buffer.from(creatorHalf(creator) + low, 'hex'))
 }
 
+/**
+ * One of Graphing's own records (Graph Info, presence, signature, contact), new or the next
+ * version of `base`: the version goes up, the modification time never goes back, and the
+ * expiry (MS-PPGRH 2.3) never shrinks.
+ */
+export function internalRecord(options: {
+  type: string
+  id: string
+  creator: string
+  modifiedBy: string
+  flags?: number
+  now: number
+  lifetimeMs: number
+  base: GraphRecord | undefined
+  data: Uint8Array
+}): GraphRecord {
+  const { base, now } = options
+  const modifiedAt = base ? Math.max(now, base.modifiedAt) : now
+  return {
+    type: options.type,
+    id: options.id,
+    version: base ? base.version + 1 : 1,
+    flags: options.flags ?? 0,
+    creator: options.creator,
+    modifiedBy: options.modifiedBy,
+    createdAt: base ? base.createdAt : now,
+    modifiedAt,
+    expiresAt: Math.min(
+      MAX_RECORD_TIME,
+      Math.max(modifiedAt + options.lifetimeMs, base?.expiresAt ?? 0),
+    ),
+    attributes: [],
+    securityData: new Uint8Array(0),
+    data: options.data,
+  }
+}
+
 /** MS-PPGRH 2.4 flooding step 1: receivers check the high half of the id against the creator. */
 export function recordIdMatchesCreator(id: string, creator: string): boolean {
   return id.replace(/-/g, '').slice(0, 16) === creatorHalf(creator)
