@@ -482,6 +482,8 @@ function printTable(rows: Row[]): void {
 }
 
 /** A progress line on stderr: wall seconds since the start of this N, and what is done. */
+const pct = (x: number): string => `${(100 * x).toFixed(2)}%`
+
 function progress(wall0: number, sim: Sim, what: string): void {
   const wall = ((performance.now() - wall0) / 1000).toFixed(0)
   const heap = (process.memoryUsage().heapUsed / 2 ** 30).toFixed(2)
@@ -506,6 +508,13 @@ async function runSize(n: number): Promise<void> {
   const buildDatagrams = datagramsSent(world)
   await runFor(sim, SETTLE_MS)
   const leafAfterBuild = leafAccuracy(world)
+  // Interim figures as they come (a 100,000-node run takes hours; a cut run still tells these).
+  progress(
+    wall0,
+    sim,
+    `built in ${buildWall.toFixed(0)} s: ${Math.round(buildDatagrams / n)} datagrams per join, ` +
+      `leaf sets ${pct(leafAfterBuild)}, heap per node ${((heapUsed() - heap0) / n / 1024).toFixed(1)} KB`,
+  )
 
   const reg0 = performance.now()
   const regDatagrams0 = datagramsSent(world)
@@ -517,6 +526,12 @@ async function runSize(n: number): Promise<void> {
   await runFor(sim, SETTLE_MS)
   const leafAfterRegister = leafAccuracy(world)
   const heapPerNode = (heapUsed() - heap0) / n
+  progress(
+    wall0,
+    sim,
+    `registered in ${regWall.toFixed(0)} s: ${Math.round(regDatagrams / n)} datagrams per ` +
+      `registration, leaf sets ${pct(leafAfterRegister)}, memory per node ${(heapPerNode / 1024).toFixed(1)} KB`,
+  )
 
   const background = await backgroundRate(world)
   const res0 = performance.now()
@@ -533,7 +548,6 @@ async function runSize(n: number): Promise<void> {
   const leafAfterChurn = leafAccuracy(world)
   const total = (performance.now() - wall0) / 1000
 
-  const pct = (x: number): string => `${(100 * x).toFixed(2)}%`
   const rate = (s: ResolveStats): number => s.succeeded / s.attempts
   const hopsGoal = Math.log10(n) + 2
   const sorted = (s: ResolveStats): number[] => [...s.hops].sort((a, b) => a - b)
