@@ -49,7 +49,8 @@ import type { PeerGraph } from '../src/graph/graph.ts'
 import { Link } from '../src/graph/link.ts'
 import type { GraphMessage } from '../src/graph/messages.ts'
 import { encodeRecord } from '../src/graph/record-codec.ts'
-import { ArraySource, MAX_BOUND, MIN_BOUND, type Bound, type Item } from '../src/graph/reconcile.ts'
+import { ArraySource } from '../src/graph/reconcile.ts'
+import { hashSyncBytes } from './hash-sync.ts'
 import type { RecordStore } from '../src/graph/store.ts'
 import { PeerNode } from '../src/node/peer-node.ts'
 import { drive } from '../test/helpers/sim.ts'
@@ -695,22 +696,6 @@ function printSync(f: SyncFigures): void {
   )
 }
 
-/** MS-PPGRH Hash Sync simulated on two item sets (bench/reconcile.ts baseline). */
-function hashSyncBytes(initiator: ArraySource, responder: ArraySource): number {
-  const items = initiator.all
-  const ranges = Math.max(1, Math.ceil(items.length / 10))
-  let bytes = ranges * (16 + 8 + 16)
-  for (let r = 0; r < ranges; r++) {
-    const lower: Bound = r === 0 ? MIN_BOUND : (items[r * 10] as Item)
-    const upper: Bound = r === ranges - 1 ? MAX_BOUND : (items[r * 10 + 10] as Item)
-    const mine = initiator.fingerprint(lower, upper)
-    const theirs = responder.fingerprint(lower, upper)
-    if (Buffer.from(mine).equals(Buffer.from(theirs))) continue
-    bytes += 52 + 20 * responder.count(lower, upper)
-  }
-  return bytes
-}
-
 function itemKeys(graph: PeerGraph): Set<string> {
   return new Set(
     storeOf(graph)
@@ -750,7 +735,7 @@ async function resync(world: SyncWorld): Promise<ResyncRow[]> {
     }
     const sa = new ArraySource(storeOf(a).syncItems())
     const sb = new ArraySource(storeOf(b).syncItems())
-    const baseline = hashSyncBytes(sa, sb)
+    const baseline = hashSyncBytes(sa, sb).bytes
     const expected = world.n + serial
     resetTraffic()
     const wire0 = sim.network.counters.stream.deliveredBytes

@@ -23,16 +23,14 @@
 import { parseArgs } from 'node:util'
 
 import { SeededRandom } from '../src/core/random.ts'
+import { hashSyncBytes } from './hash-sync.ts'
 import {
   ArraySource,
   BRANCHING,
   decodeReconcile,
   encodeReconcile,
   ITEMS_THRESHOLD,
-  MAX_BOUND,
-  MIN_BOUND,
   Reconciler,
-  type Bound,
   type Item,
   type ReconcileMessage,
   type ReconcilerOptions,
@@ -91,25 +89,12 @@ function ours(a: ArraySource, b: ArraySource, options: ReconcilerOptions = {}): 
   return { bytes, messages, ms, found }
 }
 
-/** MS-PPGRH Hash Sync, simulated (module comment). */
+/** MS-PPGRH Hash Sync, simulated (bench/hash-sync.ts). */
 function baseline(initiator: ArraySource, responder: ArraySource): Run {
   const start = process.hrtime.bigint()
-  const items = initiator.all
-  const ranges = Math.max(1, Math.ceil(items.length / 10))
-  let bytes = ranges * (16 + 8 + 16)
-  let found = 0
-  for (let r = 0; r < ranges; r++) {
-    const lower: Bound = r === 0 ? MIN_BOUND : (items[r * 10] as Item)
-    const upper: Bound = r === ranges - 1 ? MAX_BOUND : (items[r * 10 + 10] as Item)
-    const mine = initiator.fingerprint(lower, upper)
-    const theirs = responder.fingerprint(lower, upper)
-    if (Buffer.from(mine).equals(Buffer.from(theirs))) continue
-    const count = responder.count(lower, upper)
-    bytes += 52 + 20 * count
-    found++
-  }
+  const { bytes, rangesDiffer } = hashSyncBytes(initiator, responder)
   const ms = Number(process.hrtime.bigint() - start) / 1e6
-  return { bytes, messages: 2, ms, found }
+  return { bytes, messages: 2, ms, found: rangesDiffer }
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US')

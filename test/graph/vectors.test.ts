@@ -50,6 +50,7 @@ import {
 } from '../../src/graph/records.ts'
 import { KeyPair } from '../../src/identity/keys.ts'
 import { decodeCbor, encodeCbor } from '../../src/wire/cbor.ts'
+import { annotatedHex } from '../helpers/protocol-doc.ts'
 
 // ---- the JSON forms -------------------------------------------------------------------------
 
@@ -429,35 +430,15 @@ test('the reconcile example is the one in reconcile.ts', () => {
 
 // ---- the annotated hex of docs/PROTOCOL.md --------------------------------------------------
 
-/**
- * The hex of the code block after `<!-- graph-vector: name -->` in docs/PROTOCOL.md: per line,
- * what precedes `#`, without spaces.
- */
-function annotatedHex(doc: string, name: string): string {
-  const marker = `<!-- graph-vector: ${name} -->`
-  const at = doc.indexOf(marker)
-  assert.ok(at >= 0, `docs/PROTOCOL.md has ${marker}`)
-  const open = doc.indexOf('```', at)
-  const start = doc.indexOf('\n', open) + 1
-  const end = doc.indexOf('```', start)
-  const hex = doc
-    .slice(start, end)
-    .split('\n')
-    .map((line) => (line.split('#')[0] as string).replace(/\s+/g, ''))
-    .join('')
-  assert.match(hex, /^[0-9a-f]*$/, `the ${name} block holds hex before each #`)
-  return hex
-}
-
 const ANNOTATED = ['connect', 'welcome', 'reconcile']
 
 test('the annotated hex in docs/PROTOCOL.md is the fixture', () => {
   const doc = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8')
-  assert.equal(annotatedHex(doc, 'record'), vectors.record.encoded)
-  assert.equal(annotatedHex(doc, 'connect'), vectors.messages.connect.encoded)
-  assert.equal(annotatedHex(doc, 'welcome'), vectors.messages.welcome.encoded)
-  assert.equal(annotatedHex(doc, 'reconcile'), vectors.messages.reconcile.encoded)
-  assert.equal(annotatedHex(doc, 'reconcile-reply'), vectors.reconcile.reply.encoded)
+  assert.equal(annotatedHex(doc, 'graph', 'record'), vectors.record.encoded)
+  assert.equal(annotatedHex(doc, 'graph', 'connect'), vectors.messages.connect.encoded)
+  assert.equal(annotatedHex(doc, 'graph', 'welcome'), vectors.messages.welcome.encoded)
+  assert.equal(annotatedHex(doc, 'graph', 'reconcile'), vectors.messages.reconcile.encoded)
+  assert.equal(annotatedHex(doc, 'graph', 'reconcile-reply'), vectors.reconcile.reply.encoded)
   // Everything else is quoted whole.
   const flat = doc.replace(/\s+/g, '')
   const quoted: Array<[string, string]> = [

@@ -43,6 +43,7 @@ import {
 } from '../../src/pnrp/messages.ts'
 import type { Endpoint, RouteEntry } from '../../src/pnrp/types.ts'
 import { decodeCbor } from '../../src/wire/cbor.ts'
+import { annotatedHex } from '../helpers/protocol-doc.ts'
 
 // ---- the JSON form --------------------------------------------------------------------------
 
@@ -419,31 +420,11 @@ test('the AUTHORITY carries the CPA that answers the INQUIRE', () => {
 
 // ---- the annotated hex of docs/PROTOCOL.md --------------------------------------------------
 
-/**
- * The hex of the code block after `<!-- pnrp-vector: name -->` in docs/PROTOCOL.md: per line,
- * what precedes `#`, without spaces.
- */
-function annotatedHex(doc: string, name: string): string {
-  const marker = `<!-- pnrp-vector: ${name} -->`
-  const at = doc.indexOf(marker)
-  assert.ok(at >= 0, `docs/PROTOCOL.md has ${marker}`)
-  const open = doc.indexOf('```', at)
-  const start = doc.indexOf('\n', open) + 1
-  const end = doc.indexOf('```', start)
-  const hex = doc
-    .slice(start, end)
-    .split('\n')
-    .map((line) => (line.split('#')[0] as string).replace(/\s+/g, ''))
-    .join('')
-  assert.match(hex, /^[0-9a-f]*$/, `the ${name} block holds hex before each #`)
-  return hex
-}
-
 test('the annotated hex in docs/PROTOCOL.md is the fixture', () => {
   const doc = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8')
-  assert.equal(annotatedHex(doc, 'cpa'), vectors.cpa.encoded)
-  assert.equal(annotatedHex(doc, 'inquire'), vectors.messages.inquire.encoded)
-  assert.equal(annotatedHex(doc, 'lookup'), vectors.messages.lookup.encoded)
+  assert.equal(annotatedHex(doc, 'pnrp', 'cpa'), vectors.cpa.encoded)
+  assert.equal(annotatedHex(doc, 'pnrp', 'inquire'), vectors.messages.inquire.encoded)
+  assert.equal(annotatedHex(doc, 'pnrp', 'lookup'), vectors.messages.lookup.encoded)
   // Every other message is quoted whole.
   const flat = doc.replace(/\s+/g, '')
   for (const [name, v] of Object.entries(vectors.messages)) {
