@@ -440,6 +440,21 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     return this.store.search(sql, params).map(toPeerRecord)
   }
 
+  /**
+   * @internal For Grouping's own records (fixed ids, reserved types): builds the next version
+   * of record `id` from the stored copy (undefined when none) and stores it as a local change.
+   */
+  async publishRecord(
+    id: string,
+    build: (current: GraphRecord | undefined, now: number) => GraphRecord,
+  ): Promise<void> {
+    this.checkReady()
+    await this.serial(async () => {
+      const current = this.store.getEntry(id)?.record
+      await this.applyLocal(build(current, this.now()), current ? 'updated' : 'added')
+    })
+  }
+
   /** Live records. */
   get recordCount(): number {
     this.checkReady()
@@ -861,6 +876,16 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       throw new PeerError('PEER_E_CONNECTION_NOT_FOUND', `no direct connection ${connectionId}`)
     }
     await this.network!.closeLink(link)
+  }
+
+  /**
+   * @internal Closes every connection (neighbour and direct) with `peerId` and the secure
+   * channel under them; Grouping cuts off a revoked member this way. Returns how many closed.
+   */
+  async disconnectPeer(peerId: string, reason: string): Promise<number> {
+    this.checkOpen()
+    const error = new PeerError('PEER_E_CONNECTION_NOT_AUTHENTICATED', reason)
+    return (await this.network?.dropPeer(peerId, error)) ?? 0
   }
 
   /** Messages dropped as malformed or invalid, and flooding counts (for tests and stats). */

@@ -961,6 +961,18 @@ export class GraphNetwork {
     link.close()
   }
 
+  /**
+   * Ends everything with `peerId`: its links in order, then the secure connection under them,
+   * so that a new link needs a new handshake (and so a new authentication). Returns how many
+   * links closed.
+   */
+  async dropPeer(peerId: string, reason: PeerError): Promise<number> {
+    const links = [...this.links.values()].filter((l) => l.peerId === peerId)
+    await Promise.all(links.map((l) => this.closeLink(l)))
+    this.connections.get(peerId)?.close(reason)
+    return links.length
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true

@@ -11,6 +11,7 @@ import { IdentityStore } from '../identity/store.ts'
 import type { Identity } from '../identity/identity.ts'
 import { createLogger } from '../core/log.ts'
 import { GraphManager } from '../graph/graphs.ts'
+import { GroupManager } from '../group/groups.ts'
 import { PnrpService, type PnrpOptions } from '../pnrp/service.ts'
 import { createNodeNetwork, type NodeNetwork } from '../transport/node-network.ts'
 import type { Network } from '../transport/types.ts'
@@ -38,6 +39,8 @@ export class PeerNode {
   readonly identities: IdentityStore
   /** Peer Graphing: create, open and delete graphs (databases under `<dataDir>/graphs`). */
   private readonly graphManager: GraphManager
+  /** Peer Grouping: create, join, open and delete groups (state under `<dataDir>/groups`). */
+  private readonly groupManager: GroupManager
   private readonly preferredIdentity: string | undefined
   private pnrpService: PnrpService | undefined
   /** The sockets this node opened itself (none when the caller passed a network). */
@@ -69,6 +72,14 @@ export class PeerNode {
           : undefined,
       streams: () => this.transport().streams,
     })
+    this.groupManager = new GroupManager({
+      dir: join(dataDir, 'groups'),
+      clock,
+      random,
+      graphs: this.graphManager,
+      identity: (name) => (name === undefined ? this.identity : this.identities.find(name)),
+    })
+    identities.setGroupsProvider((peerName) => this.groupManager.groupsOf(peerName))
   }
 
   static async start(options: PeerNodeOptions = {}): Promise<PeerNode> {
@@ -88,6 +99,7 @@ export class PeerNode {
     node.givenNetwork = options.network
     try {
       if (options.identity !== undefined) identities.find(options.identity)
+      await node.groupManager.load()
       if (options.pnrp) {
         const network = node.transport()
         node.pnrpService = await PnrpService.start(options.pnrp, {
@@ -126,6 +138,12 @@ export class PeerNode {
     return this.graphManager
   }
 
+  /** Peer Grouping: `create`, `join`, `open`, `list` and `delete` groups. */
+  get groups(): GroupManager {
+    this.checkRunning()
+    return this.groupManager
+  }
+
   /** The identity this node acts as: the one named at start, else the store's default. */
   get identity(): Identity {
     this.checkRunning()
@@ -142,6 +160,7 @@ export class PeerNode {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await this.groupManager.closeAll()
     await this.graphManager.closeAll()
     await this.pnrpService?.stop()
     await this.ownNetwork?.close()

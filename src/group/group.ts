@@ -1,0 +1,562 @@
+/**
+ * PeerGroup: an application's handle on a group (windows-api.md section 2). Records, search,
+ * presence and direct connections are Graphing's, signed and checked by the group security
+ * provider; the group adds members, invitations, credentials, revocation and properties that
+ * only the creator may change. Several handles on one identity and group share one session
+ * (session.ts).
+ */
+import { PeerError } from '../core/errors.ts'
+import { TypedEmitter } from '../core/events.ts'
+import type { Certificate } from '../identity/certificate.ts'
+import { parseIdentityInfo, type IdentityInfo } from '../identity/identity-info.ts'
+import type {
+  GraphConnectionInfo,
+  GraphConnectOptions,
+  ListenOptions,
+  LocalNodeInfo,
+  RecordInput,
+  RecordUpdate,
+} from '../graph/graph.ts'
+import type { PeerRecord } from '../graph/peer-record.ts'
+import type { NodeInfo } from '../graph/presence.ts'
+import type { SearchQuery } from '../graph/search.ts'
+import type { GraphStatus } from '../graph/status.ts'
+import { parseGuid } from '../graph/records.ts'
+import {
+  GROUP_RECORD_TYPES,
+  MEMBERSHIP_RECORD_TYPE,
+  REVOCATION_RECORD_TYPE,
+  ROLE_MEMBER,
+  type RoleName,
+} from './constants.ts'
+import {
+  encodeChain,
+  isAdmin,
+  issueMembership,
+  mayIssue,
+  roleUuid,
+  rolesOf,
+  serialOf,
+} from './credentials.ts'
+import { GROUP_EVENT_TYPES, type GroupEvents } from './events.ts'
+import { createInvitation } from './invitation.ts'
+import {
+  changeGroupProperties,
+  type GroupProperties,
+  type MutableGroupProperties,
+} from './properties.ts'
+import { encodeRevocation } from './revocation.ts'
+import type { GroupSession } from './session.ts'
+
+export interface CredentialInfo {
+  /** The member's raw Ed25519 key. */
+  publicKey: Uint8Array
+  issuerPeerName: string
+  validityStart: Date
+  validityEnd: Date
+  roles: RoleName[]
+  serial: string
+}
+
+/** Windows' PEER_MEMBER. */
+export interface GroupMember {
+  identity: string
+  /** The member's highest role. */
+  role: RoleName | undefined
+  /** True for the local member and members whose presence is known. */
+  present: boolean
+  nodeId: string | undefined
+  addresses: { address: string; port: number }[]
+  attributes: string | undefined
+  credential: CredentialInfo
+}
+
+export interface InvitationOptions {
+  /** The invitee's `<PEERIDENTITYINFO>` XML, or its parsed form. */
+  invitee: string | IdentityInfo
+  /** Default ['member']. */
+  roles?: readonly string[]
+  /** Default: the group's member-data lifetime from now, within the issuer's own. */
+  expiresAt?: Date
+  /** 'xml' (default, Windows' form) or 'token' (one line to copy and paste). */
+  format?: 'xml' | 'token'
+}
+
+function credentialOf(cert: Certificate): CredentialInfo {
+  return {
+    publicKey: new Uint8Array(cert.subjectKey),
+    issuerPeerName: cert.issuerName,
+    validityStart: new Date(cert.notBefore),
+    validityEnd: new Date(cert.notAfter),
+    roles: rolesOf(cert),
+    serial: serialOf(cert),
+  }
+}
+
+function reserved(type: string): boolean {
+  return GROUP_RECORD_TYPES.includes(type)
+}
+
+function notAuthorized(message: string): PeerError {
+  return new PeerError('PEER_E_NOT_AUTHORIZED', message)
+}
+
+export class PeerGroup extends TypedEmitter<GroupEvents> {
+  /** The group's own peer name. */
+  readonly peerName: string
+  /** The member's identity peer name. */
+  readonly identity: string
+  private readonly session: GroupSession
+  private readonly forwarding: (() => void)[] = []
+  private closed = false
+
+  /** @internal GroupManager makes handles. */
+  constructor(session: GroupSession) {
+    super()
+    this.session = session
+    this.peerName = session.state.groupPeerName
+    this.identity = session.state.identity
+    session.addHandle()
+    for (const type of GROUP_EVENT_TYPES) {
+      this.forwarding.push(session.on(type, (data) => this.emit(type, data as never)))
+    }
+  }
+
+  private get graph() {
+    this.checkOpen()
+    return this.session.graph
+  }
+
+  private checkOpen(): void {
+    if (this.closed || this.session.isClosed) {
+      throw new PeerError('PEER_E_INVALID_GROUP', `this handle on group ${this.peerName} is closed`)
+    }
+  }
+
+  /** Windows' PEER_E_GROUP_NOT_READY before the first sync. */
+  private checkReady(): void {
+    if (!this.graph.status.synchronized) {
+      throw new PeerError(
+        'PEER_E_GROUP_NOT_READY',
+        'the group has not synchronized with a member yet',
+      )
+    }
+  }
+
+  // ---- state ---------------------------------------------------------------------------
+
+  get status(): GraphStatus {
+    return this.graph.status
+  }
+
+  get localNode(): LocalNodeInfo {
+    return this.graph.localNode
+  }
+
+  /** The group's properties; PEER_E_GROUP_NOT_READY before the first sync. */
+  get properties(): GroupProperties {
+    this.checkReady()
+    const props = this.session.properties
+    if (!props)
+      throw new PeerError('PEER_E_GROUP_NOT_READY', 'the group properties have not arrived yet')
+    const { password: _password, ...visible } = props
+    return { ...visible, authSchemes: [...visible.authSchemes] }
+  }
+
+  /** This member's credentials. */
+  get credential(): CredentialInfo {
+    this.checkOpen()
+    return credentialOf(this.session.certificate)
+  }
+
+  /** Only the creator (who holds the group key) changes them; never cloud, classifier or names. */
+  async setProperties(change: MutableGroupProperties): Promise<void> {
+    this.checkReady()
+    if (!this.session.state.ownerKey) {
+      throw notAuthorized("only the group's creator may change its properties")
+    }
+    const current = this.session.properties
+    if (!current) throw new PeerError('PEER_E_GROUP_NOT_READY', 'the group properties are unknown')
+    await this.session.publishProperties(changeGroupProperties(current, change))
+  }
+
+  // ---- connections -----------------------------------------------------------------------
+
+  /**
+   * Windows' PeerGroupConnect: goes online. Listens (any free port unless given) and, while
+   * not connected, connects to the members the invitation named. A member that has not
+   * synchronized yet and knows no member to reach gets connection-failed and
+   * PEER_E_CONNECTION_FAILED.
+   */
+  async connect(options: ListenOptions & { signal?: AbortSignal } = {}): Promise<void> {
+    this.checkOpen()
+    const { signal, ...listen } = options
+    const hints = this.session.state.hints ?? []
+    if (!this.graph.status.synchronized) {
+      if (hints.length === 0) {
+        this.session.emit('connection-failed', { reason: 'PEER_E_CONNECTION_FAILED' })
+        throw new PeerError(
+          'PEER_E_CONNECTION_FAILED',
+          'no member of the group is known to connect to: use connectByAddress',
+        )
+      }
+      await this.connectByAddress(hints, { listen, ...(signal ? { signal } : {}) })
+      return
+    }
+    await this.listen(listen)
+    if (!this.graph.status.hasConnections && hints.length > 0) {
+      await this.connectByAddress(hints, signal ? { signal } : {}).catch(() => {})
+    }
+  }
+
+  /** Listens (any free port unless given); the address it listens on. */
+  async listen(options: ListenOptions = {}): Promise<{ address: string; port: number }> {
+    this.checkReady()
+    if (this.graph.status.listening) {
+      const a = this.graph.localNode.addresses[0]
+      if (a) return { ...a }
+    }
+    return this.graph.listen(options)
+  }
+
+  /**
+   * Windows' PeerGroupConnectByAddress: connects to members at these addresses (and listens,
+   * as a member online must). Resolves with the connections made; when none could be made,
+   * connection-failed fires and PEER_E_CONNECTION_FAILED is thrown.
+   */
+  async connectByAddress(
+    addresses: readonly { address: string; port: number; peerId?: string }[],
+    options: { signal?: AbortSignal; listen?: ListenOptions } = {},
+  ): Promise<string[]> {
+    this.checkOpen()
+    const list: readonly { address: string; port: number; peerId?: string }[] = Array.isArray(
+      addresses,
+    )
+      ? addresses
+      : []
+    if (list.length === 0) {
+      throw new PeerError('E_INVALIDARG', 'connectByAddress needs at least one address')
+    }
+    const made: string[] = []
+    const errors: string[] = []
+    for (const a of list) {
+      try {
+        const connect: GraphConnectOptions = { address: a.address, port: a.port }
+        if (a.peerId !== undefined) connect.peerId = a.peerId
+        if (options.signal) connect.signal = options.signal
+        made.push(await this.graph.connect(connect))
+      } catch (err) {
+        if (err instanceof PeerError && err.code === 'PEER_E_ALREADY_EXISTS') continue
+        if (err instanceof PeerError && err.code === 'E_ABORT') throw err
+        errors.push(err instanceof PeerError ? err.code : String(err))
+      }
+    }
+    if (made.length === 0 && errors.length > 0) {
+      this.session.emit('connection-failed', { reason: 'PEER_E_CONNECTION_FAILED' })
+      throw new PeerError('PEER_E_CONNECTION_FAILED', `no member reachable (${errors.join(', ')})`)
+    }
+    if (this.graph.status.synchronized && !this.graph.status.listening) {
+      await this.graph.listen(options.listen ?? {})
+    }
+    return made
+  }
+
+  connections(kind: 'neighbor' | 'direct' = 'neighbor'): GraphConnectionInfo[] {
+    return this.graph.connections(kind)
+  }
+
+  openDirectConnection(peerId: string, address: { address: string; port: number }) {
+    return this.graph.openDirectConnection(peerId, address)
+  }
+
+  closeDirectConnection(connectionId: string): Promise<void> {
+    return this.graph.closeDirectConnection(connectionId)
+  }
+
+  sendData(connectionId: string, dataType: string, data: Uint8Array): Promise<void> {
+    return this.graph.sendData(connectionId, dataType, data)
+  }
+
+  // ---- records ---------------------------------------------------------------------------
+
+  /** As Graphing's, signed; the group's own record types are PEER_E_NOT_AUTHORIZED. */
+  async addRecord(input: RecordInput): Promise<string> {
+    this.checkReady()
+    if (input && typeof input === 'object' && typeof input.type === 'string') {
+      if (reserved(parseGuid(input.type, 'the record type'))) {
+        throw notAuthorized(`record type ${input.type} is reserved for the group itself`)
+      }
+    }
+    return await this.graph.addRecord(input)
+  }
+
+  async updateRecord(recordId: string, changes: RecordUpdate): Promise<void> {
+    this.checkReady()
+    this.appRecord(recordId)
+    await this.graph.updateRecord(recordId, changes)
+  }
+
+  /** Windows' PeerGroupDeleteRecord: always for the whole group (no local-only delete). */
+  async deleteRecord(recordId: string): Promise<void> {
+    this.checkReady()
+    this.appRecord(recordId)
+    await this.graph.deleteRecord(recordId)
+  }
+
+  private appRecord(recordId: string): PeerRecord {
+    const record = this.graph.getRecord(recordId)
+    if (!record)
+      throw new PeerError('PEER_E_RECORD_NOT_FOUND', `no record ${recordId} in this group`)
+    if (reserved(record.type)) throw notAuthorized('this record belongs to the group itself')
+    return record
+  }
+
+  getRecord(recordId: string): PeerRecord | undefined {
+    this.checkReady()
+    const r = this.graph.getRecord(recordId)
+    return r && !reserved(r.type) ? r : undefined
+  }
+
+  /** Windows' PeerGroupEnumRecords: by type (no creator filter in Windows; ours is extra). */
+  *records(filter: { type?: string; creator?: string } = {}): IterableIterator<PeerRecord> {
+    this.checkReady()
+    if (filter.type !== undefined && reserved(parseGuid(filter.type, 'the record type'))) return
+    for (const r of this.graph.records(filter)) if (!reserved(r.type)) yield r
+  }
+
+  search(query: SearchQuery | string): PeerRecord[] {
+    this.checkReady()
+    return this.graph.search(query).filter((r) => !reserved(r.type))
+  }
+
+  validateDeferredRecords(): Promise<number> {
+    return this.graph.validateDeferredRecords()
+  }
+
+  setPresence(on: boolean): Promise<void> {
+    return this.graph.setPresence(on)
+  }
+
+  setNodeAttributes(text: string | null | undefined): Promise<void> {
+    return this.graph.setNodeAttributes(text)
+  }
+
+  peerTime(): Date {
+    return this.graph.peerTime()
+  }
+
+  // ---- members ---------------------------------------------------------------------------
+
+  /**
+   * Windows' PeerGroupEnumMembers: the local member first, then every member whose
+   * membership is known (from its membership record or a handshake) and not revoked; with
+   * `present`, only those online now (presence). `identity` picks one member.
+   */
+  members(options: { present?: boolean; identity?: string } = {}): GroupMember[] {
+    this.checkReady()
+    const directory = this.session.security.directory
+    let nodes: NodeInfo[] = []
+    try {
+      nodes = this.graph.nodes()
+    } catch {
+      // presence disabled: members are listed without addresses
+    }
+    const me = this.identity
+    const names = [
+      me,
+      ...directory
+        .members()
+        .filter((n) => n !== me)
+        .sort(),
+    ]
+    const out: GroupMember[] = []
+    for (const name of names) {
+      if (options.identity !== undefined && name !== options.identity) continue
+      const cert = name === me ? this.session.certificate : directory.latest(name)
+      if (!cert || (name !== me && directory.isCutOff(name))) continue
+      const node = name === me ? this.graph.localNode : nodes.find((n) => n.peerId === name)
+      const present = name === me || node !== undefined
+      if (options.present === true && !present) continue
+      const roles = rolesOf(cert)
+      out.push({
+        identity: name,
+        role: roles[0],
+        present,
+        nodeId: node?.nodeId,
+        addresses: node ? node.addresses.map((a) => ({ ...a })) : [],
+        attributes: node?.attributes,
+        credential: credentialOf(cert),
+      })
+    }
+    return out
+  }
+
+  // ---- invitations, credentials, revocation ----------------------------------------------
+
+  private inviteeOf(invitee: string | IdentityInfo): IdentityInfo {
+    if (typeof invitee === 'string') return parseIdentityInfo(invitee, { now: this.session.now() })
+    if (invitee && typeof invitee === 'object' && invitee.certificate) return invitee
+    throw new PeerError('E_INVALIDARG', 'invitee must be <PEERIDENTITYINFO> XML')
+  }
+
+  /** The subject's chain, issued by this member under the issuing rules. */
+  private issue(subject: IdentityInfo, roles: readonly string[], expiresAt?: Date): Certificate[] {
+    const mine = this.session.certificate
+    const uuids = [...new Set(roles.map(roleUuid))]
+    if (!mayIssue(mine, uuids)) {
+      throw notAuthorized(
+        `${this.identity} may not issue ${roles.join(', ')} (its roles: ${rolesOf(mine).join(', ')})`,
+      )
+    }
+    const now = this.session.now()
+    const lifetime = this.session.properties?.memberDataLifetime ?? 0
+    const notAfter =
+      expiresAt !== undefined
+        ? expiresAt.getTime()
+        : lifetime > 0
+          ? Math.min(now + lifetime * 1000, mine.notAfter)
+          : mine.notAfter
+    if (!Number.isFinite(notAfter) || notAfter <= now) {
+      throw new PeerError('PEER_E_INVALID_TIME_PERIOD', 'expiresAt must be a date after now')
+    }
+    return issueMembership({
+      issuer: this.session.ctx.identity.keyPair,
+      issuerChain: this.session.state.chain,
+      subjectKey: subject.publicKey,
+      subjectName: subject.peerName,
+      roles: uuids,
+      notBefore: Math.max(now, mine.notBefore),
+      notAfter,
+      random: this.session.ctx.random,
+    })
+  }
+
+  private invitationFor(chain: Certificate[], format = 'xml') {
+    const props = this.session.properties
+    const made = createInvitation({
+      scheme: 'gmc',
+      issuer: this.session.ctx.identity.keyPair,
+      chain,
+      groupFriendlyName: props?.friendlyName ?? '',
+      cloud: this.session.state.cloud,
+      scope: 'global',
+      cloudFlags: 0,
+      issuerFriendlyName: this.session.ctx.identity.friendlyName,
+      addresses: this.graph.localNode.addresses.slice(0, 4),
+    })
+    return format === 'token' ? made.token : made.xml
+  }
+
+  /**
+   * Windows' PeerGroupCreateInvitation: a membership certificate for the invitee, wrapped as
+   * `<PEERINVITATION>` XML (or a token). Admins invite any role, inviting members members and
+   * inviting members (PEER_E_NOT_AUTHORIZED otherwise).
+   */
+  createInvitation(options: InvitationOptions): Promise<string> {
+    try {
+      this.checkReady()
+      if (options === null || typeof options !== 'object') {
+        throw new PeerError(
+          'E_INVALIDARG',
+          'createInvitation needs { invitee, roles?, expiresAt? }',
+        )
+      }
+      const invitee = this.inviteeOf(options.invitee)
+      const chain = this.issue(invitee, options.roles ?? [ROLE_MEMBER], options.expiresAt)
+      return Promise.resolve(this.invitationFor(chain, options.format))
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /**
+   * Windows' PeerGroupIssueCredentials: admins only. New credentials for a member (roles and
+   * validity), returned as an invitation; with `store`, also published in the group, where the
+   * member picks them up (role changes take effect on its next connection).
+   */
+  async issueCredentials(
+    subject: string | IdentityInfo,
+    credentials: { roles?: readonly string[]; expiresAt?: Date } = {},
+    options: { store?: boolean; format?: 'xml' | 'token' } = {},
+  ): Promise<string> {
+    this.checkReady()
+    if (!isAdmin(this.session.certificate)) throw notAuthorized('only admins issue credentials')
+    const info = this.subjectInfo(subject)
+    const current = this.session.security.directory.latest(info.peerName)
+    const roles = credentials.roles ?? (current ? rolesOf(current) : ['member'])
+    const chain = this.issue(info, roles, credentials.expiresAt)
+    const issued = chain[chain.length - 1] as Certificate
+    if (current && issued.notBefore <= current.notBefore) {
+      throw new PeerError(
+        'PEER_E_INVALID_TIME_PERIOD',
+        'new credentials must start after the current ones',
+      )
+    }
+    if (options.store === true) {
+      await this.graph.addRecord({
+        type: MEMBERSHIP_RECORD_TYPE,
+        data: encodeChain(chain),
+        expiresAt: new Date(issued.notAfter),
+      })
+    }
+    return this.invitationFor(chain, options.format)
+  }
+
+  /** A member's identity from identity info, or a peer name whose certificate is known here. */
+  private subjectInfo(subject: string | IdentityInfo): IdentityInfo {
+    if (typeof subject === 'string' && !subject.trimStart().startsWith('<')) {
+      const cert = this.session.security.directory.latest(subject)
+      if (!cert) {
+        throw new PeerError(
+          'PEER_E_NOT_FOUND',
+          `no member ${subject} is known here: pass its identity info`,
+        )
+      }
+      return { peerName: cert.subjectName, publicKey: cert.subject, certificate: cert }
+    }
+    return this.inviteeOf(subject)
+  }
+
+  /**
+   * Revokes a member (peerinfra, beyond Windows): admins only. Every certificate of the member
+   * is withdrawn from now; members then refuse its connections and its new records, and it
+   * is cut off where it is connected. Returns how many certificates were revoked.
+   */
+  async revoke(subjectPeerName: string): Promise<number> {
+    this.checkReady()
+    if (!isAdmin(this.session.certificate)) throw notAuthorized('only admins revoke members')
+    if (subjectPeerName === this.identity) {
+      throw new PeerError('E_INVALIDARG', 'a member cannot revoke itself')
+    }
+    const directory = this.session.security.directory
+    const certs = directory
+      .certificatesOf(subjectPeerName)
+      .filter((c) => directory.revokedAt(c) === undefined)
+    if (certs.length === 0 && !directory.latest(subjectPeerName)) {
+      throw new PeerError('PEER_E_NOT_FOUND', `no member ${subjectPeerName} is known here`)
+    }
+    const now = this.session.now()
+    for (const cert of certs) {
+      await this.graph.addRecord({
+        type: REVOCATION_RECORD_TYPE,
+        data: encodeRevocation({ serial: cert.serial, peerName: subjectPeerName, revokedAt: now }),
+        expiresAt: new Date(cert.notAfter),
+      })
+    }
+    return certs.length
+  }
+
+  // ---- events and lifecycle ---------------------------------------------------------------
+
+  get isClosed(): boolean {
+    return this.closed || this.session.isClosed
+  }
+
+  /** Closes this handle; the group goes offline when the last handle on it closes. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const off of this.forwarding) off()
+    await this.session.release()
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * GroupManager (`node.groups`): creates, joins, opens, lists and deletes a node's groups
+ * (windows-api.md section 2, "Lifecycle"). A group is a graph whose id is the group's peer
+ * name, secured by the group provider; what the member holds besides (root, chain, the
+ * owner's group key) is kept by state.ts. Handles on the same identity and group share one
+ * session (Windows' multiplexing).
+ */
+import type { Clock } from '../core/clock.ts'
+import { PeerError } from '../core/errors.ts'
+import type { Random } from '../core/random.ts'
+import type { IdentitySummary } from '../identity/identity.ts'
+import type { Identity } from '../identity/identity.ts'
+import type { GraphManager } from '../graph/graphs.ts'
+import { ROLE_ADMIN } from './constants.ts'
+import { createGroupRoot, issueMembership, verifyMembership } from './credentials.ts'
+import { PeerGroup } from './group.ts'
+import { parseInvitation } from './invitation.ts'
+import { passwordVerifier } from './password.ts'
+import { createGroupProperties, type GroupCreateOptions } from './properties.ts'
+import { GROUP_SYNC_PRECEDENCE, GroupSession } from './session.ts'
+import { listStates, loadState, removeState, saveState, type GroupState } from './state.ts'
+import type { Certificate } from '../identity/certificate.ts'
+
+export interface GroupManagerContext {
+  /** Folder holding the group state files. */
+  dir: string
+  clock: Clock
+  random: Random
+  graphs: GraphManager
+  /** An identity of this node by peer name or classifier; the default one when undefined. */
+  identity: (nameOrClassifier: string | undefined) => Identity
+}
+
+export interface GroupSummary {
+  groupPeerName: string
+  identity: string
+  cloud: string
+  /** Whether this node holds the group key (it created the group). */
+  owner: boolean
+  open: boolean
+}
+
+function keyOf(identity: string, groupPeerName: string): string {
+  return `${identity}\n${groupPeerName}`
+}
+
+export class GroupManager {
+  private readonly ctx: GroupManagerContext
+  private readonly states = new Map<string, GroupState>()
+  private readonly sessions = new Map<string, GroupSession>()
+
+  constructor(ctx: GroupManagerContext) {
+    this.ctx = ctx
+  }
+
+  /** Loads the groups this node belongs to (PeerNode.start calls it). */
+  async load(): Promise<void> {
+    for (const state of await listStates(this.ctx.dir)) {
+      this.states.set(keyOf(state.identity, state.groupPeerName), state)
+    }
+  }
+
+  /** PeerEnumGroups for the identity store (PEER_E_GROUPS_EXIST on identity delete). */
+  groupsOf(identity: string): IdentitySummary[] {
+    return [...this.states.values()]
+      .filter((s) => s.identity === identity)
+      .map((s) => ({ peerName: s.groupPeerName, friendlyName: s.groupPeerName }))
+  }
+
+  list(options: { identity?: string } = {}): GroupSummary[] {
+    const identity =
+      options.identity === undefined ? undefined : this.ctx.identity(options.identity).peerName
+    return [...this.states.values()]
+      .filter((s) => identity === undefined || s.identity === identity)
+      .map((s) => ({
+        groupPeerName: s.groupPeerName,
+        identity: s.identity,
+        cloud: s.cloud,
+        owner: s.ownerKey !== undefined,
+        open: this.sessions.has(keyOf(s.identity, s.groupPeerName)),
+      }))
+  }
+
+  exists(groupPeerName: string, options: { identity?: string } = {}): boolean {
+    return this.states.has(keyOf(this.ctx.identity(options.identity).peerName, groupPeerName))
+  }
+
+  /**
+   * Windows' PeerGroupCreate: a new group key and root certificate, the creator's admin
+   * membership, the signed security-properties record. The group is synchronized at once;
+   * call `connect`/`listen` so that invitees can reach it.
+   */
+  async create(options: GroupCreateOptions & { identity?: string }): Promise<PeerGroup> {
+    if (options === null || typeof options !== 'object') {
+      throw new PeerError('E_INVALIDARG', 'groups.create needs { classifier, ... }')
+    }
+    const identity = this.ctx.identity(options.identity)
+    const now = this.ctx.clock.now()
+    const root = createGroupRoot(options.classifier, now, this.ctx.random)
+    const props = createGroupProperties(options, root.peerName, identity.peerName)
+    if (props.authSchemes.includes('password')) {
+      props.password = await passwordVerifier(options.password as string, this.ctx.random)
+    }
+    const chain = issueMembership({
+      issuer: root.key,
+      issuerChain: [root.certificate],
+      subjectKey: identity.key,
+      subjectName: identity.peerName,
+      roles: [ROLE_ADMIN],
+      notBefore: now,
+      notAfter: root.certificate.notAfter,
+      random: this.ctx.random,
+    })
+    const state: GroupState = {
+      groupPeerName: root.peerName,
+      identity: identity.peerName,
+      cloud: props.cloud,
+      root: root.certificate,
+      chain,
+      ownerKey: root.key,
+    }
+    const session = this.newSession(state, identity)
+    let created = false
+    try {
+      const graph = await this.ctx.graphs.create({
+        graphId: state.groupPeerName,
+        peerId: identity.peerName,
+        friendlyName: props.friendlyName,
+        comment: props.comment,
+        presenceLifetime: props.presenceLifetime,
+        presenceMax: props.flags & 2 ? 0 : -1,
+        deferExpiration: (props.flags & 4) !== 0,
+        security: session.security,
+      })
+      created = true
+      session.attach(graph)
+      await session.publishProperties(props)
+      await session.publishMembership()
+      await saveState(this.ctx.dir, state)
+    } catch (err) {
+      await session.close()
+      if (created)
+        await this.ctx.graphs
+          .delete(state.groupPeerName, { peerId: identity.peerName })
+          .catch(() => {})
+      throw err
+    }
+    this.states.set(keyOf(state.identity, state.groupPeerName), state)
+    return new PeerGroup(session)
+  }
+
+  /**
+   * Windows' PeerGroupJoin: the invitation's certificate must be this identity's
+   * (PEER_E_INVITATION_NOT_TRUSTED otherwise) and its chain must verify now (distinct codes
+   * for expired, too long, circular, untrusted chains). Returns an offline handle: connect it.
+   * Joining a group this identity already belongs to takes the newer credentials and opens it.
+   */
+  async join(options: { identity?: string; invitation: string }): Promise<PeerGroup> {
+    if (options === null || typeof options !== 'object') {
+      throw new PeerError('E_INVALIDARG', 'groups.join needs { invitation, identity? }')
+    }
+    const identity = this.ctx.identity(options.identity)
+    const info = parseInvitation(options.invitation)
+    if (info.scheme !== 'gmc') {
+      throw new PeerError('E_INVALIDARG', 'this is a password invitation: use groups.passwordJoin')
+    }
+    const chain = info.chain
+    const leaf = chain[chain.length - 1] as Certificate
+    if (!leaf.subject.equals(identity.publicKey) || leaf.subjectName !== identity.peerName) {
+      throw new PeerError(
+        'PEER_E_INVITATION_NOT_TRUSTED',
+        `the invitation was issued to ${leaf.subjectName}, not to ${identity.peerName}`,
+      )
+    }
+    const root = chain[0] as Certificate
+    verifyMembership(chain, {
+      groupKey: root.subject,
+      groupPeerName: info.groupPeerName,
+      now: this.ctx.clock.now(),
+    })
+    const key = keyOf(identity.peerName, info.groupPeerName)
+    const existing = this.states.get(key)
+    if (existing) {
+      if (!existing.root.subject.equals(root.subject)) {
+        throw new PeerError(
+          'PEER_E_INVITATION_NOT_TRUSTED',
+          'the invitation names another group of the same name',
+        )
+      }
+      const current = existing.chain[existing.chain.length - 1] as Certificate
+      if (leaf.notBefore > current.notBefore) {
+        existing.chain = chain
+        await saveState(this.ctx.dir, existing)
+      }
+      return this.openState(existing, identity)
+    }
+    const state: GroupState = {
+      groupPeerName: info.groupPeerName,
+      identity: identity.peerName,
+      cloud: info.cloud,
+      root,
+      chain,
+      hints: info.addresses.map((a) => ({ ...a })),
+    }
+    await saveState(this.ctx.dir, state)
+    this.states.set(key, state)
+    try {
+      return await this.openState(state, identity)
+    } catch (err) {
+      this.states.delete(key)
+      await removeState(this.ctx.dir, state.identity, state.groupPeerName)
+      throw err
+    }
+  }
+
+  /** Windows' PeerGroupOpen: an offline handle on a group this identity belongs to. */
+  async open(groupPeerName: string, options: { identity?: string } = {}): Promise<PeerGroup> {
+    if (typeof groupPeerName !== 'string' || groupPeerName.length === 0) {
+      throw new PeerError('E_INVALIDARG', 'groups.open needs the group peer name')
+    }
+    const identity = this.ctx.identity(options.identity)
+    const state =
+      this.states.get(keyOf(identity.peerName, groupPeerName)) ??
+      (await loadState(this.ctx.dir, identity.peerName, groupPeerName))
+    if (!state) {
+      throw new PeerError(
+        'PEER_E_NOT_FOUND',
+        `${identity.peerName} is not a member of ${groupPeerName} here`,
+      )
+    }
+    this.states.set(keyOf(state.identity, state.groupPeerName), state)
+    return this.openState(state, identity)
+  }
+
+  /** A handle on the state's session, opening the session (and its graph) when none is open. */
+  private async openState(state: GroupState, identity: Identity): Promise<PeerGroup> {
+    const key = keyOf(state.identity, state.groupPeerName)
+    let session = this.sessions.get(key)
+    if (!session || session.isClosed) {
+      session = this.newSession(state, identity)
+      try {
+        const graph = await this.ctx.graphs.open(state.groupPeerName, {
+          peerId: identity.peerName,
+          security: session.security,
+          recordTypeSyncPrecedence: GROUP_SYNC_PRECEDENCE,
+        })
+        session.attach(graph)
+      } catch (err) {
+        await session.close()
+        throw err
+      }
+    }
+    return new PeerGroup(session)
+  }
+
+  private newSession(state: GroupState, identity: Identity): GroupSession {
+    const key = keyOf(state.identity, state.groupPeerName)
+    const session: GroupSession = new GroupSession(
+      {
+        clock: this.ctx.clock,
+        random: this.ctx.random,
+        identity,
+        save: (s) => saveState(this.ctx.dir, s),
+        onClosed: () => {
+          if (this.sessions.get(key) === session) this.sessions.delete(key)
+        },
+      },
+      state,
+      true,
+    )
+    this.sessions.set(key, session)
+    return session
+  }
+
+  /**
+   * Windows' PeerGroupDelete: erases this identity's data of the group (database, credentials,
+   * the group key) and invalidates every open handle on it.
+   */
+  async delete(groupPeerName: string, options: { identity?: string } = {}): Promise<void> {
+    const identity = this.ctx.identity(options.identity)
+    const key = keyOf(identity.peerName, groupPeerName)
+    const state =
+      this.states.get(key) ?? (await loadState(this.ctx.dir, identity.peerName, groupPeerName))
+    if (!state) {
+      throw new PeerError(
+        'PEER_E_NOT_FOUND',
+        `${identity.peerName} is not a member of ${groupPeerName} here`,
+      )
+    }
+    await this.sessions.get(key)?.close()
+    await this.ctx.graphs
+      .delete(groupPeerName, { peerId: identity.peerName })
+      .catch((err: unknown) => {
+        if (!(err instanceof PeerError && err.code === 'PEER_E_DATABASE_NOT_PRESENT')) throw err
+      })
+    await removeState(this.ctx.dir, identity.peerName, groupPeerName)
+    this.states.delete(key)
+  }
+
+  /** Closes every open session (the node is stopping). */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.close()))
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * One group, opened by one identity on one node: the group's graph with the group security
+ * provider, the member's credentials, and the handles (PeerGroup) applications hold on it.
+ * Windows' multiplexing: every handle on the same identity and group shares this session (one
+ * database, one set of connections); it goes offline only when the last handle closes.
+ */
+import type { Clock } from '../core/clock.ts'
+import { TypedEmitter } from '../core/events.ts'
+import { createLogger } from '../core/log.ts'
+import type { Random } from '../core/random.ts'
+import type { Identity } from '../identity/identity.ts'
+import type { PeerGraph } from '../graph/graph.ts'
+import type { Certificate } from '../identity/certificate.ts'
+import {
+  MEMBERSHIP_RECORD_TYPE,
+  REVOCATION_RECORD_TYPE,
+  SECURITY_PROPERTIES_RECORD_TYPE,
+} from './constants.ts'
+import { decodeChain, encodeChain, serialOf } from './credentials.ts'
+import type { GroupEvents } from './events.ts'
+import {
+  propertiesFromRecord,
+  securityPropertiesRecord,
+  securityPropertiesRecordId,
+  type GroupProperties,
+} from './properties.ts'
+import { GroupSecurity } from './security.ts'
+import type { GroupState } from './state.ts'
+
+const log = createLogger('group')
+
+/** Record types a group syncs first: its properties, then who is a member, then who is not. */
+export const GROUP_SYNC_PRECEDENCE = [
+  SECURITY_PROPERTIES_RECORD_TYPE,
+  MEMBERSHIP_RECORD_TYPE,
+  REVOCATION_RECORD_TYPE,
+]
+
+export interface SessionContext {
+  clock: Clock
+  random: Random
+  identity: Identity
+  /** Persists a changed state (a renewed chain). */
+  save: (state: GroupState) => Promise<void>
+  /** Called once the last handle closed and the graph is closed. */
+  onClosed: () => void
+}
+
+export class GroupSession extends TypedEmitter<GroupEvents> {
+  readonly state: GroupState
+  readonly security: GroupSecurity
+  readonly ctx: SessionContext
+  private graph_: PeerGraph | undefined
+  private props_: GroupProperties | undefined
+  /** Handles open on this session. */
+  private handles = 0
+  private closing: Promise<void> | undefined
+  private unsubscribe: (() => void)[] = []
+  /** Deferred records are re-validated once per turn when certificates arrive. */
+  private revalidation: Promise<void> | undefined
+  private publishing: Promise<void> | undefined
+
+  constructor(ctx: SessionContext, state: GroupState, ownerKeyHeld: boolean) {
+    super()
+    this.ctx = ctx
+    this.state = state
+    this.security = new GroupSecurity({
+      groupPeerName: state.groupPeerName,
+      root: state.root,
+      peerName: state.identity,
+      key: ctx.identity.keyPair,
+      chain: () => this.state.chain,
+      ...(ownerKeyHeld && state.ownerKey ? { ownerKey: state.ownerKey } : {}),
+      now: () => this.now(),
+      onLearned: () => this.revalidateSoon(),
+      onRevoked: (peerName) => this.onRevoked(peerName),
+      onAuthenticationFailed: (remote, reason) =>
+        this.emit('authentication-failed', { identity: remote.peerId, reason }),
+    })
+  }
+
+  get graph(): PeerGraph {
+    if (!this.graph_) throw new Error('group session used before attach')
+    return this.graph_
+  }
+
+  /** The properties, once the security-properties record is known. */
+  get properties(): GroupProperties | undefined {
+    return this.props_
+  }
+
+  get isClosed(): boolean {
+    return this.closing !== undefined
+  }
+
+  now(): number {
+    return this.graph_ && !this.graph_.isClosed
+      ? this.graph_.peerTime().getTime()
+      : this.ctx.clock.now()
+  }
+
+  get certificate(): Certificate {
+    return this.state.chain[this.state.chain.length - 1] as Certificate
+  }
+
+  /** Binds the opened graph: learns what its store already holds and follows its events. */
+  attach(graph: PeerGraph): void {
+    this.graph_ = graph
+    if (graph.status.synchronized) this.loadStored()
+    this.unsubscribe.push(
+      graph.on('record-changed', (e) => this.onRecordChanged(e)),
+      graph.on('status-changed', (e) => {
+        if (e.status.synchronized) this.afterSync()
+        this.emit('status-changed', e)
+      }),
+      graph.on('neighbor-connection', (e) => {
+        this.emit('neighbor-connection', e)
+        if (e.status === 'failed') {
+          this.emit('connection-failed', { reason: e.failure ?? 'PEER_E_CONNECTION_FAILED' })
+        }
+      }),
+      graph.on('node-changed', (e) =>
+        this.emit('member-changed', { change: e.change, identity: e.peerId }),
+      ),
+      graph.on('direct-connection', (e) => this.emit('direct-connection', e)),
+      graph.on('incoming-data', (e) => this.emit('incoming-data', e)),
+      graph.on('synchronized', (e) => this.emit('synchronized', e)),
+    )
+  }
+
+  /** The stored membership and revocation records and properties (at open). */
+  private loadStored(): void {
+    for (const r of this.graph.records({ type: MEMBERSHIP_RECORD_TYPE })) {
+      if (r.deleted) continue
+      try {
+        this.security.acceptChain(decodeChain(r.data))
+      } catch {
+        // an expired membership: its member is no longer listed
+      }
+    }
+    for (const r of this.graph.records({ type: REVOCATION_RECORD_TYPE })) {
+      this.security.learnRevocation(r.data)
+    }
+    const propsRecord = this.graph.getRecord(securityPropertiesRecordId(this.creatorPeerName()))
+    if (propsRecord) this.readProperties(propsRecord.data)
+  }
+
+  /** The group creator's peer name, from the Graph Info the graph keeps. */
+  creatorPeerName(): string {
+    return this.graph.properties.creatorId
+  }
+
+  private readProperties(data: Uint8Array): void {
+    try {
+      const creator = this.creatorPeerName()
+      const record = { data, creator, id: securityPropertiesRecordId(creator) }
+      this.props_ = propertiesFromRecord(record, this.state.groupPeerName)
+    } catch (err) {
+      log.warn('stored group properties do not parse', { error: (err as Error).message })
+    }
+  }
+
+  private onRecordChanged(e: GroupEvents['record-changed']): void {
+    if (e.recordType === SECURITY_PROPERTIES_RECORD_TYPE) {
+      const r = this.graph.getRecord(e.recordId)
+      if (r) {
+        const first = this.props_ === undefined
+        this.readProperties(r.data)
+        if (!first) this.emit('property-changed', {})
+      }
+      return
+    }
+    if (e.recordType === MEMBERSHIP_RECORD_TYPE) {
+      const r = this.graph.getRecord(e.recordId)
+      if (!r || r.deleted) return
+      try {
+        const chain = decodeChain(r.data)
+        const leaf = chain[chain.length - 1] as Certificate
+        this.adoptRenewal(chain)
+        if (e.change === 'added')
+          this.emit('member-changed', { change: 'joined', identity: leaf.subjectName })
+      } catch {
+        // validated before it was stored; nothing to tell
+      }
+      return
+    }
+    if (e.recordType === REVOCATION_RECORD_TYPE) return
+    this.emit('record-changed', e)
+  }
+
+  /** Credentials issued to this member and stored in the group (STORE_CREDENTIALS). */
+  private adoptRenewal(chain: Certificate[]): void {
+    const leaf = chain[chain.length - 1] as Certificate
+    const mine = this.certificate
+    if (
+      leaf.subjectName !== this.state.identity ||
+      !leaf.subject.equals(this.ctx.identity.publicKey)
+    )
+      return
+    if (leaf.notBefore <= mine.notBefore || serialOf(leaf) === serialOf(mine)) return
+    this.state.chain = chain
+    this.ctx.save(this.state).catch((err: unknown) => {
+      log.warn('could not save renewed credentials', { error: (err as Error).message })
+    })
+  }
+
+  private onRevoked(peerName: string): void {
+    this.emit('member-changed', { change: 'left', identity: peerName })
+    if (this.graph_ && !this.graph_.isClosed && this.security.directory.isCutOff(peerName)) {
+      this.graph_.disconnectPeer(peerName, `${peerName} was revoked`).catch(() => {})
+    }
+  }
+
+  private revalidateSoon(): void {
+    if (this.revalidation || !this.graph_) return
+    this.revalidation = Promise.resolve().then(async () => {
+      this.revalidation = undefined
+      const graph = this.graph_
+      if (!graph || graph.isClosed || !graph.status.synchronized) return
+      try {
+        await graph.validateDeferredRecords()
+      } catch (err) {
+        log.debug('deferred records not re-validated', { error: (err as Error).message })
+      }
+    })
+  }
+
+  /** After the first sync: this member publishes its membership record (MS-PPSEC). */
+  private afterSync(): void {
+    if (this.props_ === undefined) this.loadStored()
+    this.publishMembership().catch((err: unknown) => {
+      log.warn('could not publish the membership record', { error: (err as Error).message })
+    })
+  }
+
+  /** Publishes this member's current chain as its membership record, once per certificate. */
+  publishMembership(): Promise<void> {
+    this.publishing ??= this.doPublishMembership().finally(() => (this.publishing = undefined))
+    return this.publishing
+  }
+
+  private async doPublishMembership(): Promise<void> {
+    const graph = this.graph
+    if (graph.isClosed || !graph.status.synchronized) return
+    const serial = serialOf(this.certificate)
+    for (const r of graph.records({ type: MEMBERSHIP_RECORD_TYPE, creator: this.state.identity })) {
+      try {
+        const chain = decodeChain(r.data)
+        if (serialOf(chain[chain.length - 1] as Certificate) === serial) return
+      } catch {
+        // not ours to judge here
+      }
+    }
+    await graph.addRecord({
+      type: MEMBERSHIP_RECORD_TYPE,
+      data: encodeChain(this.state.chain),
+      expiresAt: new Date(this.certificate.notAfter),
+    })
+  }
+
+  /** The owner stores the security-properties record (at create and setProperties). */
+  async publishProperties(props: GroupProperties): Promise<void> {
+    await this.graph.publishRecord(
+      securityPropertiesRecordId(props.creatorPeerName),
+      (current, now) => securityPropertiesRecord(props, now, current),
+    )
+    this.props_ = props
+  }
+
+  addHandle(): void {
+    this.handles++
+  }
+
+  /** A handle closed; the last one closes the graph. */
+  async release(): Promise<void> {
+    this.handles--
+    if (this.handles > 0) return
+    await this.close()
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const off of this.unsubscribe) off()
+      this.unsubscribe = []
+      await this.graph_?.close()
+      this.ctx.onClosed()
+    })()
+    return this.closing
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * Groups of PeerNodes on the simulator's in-memory network: create, invite, join, connect by
+ * the invitation's addresses, signed records, members, the admin/member rules on every node,
+ * outsiders refused at the handshake, revocation, multiplexed handles, restart and delete.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { MEMBERSHIP_RECORD_TYPE } from '../../src/group/constants.ts'
+import type { GroupEvents } from '../../src/group/events.ts'
+import type { PeerGroup } from '../../src/group/group.ts'
+import { parseInvitation } from '../../src/group/invitation.ts'
+import { PeerNode } from '../../src/node/peer-node.ts'
+import { createSim, type Sim } from '../../src/sim/index.ts'
+import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
+import { drive } from '../helpers/sim.ts'
+
+const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
+const MINUTE = 60_000
+
+let root: string
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'peerinfra-group-'))
+})
+after(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+interface Peer {
+  name: string
+  node: PeerNode
+  peerName: string
+  infoXml: string
+}
+
+async function peer(sim: Sim, name: string): Promise<Peer> {
+  const network = sim.addNode(name)
+  const node = await drive(
+    sim,
+    PeerNode.start({
+      dataDir: join(root, sim.name, name),
+      clock: sim.clock,
+      random: sim.random.fork(`peer/${name}`),
+      network,
+    }),
+  )
+  const id = await drive(sim, node.identities.create({ classifier: name }))
+  return { name, node, peerName: id.peerName, infoXml: node.identities.getInfoXml(id.peerName) }
+}
+
+function collect<K extends keyof GroupEvents>(group: PeerGroup, type: K): GroupEvents[K][] {
+  const seen: GroupEvents[K][] = []
+  group.on(type, (e) => seen.push(e))
+  return seen
+}
+
+function later(sim: Sim, minutes: number): Date {
+  return new Date(sim.clock.now() + minutes * MINUTE)
+}
+
+const text = (b: Uint8Array | undefined): string | undefined => b && Buffer.from(b).toString()
+
+/** Admin `a` creates and listens; `b` joins with an invitation and connects through its hints. */
+async function twoMembers(seed: string) {
+  const sim = createSim(seed, seed)
+  const a = await peer(sim, 'a')
+  const b = await peer(sim, 'b')
+  const ga = await drive(sim, a.node.groups.create({ classifier: 'team', friendlyName: 'Team' }))
+  await drive(sim, ga.connect())
+  const invitation = await drive(sim, ga.createInvitation({ invitee: b.infoXml }))
+  const gb = await drive(sim, b.node.groups.join({ invitation }))
+  await drive(sim, gb.connect())
+  await sim.run(5_000)
+  return { sim, a, b, ga, gb, invitation }
+}
+
+describe('create', () => {
+  test('the creator is the first admin, the group is ready and its own records are reserved', async () => {
+    const sim = createSim('group-create', 'group-create')
+    const a = await peer(sim, 'a')
+    const g = await drive(
+      sim,
+      a.node.groups.create({ classifier: 'team', friendlyName: 'Team', comment: 'hi' }),
+    )
+    assert.match(g.peerName, /^[0-9a-f]{40}\.team$/)
+    assert.notEqual(g.peerName.split('.')[0], a.peerName.split('.')[0])
+    assert.equal(g.status.synchronized, true)
+    assert.equal(g.properties.friendlyName, 'Team')
+    assert.equal(g.properties.creatorPeerName, a.peerName)
+    assert.equal(g.properties.memberDataLifetime, 28 * 24 * 3600)
+    assert.deepEqual(g.credential.roles, ['admin'])
+    const members = g.members()
+    assert.equal(members.length, 1)
+    assert.equal(members[0]!.identity, a.peerName)
+    assert.equal(members[0]!.role, 'admin')
+    await rejectsPeerError(
+      drive(sim, g.addRecord({ type: MEMBERSHIP_RECORD_TYPE, expiresAt: later(sim, 5) })),
+      'PEER_E_NOT_AUTHORIZED',
+    )
+    assert.deepEqual([...g.records()], [])
+    assert.deepEqual(
+      a.node.groups.list().map((s) => s.groupPeerName),
+      [g.peerName],
+    )
+    assert.deepEqual(
+      a.node.identities.groupsOf(a.peerName).map((s) => s.peerName),
+      [g.peerName],
+    )
+    await rejectsPeerError(drive(sim, a.node.identities.delete(a.peerName)), 'PEER_E_GROUPS_EXIST')
+
+    const changed = collect(g, 'property-changed')
+    await drive(sim, g.setProperties({ friendlyName: 'Team 2' }))
+    assert.equal(g.properties.friendlyName, 'Team 2')
+    assert.equal(changed.length, 1)
+    await drive(sim, a.node.stop())
+  })
+
+  test('bad properties and weak passwords are refused', async () => {
+    const sim = createSim('group-create-bad', 'group-create-bad')
+    const a = await peer(sim, 'a')
+    await rejectsPeerError(
+      drive(sim, a.node.groups.create({ classifier: '' })),
+      'PEER_E_INVALID_CLASSIFIER',
+    )
+    await rejectsPeerError(
+      drive(sim, a.node.groups.create({ classifier: 'x', memberDataLifetime: 60 })),
+      'PEER_E_INVALID_GROUP_PROPERTIES',
+    )
+    await rejectsPeerError(
+      drive(
+        sim,
+        a.node.groups.create({ classifier: 'x', authentication: ['password'], password: 'short' }),
+      ),
+      'PEER_E_PASSWORD_DOES_NOT_MEET_POLICY',
+    )
+    assert.deepEqual(a.node.groups.list(), [])
+    await drive(sim, a.node.stop())
+  })
+})
+
+describe('invite and join', () => {
+  test('an invited member joins, syncs, and records flood both ways, signed', async () => {
+    const { sim, a, b, ga, gb, invitation } = await twoMembers('group-join')
+    const info = parseInvitation(invitation)
+    assert.equal(info.groupPeerName, ga.peerName)
+    assert.equal(info.subject?.peerName, b.peerName)
+    assert.deepEqual(info.roles, ['member'])
+    assert.equal(gb.status.synchronized, true)
+    assert.equal(gb.properties.friendlyName, 'Team')
+    assert.deepEqual(gb.credential.roles, ['member'])
+
+    const joined = collect(ga, 'member-changed')
+    const seenAtB = collect(gb, 'record-changed')
+    const fromA = await drive(
+      sim,
+      ga.addRecord({ type: CHAT, data: Buffer.from('hello'), expiresAt: later(sim, 60) }),
+    )
+    const fromB = await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('hi'), expiresAt: later(sim, 60) }),
+    )
+    await sim.run(5_000)
+    assert.equal(text(gb.getRecord(fromA)?.data), 'hello')
+    assert.equal(text(ga.getRecord(fromB)?.data), 'hi')
+    assert.ok(seenAtB.some((e) => e.recordId === fromA && e.change === 'added'))
+    assert.ok(
+      seenAtB.every((e) => e.recordType === CHAT),
+      'the group records are not reported',
+    )
+    void joined
+
+    const atA = ga.members().map((m) => [m.identity, m.role])
+    assert.deepEqual(atA, [
+      [a.peerName, 'admin'],
+      [b.peerName, 'member'],
+    ])
+    assert.equal(gb.members({ identity: a.peerName })[0]?.role, 'admin')
+
+    // A member changes only its own records; an admin changes anyone's, on every node.
+    await rejectsPeerError(
+      drive(sim, gb.updateRecord(fromA, { data: Buffer.from('x') })),
+      'PEER_E_NOT_AUTHORIZED',
+    )
+    await rejectsPeerError(drive(sim, gb.deleteRecord(fromA)), 'PEER_E_NOT_AUTHORIZED')
+    await drive(sim, ga.updateRecord(fromB, { data: Buffer.from('edited by admin') }))
+    await sim.run(5_000)
+    assert.equal(text(gb.getRecord(fromB)?.data), 'edited by admin')
+    assert.equal(gb.getRecord(fromB)?.modifiedById, a.peerName)
+
+    // Members invite nobody; invitations for another identity are refused at join.
+    await rejectsPeerError(
+      drive(sim, gb.createInvitation({ invitee: a.infoXml })),
+      'PEER_E_NOT_AUTHORIZED',
+    )
+    const c = await peer(sim, 'c')
+    await rejectsPeerError(
+      drive(sim, c.node.groups.join({ invitation })),
+      'PEER_E_INVITATION_NOT_TRUSTED',
+    )
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+
+  test('an expired invitation is refused; a token works like the XML', async () => {
+    const sim = createSim('group-expired', 'group-expired')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const c = await peer(sim, 'c')
+    const ga = await drive(sim, a.node.groups.create({ classifier: 'team' }))
+    await drive(sim, ga.connect())
+    const short = await drive(
+      sim,
+      ga.createInvitation({ invitee: b.infoXml, expiresAt: later(sim, 10) }),
+    )
+    const token = await drive(sim, ga.createInvitation({ invitee: c.infoXml, format: 'token' }))
+    assert.match(token, /^peerinv1:[A-Za-z0-9_-]+$/)
+    await sim.run(30 * MINUTE)
+    await rejectsPeerError(
+      drive(sim, b.node.groups.join({ invitation: short })),
+      'PEER_E_INVALID_TIME_PERIOD',
+    )
+    const gc = await drive(sim, c.node.groups.join({ invitation: token }))
+    await drive(sim, gc.connect())
+    await sim.run(5_000)
+    assert.equal(gc.status.synchronized, true)
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+})
+
+describe('outsiders and revocation', () => {
+  test('a node without a membership is refused at the handshake', async () => {
+    const { sim, a, ga, b } = await twoMembers('group-outsider')
+    const failures = collect(ga, 'authentication-failed')
+    const o = await peer(sim, 'o')
+    const graph = await drive(sim, o.node.graphs.open(ga.peerName))
+    const { port } = ga.localNode.addresses[0]!
+    await rejectsPeerError(
+      drive(sim, graph.connect({ address: 'a', port })),
+      'PEER_E_CONNECTION_FAILED',
+    )
+    assert.equal(graph.status.synchronized, false)
+    assert.equal(failures.length, 1)
+    assert.equal(failures[0]!.identity, o.peerName)
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), o.node.stop()]))
+  })
+
+  test('a revoked member is cut off: connections refused, new records rejected everywhere', async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-revoke')
+    const c = await peer(sim, 'c')
+    const gc = await drive(
+      sim,
+      c.node.groups.join({ invitation: await ga.createInvitation({ invitee: c.infoXml }) }),
+    )
+    await drive(sim, gc.connect())
+    await sim.run(5_000)
+    const before = await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('before'), expiresAt: later(sim, 60) }),
+    )
+    await sim.run(5_000)
+    assert.ok(gc.getRecord(before))
+
+    // b is cut off from the others while the admin revokes it, so b does not learn of it.
+    const split = sim.network.partition(['b'], ['a', 'c'])
+    const left = collect(gc, 'member-changed')
+    assert.equal(await drive(sim, ga.revoke(b.peerName)), 1)
+    await sim.run(10_000)
+    assert.ok(left.some((e) => e.change === 'left' && e.identity === b.peerName))
+    assert.equal(
+      ga.members().some((m) => m.identity === b.peerName),
+      false,
+    )
+    assert.ok(gc.getRecord(before), 'records signed before the revocation stay')
+    // b still believes it is a member; what it writes now is refused by everyone else, and
+    // its connections are refused at the handshake.
+    const afterId = await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('after'), expiresAt: later(sim, 60) }),
+    )
+    const failures = collect(ga, 'authentication-failed')
+    sim.network.heal(split)
+    const { port } = ga.localNode.addresses[0]!
+    await drive(
+      sim,
+      gb.connectByAddress([{ address: 'a', port }]).catch(() => []),
+    )
+    await sim.run(60_000)
+    assert.equal(ga.getRecord(afterId), undefined)
+    assert.equal(gc.getRecord(afterId), undefined)
+    assert.ok(failures.some((f) => f.identity === b.peerName))
+    assert.equal(
+      ga.connections().some((x) => x.peerId === b.peerName),
+      false,
+      'a revoked member cannot connect again',
+    )
+    assert.equal(
+      gc.connections().some((x) => x.peerId === b.peerName),
+      false,
+    )
+    await rejectsPeerError(drive(sim, gb.revoke(c.peerName)), 'PEER_E_NOT_AUTHORIZED')
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+})
+
+describe('handles, restart and delete', () => {
+  test('handles share one session; the group goes offline with the last one', async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-multiplex')
+    const second = await drive(sim, b.node.groups.open(ga.peerName))
+    assert.equal(second.status.synchronized, true)
+    assert.equal(second.status.hasConnections, true, 'already online through the first handle')
+    const seen = collect(second, 'record-changed')
+    const id = await drive(
+      sim,
+      ga.addRecord({ type: CHAT, data: Buffer.from('to both'), expiresAt: later(sim, 60) }),
+    )
+    await sim.run(5_000)
+    assert.ok(seen.some((e) => e.recordId === id))
+    await drive(sim, gb.close())
+    assert.equal(second.status.hasConnections, true)
+    throwsPeerError(() => gb.status, 'PEER_E_INVALID_GROUP')
+    await drive(sim, second.close())
+    assert.equal(b.node.groups.list()[0]?.open, false)
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop()]))
+  })
+
+  test('membership survives a restart; delete erases it and lets the identity go', async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-restart')
+    const groupName = ga.peerName
+    await drive(sim, b.node.stop())
+    const node = await drive(
+      sim,
+      PeerNode.start({
+        dataDir: join(root, sim.name, 'b'),
+        clock: sim.clock,
+        random: sim.random.fork('peer/b2'),
+        network: sim.node('b'),
+      }),
+    )
+    assert.deepEqual(
+      node.groups.list().map((s) => s.groupPeerName),
+      [groupName],
+    )
+    const again = await drive(sim, node.groups.open(groupName))
+    assert.equal(again.status.synchronized, true)
+    assert.deepEqual(again.credential.roles, ['member'])
+    assert.ok(again.members().some((m) => m.identity === a.peerName))
+    void gb
+    await rejectsPeerError(drive(sim, node.groups.open('0123.nope')), 'PEER_E_NOT_FOUND')
+    await drive(sim, node.groups.delete(groupName))
+    assert.equal(again.isClosed, true)
+    assert.deepEqual(node.groups.list(), [])
+    await drive(sim, node.identities.delete(b.peerName))
+    await drive(sim, Promise.all([a.node.stop(), node.stop()]))
+  })
+})
