@@ -72,7 +72,7 @@ import {
   type Item,
   type ReconcileResult,
 } from './reconcile.ts'
-import type { GraphSecurityProvider } from './security.ts'
+import type { ConnectionVerdict, GraphSecurityProvider } from './security.ts'
 import type { GraphStatus } from './status.ts'
 import { guidFromBytes } from './records.ts'
 import { fromHex } from '../core/bytes.ts'
@@ -157,6 +157,9 @@ export class GraphNetwork {
   private readonly clock: Clock
   private readonly random: Random
   private readonly connections: ConnectionManager
+  private readonly security: GraphSecurityProvider | undefined
+  /** Peers the provider admitted to its own channels only. */
+  private readonly restricted = new WeakSet<RemotePeer>()
   /** Established neighbour and direct links by connection id. */
   private readonly links = new Map<string, Link>()
   private readonly pending = new Map<string, PendingConnect>()
@@ -191,13 +194,14 @@ export class GraphNetwork {
     this.probeProbability = options.probeProbability ?? PROBE_PROBABILITY
     this.clock = options.clock
     this.random = options.random
+    this.security = options.security
     this.connections = new ConnectionManager({
       credentials: new SessionCredentials(options.identity, options.random),
-      context: `graph:${options.host.graphId}`,
+      context: graphContext(options.host.graphId),
       streams: options.streams,
       clock: options.clock,
       random: options.random,
-      ...connectionSecurity(options.security),
+      ...connectionSecurity(options.security, (remote) => this.restricted.add(remote)),
     })
     this.connections.on('connected', (c) => this.onConnection(c))
   }
@@ -323,10 +327,20 @@ export class GraphNetwork {
   }
 
   private onChannel(connection: PeerConnection, channel: Channel): void {
+    const serve = this.security?.providerChannels?.[channel.name]
+    if (serve && !this.stopped) {
+      const { remote } = connection
+      serve(
+        channel,
+        { peerId: remote.peerName, publicKey: remote.publicKey, payload: remote.payload },
+        connection.mux.session.handshakeHash,
+      )
+      return
+    }
     const kind = (Object.keys(CHANNEL_NAMES) as LinkKind[]).find(
       (k) => CHANNEL_NAMES[k] === channel.name,
     )
-    if (!kind || this.stopped) {
+    if (!kind || this.stopped || this.restricted.has(connection.remote)) {
       channel.close('unknown channel')
       return
     }
@@ -999,7 +1013,15 @@ export class GraphNetwork {
 }
 
 /** The provider's part in every handshake: its payload, and its check of the other side. */
-function connectionSecurity(provider: GraphSecurityProvider | undefined): {
+/** The Noise prologue context of a graph's connections. */
+export function graphContext(graphId: string): string {
+  return `graph:${graphId}`
+}
+
+function connectionSecurity(
+  provider: GraphSecurityProvider | undefined,
+  restrict: (remote: RemotePeer) => void,
+): {
   payload?: () => Uint8Array | undefined
   authorize?: (remote: RemotePeer) => Promise<void>
 } {
@@ -1014,13 +1036,14 @@ function connectionSecurity(provider: GraphSecurityProvider | undefined): {
         payload: remote.payload,
       }
       let reason = 'the security provider refused it'
-      let ok = false
+      let verdict: ConnectionVerdict = false
       try {
-        ok = (await provider.authenticateConnection!(credentials)) === true
+        verdict = await provider.authenticateConnection!(credentials)
       } catch (err) {
         reason = (err as Error).message
       }
-      if (ok) return
+      if (verdict === 'restricted') restrict(remote)
+      if (verdict === true || verdict === 'restricted') return
       try {
         provider.authenticationFailed?.(credentials, reason)
       } catch (err) {

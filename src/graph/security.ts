@@ -4,6 +4,7 @@
  * local add, update and delete, and `validateRecord` on every record, local or received.
  * Callbacks must not call back into the graph and should return quickly.
  */
+import type { Channel } from '../transport/mux.ts'
 import type { GraphRecord } from './records.ts'
 
 export type RecordChange = 'added' | 'updated' | 'deleted'
@@ -21,6 +22,19 @@ export interface RemoteCredentials {
   payload: Uint8Array
 }
 
+/**
+ * authenticateConnection's answer: true admits the peer, false refuses it, 'restricted' admits
+ * it to the provider's own channels only (Grouping: a password joiner, not yet a member).
+ */
+export type ConnectionVerdict = boolean | 'restricted'
+
+/** Serves one of the provider's own channels, opened by the other side of a connection. */
+export type ProviderChannelHandler = (
+  channel: Channel,
+  remote: RemoteCredentials,
+  handshakeHash: Uint8Array,
+) => void
+
 export interface GraphSecurityProvider {
   /** Names the provider; a graph opens only with the provider it was created with. */
   readonly name: string
@@ -36,7 +50,12 @@ export interface GraphSecurityProvider {
    * Decides whether the other side may connect (both directions, before CONNECT): false or a
    * throw refuses it, and the connect fails with PEER_E_CONNECTION_NOT_AUTHENTICATED.
    */
-  authenticateConnection?(remote: RemoteCredentials): boolean | Promise<boolean>
+  authenticateConnection?(remote: RemoteCredentials): ConnectionVerdict | Promise<ConnectionVerdict>
+  /**
+   * Channels the provider serves itself, by name (never a graph channel's name). They are the
+   * only channels a 'restricted' peer may open.
+   */
+  readonly providerChannels?: Readonly<Record<string, ProviderChannelHandler>>
   /** Told when authentication refused a connection (Windows' pfnAuthFailed). */
   authenticationFailed?(remote: RemoteCredentials, reason: string): void
 }

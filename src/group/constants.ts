@@ -63,9 +63,6 @@ export const MAX_CLOUD_NAME_CHARS = 255
 export const SECURITY_PROPERTIES_VERSION = '1.1'
 export const GROUP_WIRE_VERSION = 1
 
-/** Record signatures: `[creatorSerial, modifierSerial, signature]` (MS-PPSEC record signing). */
-export const SECURITY_DATA_MAX_BYTES = 16 + 16 + 64 + 16
-
 /** Password policy (PEER_E_PASSWORD_DOES_NOT_MEET_POLICY): at least 8 characters. */
 export const MIN_PASSWORD_CHARS = 8
 export const MAX_PASSWORD_BYTES = 1024
@@ -81,3 +78,8 @@ export const GROUP_DOMAIN = {
   properties: 'peerinfra/v1/group-properties',
   passwordProof: 'peerinfra/v1/group-password',
 } as const
+
+/** A password join gives up after this long (windows-api.md: use a 30 s application timeout). */
+export const JOIN_TIMEOUT_MS = 30_000
+/** An authenticator answers at most this many wrong password proofs per minute (online guessing). */
+export const MAX_PASSWORD_FAILURES_PER_MINUTE = 10

@@ -106,13 +106,16 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
   readonly peerName: string
   /** The member's identity peer name. */
   readonly identity: string
+  /** Windows' PEER_S_ALREADY_A_MEMBER: a password join of a group this identity was in. */
+  readonly alreadyMember: boolean
   private readonly session: GroupSession
   private readonly forwarding: (() => void)[] = []
   private closed = false
 
   /** @internal GroupManager makes handles. */
-  constructor(session: GroupSession) {
+  constructor(session: GroupSession, options: { alreadyMember?: boolean } = {}) {
     super()
+    this.alreadyMember = options.alreadyMember === true
     this.session = session
     this.peerName = session.state.groupPeerName
     this.identity = session.state.identity
@@ -431,12 +434,18 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     })
   }
 
-  private invitationFor(chain: Certificate[], format = 'xml') {
+  private invitationFor(
+    chain: Certificate[],
+    format = 'xml',
+    password?: { role: string; notAfter?: number },
+  ) {
     const props = this.session.properties
     const made = createInvitation({
-      scheme: 'gmc',
+      scheme: password ? 'password' : 'gmc',
       issuer: this.session.ctx.identity.keyPair,
       chain,
+      ...(password ? { roles: [password.role] } : {}),
+      ...(password?.notAfter !== undefined ? { notAfter: password.notAfter } : {}),
       groupFriendlyName: props?.friendlyName ?? '',
       cloud: this.session.state.cloud,
       scope: 'global',
@@ -464,6 +473,35 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
       const invitee = this.inviteeOf(options.invitee)
       const chain = this.issue(invitee, options.roles ?? [ROLE_MEMBER], options.expiresAt)
       return Promise.resolve(this.invitationFor(chain, options.format))
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /**
+   * Windows' PeerGroupCreatePasswordInvitation: names the group, its root and this member
+   * (whose chain the joiner checks before proving the password), no invitee. Only on a group
+   * with password authentication, by a member that may issue its password role.
+   */
+  createPasswordInvitation(
+    options: { expiresAt?: Date; format?: 'xml' | 'token' } = {},
+  ): Promise<string> {
+    try {
+      this.checkReady()
+      const props = this.session.properties
+      if (!props?.authSchemes.includes('password')) {
+        throw new PeerError('PEER_E_INVALID_GROUP_PROPERTIES', 'this group does not take passwords')
+      }
+      if (!mayIssue(this.session.certificate, [props.passwordRole])) {
+        throw notAuthorized(`${this.identity} may not admit password joiners`)
+      }
+      const notAfter = options.expiresAt?.getTime()
+      return Promise.resolve(
+        this.invitationFor(this.session.state.chain, options.format, {
+          role: props.passwordRole,
+          ...(notAfter !== undefined ? { notAfter } : {}),
+        }),
+      )
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }

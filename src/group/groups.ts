@@ -11,10 +11,12 @@ import type { Random } from '../core/random.ts'
 import type { IdentitySummary } from '../identity/identity.ts'
 import type { Identity } from '../identity/identity.ts'
 import type { GraphManager } from '../graph/graphs.ts'
+import type { StreamTransport } from '../transport/types.ts'
 import { ROLE_ADMIN } from './constants.ts'
 import { createGroupRoot, issueMembership, verifyMembership } from './credentials.ts'
 import { PeerGroup } from './group.ts'
 import { parseInvitation } from './invitation.ts'
+import { passwordJoin } from './password-join.ts'
 import { passwordVerifier } from './password.ts'
 import { createGroupProperties, type GroupCreateOptions } from './properties.ts'
 import { GROUP_SYNC_PRECEDENCE, GroupSession } from './session.ts'
@@ -29,6 +31,17 @@ export interface GroupManagerContext {
   graphs: GraphManager
   /** An identity of this node by peer name or classifier; the default one when undefined. */
   identity: (nameOrClassifier: string | undefined) => Identity
+  /** The node's stream transport (password joins dial with it). */
+  streams: () => StreamTransport
+}
+
+export interface PasswordJoinOptions {
+  identity?: string
+  invitation: string
+  password: string
+  /** Members to join through; the invitation's addresses by default. */
+  addresses?: readonly { address: string; port: number }[]
+  signal?: AbortSignal
 }
 
 export interface GroupSummary {
@@ -99,7 +112,7 @@ export class GroupManager {
     const root = createGroupRoot(options.classifier, now, this.ctx.random)
     const props = createGroupProperties(options, root.peerName, identity.peerName)
     if (props.authSchemes.includes('password')) {
-      props.password = await passwordVerifier(options.password as string, this.ctx.random)
+      props.password = passwordVerifier(options.password as string, this.ctx.random)
     }
     const chain = issueMembership({
       issuer: root.key,
@@ -213,6 +226,67 @@ export class GroupManager {
     }
   }
 
+  /**
+   * Windows' PeerGroupPasswordJoin: reaches a member named by the password invitation (or
+   * `addresses`), checks that it is a member allowed to admit joiners, proves the password
+   * and receives a membership certificate with the group's password role. A member that
+   * joins again gets a handle with `alreadyMember` (Windows' PEER_S_ALREADY_A_MEMBER).
+   * PEER_E_NOT_AUTHORIZED for a wrong password, PEER_E_INVALID_TIME_PERIOD for an expired
+   * invitation, PEER_E_CONNECTION_FAILED when no member is reachable.
+   */
+  async passwordJoin(options: PasswordJoinOptions): Promise<PeerGroup> {
+    if (options === null || typeof options !== 'object' || typeof options.password !== 'string') {
+      throw new PeerError(
+        'E_INVALIDARG',
+        'groups.passwordJoin needs { invitation, password, identity? }',
+      )
+    }
+    const identity = this.ctx.identity(options.identity)
+    const info = parseInvitation(options.invitation)
+    if (info.scheme !== 'password') {
+      throw new PeerError('E_INVALIDARG', 'this is not a password invitation: use groups.join')
+    }
+    const now = this.ctx.clock.now()
+    if (now < info.validity.start.getTime() || now > info.validity.end.getTime()) {
+      throw new PeerError('PEER_E_INVALID_TIME_PERIOD', 'the invitation is not valid now')
+    }
+    const root = info.chain[0] as Certificate
+    verifyMembership(info.chain, { groupKey: root.subject, groupPeerName: info.groupPeerName, now })
+    const key = keyOf(identity.peerName, info.groupPeerName)
+    const existing = this.states.get(key)
+    if (existing) return this.openState(existing, identity, { alreadyMember: true })
+    const addresses = options.addresses ?? info.addresses
+    if (addresses.length === 0) {
+      throw new PeerError(
+        'PEER_E_CONNECTION_FAILED',
+        'the invitation names no member address: pass addresses',
+      )
+    }
+    const chain = await passwordJoin({
+      identity,
+      groupPeerName: info.groupPeerName,
+      root,
+      role: info.roleUuids[0] as string,
+      password: options.password,
+      addresses,
+      streams: this.ctx.streams(),
+      clock: this.ctx.clock,
+      random: this.ctx.random,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+    const state: GroupState = {
+      groupPeerName: info.groupPeerName,
+      identity: identity.peerName,
+      cloud: info.cloud,
+      root,
+      chain,
+      hints: addresses.map((a) => ({ address: a.address, port: a.port })),
+    }
+    await saveState(this.ctx.dir, state)
+    this.states.set(key, state)
+    return this.openState(state, identity)
+  }
+
   /** Windows' PeerGroupOpen: an offline handle on a group this identity belongs to. */
   async open(groupPeerName: string, options: { identity?: string } = {}): Promise<PeerGroup> {
     if (typeof groupPeerName !== 'string' || groupPeerName.length === 0) {
@@ -233,7 +307,11 @@ export class GroupManager {
   }
 
   /** A handle on the state's session, opening the session (and its graph) when none is open. */
-  private async openState(state: GroupState, identity: Identity): Promise<PeerGroup> {
+  private async openState(
+    state: GroupState,
+    identity: Identity,
+    options: { alreadyMember?: boolean } = {},
+  ): Promise<PeerGroup> {
     const key = keyOf(state.identity, state.groupPeerName)
     let session = this.sessions.get(key)
     if (!session || session.isClosed) {
@@ -250,7 +328,7 @@ export class GroupManager {
         throw err
       }
     }
-    return new PeerGroup(session)
+    return new PeerGroup(session, options)
   }
 
   private newSession(state: GroupState, identity: Identity): GroupSession {

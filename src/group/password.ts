@@ -4,7 +4,7 @@
  * there; here it is an scrypt key (RFC 7914) with a random salt, so a member who reads the
  * record still needs a dictionary attack at scrypt's cost to learn the password.
  */
-import { scrypt } from 'node:crypto'
+import { scryptSync } from 'node:crypto'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from './constants.ts'
@@ -16,6 +16,7 @@ const SCRYPT_R = 8
 const SCRYPT_P = 1
 const SALT_BYTES = 16
 const KEY_BYTES = 32
+const SCRYPT_MAX_MEMORY = 64 * 1024 * 1024
 
 /** PEER_E_PASSWORD_DOES_NOT_MEET_POLICY for a password under 8 characters (or not text). */
 export function checkPasswordPolicy(password: unknown): string {
@@ -34,24 +35,23 @@ export function checkPasswordPolicy(password: unknown): string {
   return password.normalize('NFC')
 }
 
-export function derivePasswordKey(password: string, salt: Uint8Array): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    scrypt(
-      password.normalize('NFC'),
-      salt,
-      KEY_BYTES,
-      { N: SCRYPT_N, r: SCRYPT_R, p: SCRYPT_P, maxmem: 64 * 1024 * 1024 },
-      (err, key) => (err ? reject(err) : resolve(new Uint8Array(key))),
-    )
+/**
+ * The scrypt key of a password. Synchronous on purpose: it runs once per group creation or
+ * join (about 0.1 s), and a thread-pool job would be invisible to the simulator's scheduler.
+ */
+export function derivePasswordKey(password: string, salt: Uint8Array): Uint8Array {
+  const key = scryptSync(password.normalize('NFC'), salt, KEY_BYTES, {
+    N: SCRYPT_N,
+    r: SCRYPT_R,
+    p: SCRYPT_P,
+    maxmem: SCRYPT_MAX_MEMORY,
   })
+  return new Uint8Array(key.buffer, key.byteOffset, key.byteLength)
 }
 
 /** A new verifier for a group password (checked against the policy first). */
-export async function passwordVerifier(
-  password: string,
-  random: Random,
-): Promise<GroupPasswordVerifier> {
+export function passwordVerifier(password: string, random: Random): GroupPasswordVerifier {
   const checked = checkPasswordPolicy(password)
   const salt = random.bytes(SALT_BYTES)
-  return { salt, key: await derivePasswordKey(checked, salt) }
+  return { salt, key: derivePasswordKey(checked, salt) }
 }

@@ -1,36 +1,93 @@
 /**
- * Record signing (MS-PPSEC "Record signing", on Ed25519): a group record's security data is
- * CBOR `[creatorSerial, modifierSerial, signature]`, the serials of the creator's and the
- * modifier's membership certificates and the modifier's signature over
- * `"peerinfra/v1/group-record" || 0x00 || CBOR [record, creatorSerial, modifierSerial]`,
- * where `record` is the record's canonical encoding (record-codec.ts) with empty security
- * data. Records are canonical on the wire (decodeRecord refuses any other encoding), so
- * every node rebuilds the same bytes. The security-properties record is signed the same way
- * with the group key, both serials being the group root's.
+ * Record signing (MS-PPSEC "Record signing", on Ed25519). A group record's security data is
+ * 96 bytes, as MS-PPSEC lays it out: the creator's membership certificate serial (16), the
+ * modifier's (16), then the modifier's signature (64, RSA's 128 in MS-PPSEC). The signature
+ * covers `"peerinfra/v1/group-record" 0x00` and MS-PPSEC's big-endian canonical form of the
+ * record: 0x60, type (16), id (16), version (u32), flags (u32), created, expires, modified
+ * (i64 ms each), creator and modifier (u16 length + UTF-8), the attributes (u16 count; each
+ * u16 length + UTF-8 name, u8 type 0 string / 1 int / 2 date, then u32 length + UTF-8, i32,
+ * or i64 ms), the data (u32 length + bytes) and the two serials. A fixed layout rather than
+ * CBOR: every node rebuilds it for every record it validates, and it costs a few microseconds
+ * (docs/PROTOCOL.md section 13). The security-properties record is signed the same way with
+ * the group key, both serials being the group root's.
  */
 import { PeerError } from '../core/errors.ts'
 import { SERIAL_BYTES, SIGNATURE_BYTES } from '../identity/constants.ts'
 import type { KeyPair, PublicKey } from '../identity/keys.ts'
-import { encodeRecord } from '../graph/record-codec.ts'
 import type { GraphRecord } from '../graph/records.ts'
-import { decodeMessage, encodeCbor, s } from '../wire/index.ts'
-import { GROUP_DOMAIN, SECURITY_DATA_MAX_BYTES } from './constants.ts'
+import { GROUP_DOMAIN } from './constants.ts'
 
-const securityDataSchema = s.tuple([
-  s.bytes({ length: SERIAL_BYTES, max: SERIAL_BYTES }),
-  s.bytes({ length: SERIAL_BYTES, max: SERIAL_BYTES }),
-  s.bytes({ length: SIGNATURE_BYTES, max: SIGNATURE_BYTES }),
-])
+/** MS-PPSEC: the canonical form starts with this byte. */
+const FORM_TAG = 0x60
+export const SECURITY_DATA_BYTES = SERIAL_BYTES * 2 + SIGNATURE_BYTES
+const VALUE_TYPE_CODES = { string: 0, int: 1, date: 2 } as const
+const TWO_32 = 2 ** 32
+
+function guidBytes(guid: string, into: Buffer, at: number): number {
+  into.write(guid.replace(/-/g, ''), at, 16, 'hex')
+  return at + 16
+}
+
+function writeI64(into: Buffer, at: number, v: number): number {
+  const high = Math.floor(v / TWO_32)
+  into.writeInt32BE(high, at)
+  into.writeUInt32BE(v - high * TWO_32, at + 4)
+  return at + 8
+}
+
+/** The bytes a record's signature covers (without the domain prefix). */
+export function signedBytes(
+  r: GraphRecord,
+  creatorSerial: Uint8Array,
+  modifierSerial: Uint8Array,
+): Uint8Array {
+  const creatorLength = Buffer.byteLength(r.creator, 'utf8')
+  const modifierLength = Buffer.byteLength(r.modifiedBy, 'utf8')
+  let size = 1 + 16 + 16 + 4 + 4 + 8 * 3 + 2 + creatorLength + 2 + modifierLength + 2
+  for (const a of r.attributes) {
+    size += 2 + Buffer.byteLength(a.name, 'utf8') + 1
+    size += a.type === 'string' ? 4 + Buffer.byteLength(a.value, 'utf8') : a.type === 'int' ? 4 : 8
+  }
+  size += 4 + r.data.length + SERIAL_BYTES * 2
+  const b = Buffer.allocUnsafe(size)
+  let at = b.writeUInt8(FORM_TAG, 0)
+  at = guidBytes(r.type, b, at)
+  at = guidBytes(r.id, b, at)
+  at = b.writeUInt32BE(r.version, at)
+  at = b.writeUInt32BE(r.flags, at)
+  at = writeI64(b, at, r.createdAt)
+  at = writeI64(b, at, r.expiresAt)
+  at = writeI64(b, at, r.modifiedAt)
+  at = b.writeUInt16BE(creatorLength, at)
+  at += b.write(r.creator, at, 'utf8')
+  at = b.writeUInt16BE(modifierLength, at)
+  at += b.write(r.modifiedBy, at, 'utf8')
+  at = b.writeUInt16BE(r.attributes.length, at)
+  for (const a of r.attributes) {
+    at = b.writeUInt16BE(Buffer.byteLength(a.name, 'utf8'), at)
+    at += b.write(a.name, at, 'utf8')
+    at = b.writeUInt8(VALUE_TYPE_CODES[a.type], at)
+    if (a.type === 'string') {
+      at = b.writeUInt32BE(Buffer.byteLength(a.value, 'utf8'), at)
+      at += b.write(a.value, at, 'utf8')
+    } else if (a.type === 'int') {
+      at = b.writeInt32BE(a.value, at)
+    } else {
+      at = writeI64(b, at, a.value)
+    }
+  }
+  at = b.writeUInt32BE(r.data.length, at)
+  b.set(r.data, at)
+  at += r.data.length
+  b.set(creatorSerial, at)
+  b.set(modifierSerial, at + SERIAL_BYTES)
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
 
 export interface RecordSignature {
   creatorSerial: Uint8Array
   modifierSerial: Uint8Array
   signature: Uint8Array
-}
-
-function signedBytes(r: GraphRecord, creatorSerial: Uint8Array, modifierSerial: Uint8Array) {
-  const unsigned = encodeRecord({ ...r, securityData: new Uint8Array(0) })
-  return encodeCbor([unsigned, creatorSerial, modifierSerial])
 }
 
 /** The security data for `r`, signed by `modifier` (the key of `modifierSerial`). */
@@ -44,20 +101,24 @@ export function signRecord(
     GROUP_DOMAIN.record,
     signedBytes(r, creatorSerial, modifierSerial),
   )
-  return encodeCbor([creatorSerial, modifierSerial, signature])
+  const out = new Uint8Array(SECURITY_DATA_BYTES)
+  out.set(creatorSerial, 0)
+  out.set(modifierSerial, SERIAL_BYTES)
+  out.set(signature, SERIAL_BYTES * 2)
+  return out
 }
 
 /** Parses a record's security data; PEER_E_INVALID_RECORD when it is not a group signature. */
 export function readRecordSignature(r: GraphRecord): RecordSignature {
-  if (r.securityData.length === 0 || r.securityData.length > SECURITY_DATA_MAX_BYTES) {
+  const d = r.securityData
+  if (d.length !== SECURITY_DATA_BYTES) {
     throw new PeerError('PEER_E_INVALID_RECORD', 'the record carries no group signature')
   }
-  const [creatorSerial, modifierSerial, signature] = decodeMessage(
-    r.securityData,
-    securityDataSchema,
-    { what: 'record security data', code: 'PEER_E_INVALID_RECORD' },
-  )
-  return { creatorSerial, modifierSerial, signature }
+  return {
+    creatorSerial: d.subarray(0, SERIAL_BYTES),
+    modifierSerial: d.subarray(SERIAL_BYTES, SERIAL_BYTES * 2),
+    signature: d.subarray(SERIAL_BYTES * 2),
+  }
 }
 
 /** True when `key` signed `r` with the serials it names. */

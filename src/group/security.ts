@@ -27,7 +27,9 @@ import {
 } from '../graph/constants.ts'
 import { isDeleted, type GraphRecord } from '../graph/records.ts'
 import type {
+  ConnectionVerdict,
   GraphSecurityProvider,
+  ProviderChannelHandler,
   RecordChange,
   RemoteCredentials,
   Validation,
@@ -39,6 +41,8 @@ import {
 } from './constants.ts'
 import { decodeChain, encodeChain, isAdmin, serialOf, verifyMembership } from './credentials.ts'
 import { MemberDirectory } from './directory.ts'
+import { isJoinRequest, JOIN_CHANNEL } from './messages.ts'
+import type { PasswordAuthenticator } from './password-join.ts'
 import { propertiesFromRecord } from './properties.ts'
 import { readRecordSignature, signRecord, verifyRecordSignature } from './record-signing.ts'
 import { decodeRevocation } from './revocation.ts'
@@ -69,10 +73,13 @@ export interface GroupSecurityContext {
   /** Told when a revocation became known. */
   onRevoked?: (peerName: string) => void
   onAuthenticationFailed?: (remote: RemoteCredentials, reason: string) => void
+  /** Serves password joiners (password-join.ts). */
+  passwordJoins?: PasswordAuthenticator
 }
 
 export class GroupSecurity implements GraphSecurityProvider {
   readonly name = GROUP_PROVIDER_NAME
+  readonly providerChannels: Readonly<Record<string, ProviderChannelHandler>>
   readonly directory = new MemberDirectory()
   private readonly ctx: GroupSecurityContext
   private readonly groupKey: PublicKey
@@ -81,6 +88,10 @@ export class GroupSecurity implements GraphSecurityProvider {
     this.ctx = ctx
     this.groupKey = ctx.root.subject
     this.directory.learn(ctx.chain())
+    const joins = ctx.passwordJoins
+    this.providerChannels = joins
+      ? { [JOIN_CHANNEL]: (channel, remote, hh) => joins.serve(channel, remote, hh) }
+      : {}
   }
 
   /** The local member's certificate. */
@@ -239,7 +250,13 @@ export class GroupSecurity implements GraphSecurityProvider {
    * The other side's chain must verify for this group, name the key and peer name the Noise
    * handshake proved, and not be revoked. Throws the reason (a PeerError) to refuse.
    */
-  authenticateConnection(remote: RemoteCredentials): boolean {
+  authenticateConnection(remote: RemoteCredentials): ConnectionVerdict {
+    if (isJoinRequest(remote.payload)) {
+      // MS-PPSEC password authentication: admitted to the join channel only.
+      const why = this.ctx.passwordJoins ? this.ctx.passwordJoins.refusal() : 'no password joins'
+      if (why) throw new PeerError('PEER_E_CONNECTION_NOT_AUTHENTICATED', why)
+      return 'restricted'
+    }
     if (remote.payload.length === 0) {
       throw new PeerError('PEER_E_CONNECTION_NOT_AUTHENTICATED', 'the peer showed no membership')
     }

@@ -24,6 +24,7 @@ import {
   securityPropertiesRecordId,
   type GroupProperties,
 } from './properties.ts'
+import { PasswordAuthenticator } from './password-join.ts'
 import { GroupSecurity } from './security.ts'
 import type { GroupState } from './state.ts'
 
@@ -76,6 +77,15 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       onRevoked: (peerName) => this.onRevoked(peerName),
       onAuthenticationFailed: (remote, reason) =>
         this.emit('authentication-failed', { identity: remote.peerId, reason }),
+      passwordJoins: new PasswordAuthenticator({
+        groupPeerName: state.groupPeerName,
+        clock: ctx.clock,
+        random: ctx.random,
+        key: ctx.identity.keyPair,
+        chain: () => this.state.chain,
+        properties: () => this.props_,
+        now: () => this.now(),
+      }),
     })
   }
 

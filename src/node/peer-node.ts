@@ -78,6 +78,7 @@ export class PeerNode {
       random,
       graphs: this.graphManager,
       identity: (name) => (name === undefined ? this.identity : this.identities.find(name)),
+      streams: () => this.transport().streams,
     })
     identities.setGroupsProvider((peerName) => this.groupManager.groupsOf(peerName))
   }

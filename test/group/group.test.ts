@@ -12,6 +12,18 @@ import { MEMBERSHIP_RECORD_TYPE } from '../../src/group/constants.ts'
 import type { GroupEvents } from '../../src/group/events.ts'
 import type { PeerGroup } from '../../src/group/group.ts'
 import { parseInvitation } from '../../src/group/invitation.ts'
+import {
+  decodeJoinMessage,
+  encodeJoinMessage,
+  JOIN_CHANNEL,
+  JOIN_REQUEST,
+  type JoinMessage,
+} from '../../src/group/messages.ts'
+import { passwordProof } from '../../src/group/password-join.ts'
+import { derivePasswordKey } from '../../src/group/password.ts'
+import { graphContext } from '../../src/graph/network.ts'
+import { ConnectionManager } from '../../src/transport/connections.ts'
+import { SessionCredentials } from '../../src/transport/secure-session.ts'
 import { PeerNode } from '../../src/node/peer-node.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
 import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
@@ -352,5 +364,102 @@ describe('handles, restart and delete', () => {
     assert.deepEqual(node.groups.list(), [])
     await drive(sim, node.identities.delete(b.peerName))
     await drive(sim, Promise.all([a.node.stop(), node.stop()]))
+  })
+})
+
+describe('password groups', () => {
+  const PASSWORD = 'correct horse battery'
+
+  async function passwordGroup(seed: string) {
+    const sim = createSim(seed, seed)
+    const a = await peer(sim, 'a')
+    const ga = await drive(
+      sim,
+      a.node.groups.create({ classifier: 'club', password: PASSWORD, passwordRole: 'member' }),
+    )
+    await drive(sim, ga.connect())
+    const invitation = await drive(sim, ga.createPasswordInvitation())
+    return { sim, a, ga, invitation }
+  }
+
+  test('the right password makes a member; a wrong one is refused; joining again is idempotent', async () => {
+    const { sim, a, ga, invitation } = await passwordGroup('group-password')
+    assert.deepEqual(ga.properties.authSchemes, ['gmc', 'password'])
+    assert.equal('password' in ga.properties, false, 'the verifier is not shown')
+    const info = parseInvitation(invitation)
+    assert.equal(info.scheme, 'password')
+    assert.equal(info.subject, undefined)
+
+    const b = await peer(sim, 'b')
+    const gb = await drive(sim, b.node.groups.passwordJoin({ invitation, password: PASSWORD }))
+    assert.equal(gb.alreadyMember, false)
+    assert.deepEqual(gb.credential.roles, ['member'])
+    assert.equal(gb.credential.issuerPeerName, a.peerName)
+    await drive(sim, gb.connect())
+    await sim.run(5_000)
+    assert.equal(gb.status.synchronized, true)
+    assert.ok(ga.members().some((m) => m.identity === b.peerName))
+
+    const again = await drive(sim, b.node.groups.passwordJoin({ invitation, password: PASSWORD }))
+    assert.equal(again.alreadyMember, true)
+    await drive(sim, again.close())
+
+    const c = await peer(sim, 'c')
+    await rejectsPeerError(
+      drive(sim, c.node.groups.passwordJoin({ invitation, password: 'wrong password' })),
+      'PEER_E_NOT_AUTHORIZED',
+    )
+    assert.deepEqual(c.node.groups.list(), [])
+    // A member may not admit password joiners with the member role (members issue nothing).
+    await rejectsPeerError(drive(sim, gb.createPasswordInvitation()), 'PEER_E_NOT_AUTHORIZED')
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+
+  test('a proof made for another handshake is refused', async () => {
+    const { sim, a, ga, invitation } = await passwordGroup('group-password-replay')
+    const o = await peer(sim, 'o')
+    const identity = o.node.identities.get(o.peerName)
+    const info = parseInvitation(invitation)
+    const manager = new ConnectionManager({
+      credentials: new SessionCredentials(identity, sim.random.fork('replay')),
+      context: graphContext(ga.peerName),
+      streams: sim.node('o').streams,
+      clock: sim.clock,
+      random: sim.random.fork('replay/cm'),
+      payload: () => JOIN_REQUEST,
+    })
+    const { port } = ga.localNode.addresses[0]!
+    const connection = await drive(sim, manager.connect({ address: 'a', port }))
+    const channel = connection.mux.open(JOIN_CHANNEL)
+    const replies: JoinMessage[] = []
+    channel.on('message', (m) => replies.push(decodeJoinMessage(m)))
+    await drive(sim, channel.send(encodeJoinMessage({ t: 'hello', v: 1 })))
+    await sim.run(1_000)
+    const salt = replies[0]
+    assert.equal(salt?.t, 'salt')
+    const key = derivePasswordKey(PASSWORD, (salt as { salt: Uint8Array }).salt)
+    // The right password, but proven for a handshake this connection is not.
+    const otherHandshake = new Uint8Array(32).fill(7)
+    await drive(
+      sim,
+      channel.send(
+        encodeJoinMessage({ t: 'proof', proof: passwordProof(key, otherHandshake, o.peerName) }),
+      ),
+    )
+    await sim.run(1_000)
+    assert.deepEqual(replies[1], {
+      t: 'refused',
+      code: 'PEER_E_NOT_AUTHORIZED',
+      reason: 'the password is wrong',
+    })
+    // A graph channel on this restricted connection is refused too.
+    const graphChannel = connection.mux.open('graph')
+    let closed = false
+    graphChannel.on('close', () => (closed = true))
+    await sim.run(1_000)
+    assert.equal(closed, true)
+    assert.equal(info.groupPeerName, ga.peerName)
+    await drive(sim, manager.stop())
+    await drive(sim, Promise.all([a.node.stop(), o.node.stop()]))
   })
 })
