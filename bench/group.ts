@@ -38,13 +38,12 @@ import { newRecordId, type GraphRecord } from '../src/graph/records.ts'
 import { GROUP_DOMAIN, ROLE_ADMIN, ROLE_MEMBER } from '../src/group/constants.ts'
 import { createGroupRoot, issueMembership } from '../src/group/credentials.ts'
 import type { PeerGroup } from '../src/group/group.ts'
-import { readRecordSignature } from '../src/group/record-signing.ts'
+import { readRecordSignature, signedBytes as recordSignedBytes } from '../src/group/record-signing.ts'
 import { GroupSecurity } from '../src/group/security.ts'
 import type { Certificate } from '../src/identity/certificate.ts'
 import { KeyPair, type PublicKey } from '../src/identity/keys.ts'
 import { PeerName } from '../src/identity/peer-name.ts'
 import { PeerNode } from '../src/node/peer-node.ts'
-import { encodeCbor } from '../src/wire/index.ts'
 
 const { values } = parseArgs({
   options: {
@@ -182,9 +181,8 @@ function signedRecords(n: number): Signed {
     }
     r.securityData = writer.secureRecord(r, 'added')
     const sig = readRecordSignature(r)
-    // As record-signing.ts builds them: CBOR [record without security data, serials].
-    const unsigned = encodeRecord({ ...r, securityData: new Uint8Array(0) })
-    signedBytes.push(encodeCbor([unsigned, sig.creatorSerial, sig.modifierSerial]))
+    // The bytes record-signing.ts signs: MS-PPSEC's canonical form with the two serials.
+    signedBytes.push(recordSignedBytes(r, sig.creatorSerial, sig.modifierSerial))
     signatures.push(sig.signature)
     records.push(r)
   }

@@ -21,6 +21,20 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>
 }
 
+/**
+ * `clock` read in whole milliseconds, as Date.now() gives them: what a PeerNode hands its
+ * components, whose records, certificates and stores keep integer times while the
+ * simulator's clock may stand at fractions (links with fractional latencies).
+ */
+export function wholeMilliseconds(clock: Clock): Clock {
+  return {
+    now: () => Math.floor(clock.now()),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    setInterval: (fn, ms) => clock.setInterval(fn, ms),
+    sleep: (ms, signal) => clock.sleep(ms, signal),
+  }
+}
+
 function checkDelay(ms: number): number {
   if (!Number.isFinite(ms) || ms < 0) {
     throw new PeerError('E_INVALIDARG', `a timer delay must be a finite number >= 0, got ${ms}`)

@@ -39,6 +39,7 @@ import {
   serialOf,
 } from './credentials.ts'
 import { GROUP_EVENT_TYPES, type GroupEvents } from './events.ts'
+import { exportConfig } from './config.ts'
 import { createInvitation } from './invitation.ts'
 import {
   changeGroupProperties,
@@ -582,6 +583,18 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
       })
     }
     return certs.length
+  }
+
+  /**
+   * Windows' PeerGroupExportConfig: `<PEERGROUPCONFIG>` with this member's credentials (and
+   * the group key, for the owner) sealed under `password`, for importConfig on another node.
+   */
+  exportConfig(password: string, options: { logN?: number } = {}): Promise<string> {
+    this.checkOpen()
+    return exportConfig(this.session.state, password, {
+      random: this.session.ctx.random,
+      ...(options.logN !== undefined ? { logN: options.logN } : {}),
+    })
   }
 
   // ---- events and lifecycle ---------------------------------------------------------------

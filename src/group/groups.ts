@@ -15,6 +15,7 @@ import type { StreamTransport } from '../transport/types.ts'
 import { ROLE_ADMIN } from './constants.ts'
 import { createGroupRoot, issueMembership, verifyMembership } from './credentials.ts'
 import { PeerGroup } from './group.ts'
+import { importConfig } from './config.ts'
 import { parseInvitation } from './invitation.ts'
 import { passwordJoin } from './password-join.ts'
 import { passwordVerifier } from './password.ts'
@@ -285,6 +286,36 @@ export class GroupManager {
     await saveState(this.ctx.dir, state)
     this.states.set(key, state)
     return this.openState(state, identity)
+  }
+
+  /**
+   * Windows' PeerGroupImportConfig: takes a group to this node from another one's
+   * exportConfig. The identity must already be here (PEER_E_IDENTITY_NOT_FOUND, import it
+   * first); a group this identity already has is PEER_E_ALREADY_EXISTS unless `overwrite`.
+   * Open the group afterwards; it syncs its records from the members.
+   */
+  async importConfig(
+    xml: string,
+    password: string,
+    options: { overwrite?: boolean } = {},
+  ): Promise<{ identity: string; groupPeerName: string }> {
+    const state = await importConfig(xml, password, {
+      now: this.ctx.clock.now(),
+      identityKey: (peerName) => this.ctx.identity(peerName).publicKey,
+    })
+    const key = keyOf(state.identity, state.groupPeerName)
+    if (this.states.has(key) && options.overwrite !== true) {
+      throw new PeerError(
+        'PEER_E_ALREADY_EXISTS',
+        `${state.identity} already has group ${state.groupPeerName} here: pass overwrite`,
+      )
+    }
+    if (this.sessions.has(key)) {
+      throw new PeerError('PEER_E_GROUP_IN_USE', 'the group is open here: close it first')
+    }
+    await saveState(this.ctx.dir, state)
+    this.states.set(key, state)
+    return { identity: state.identity, groupPeerName: state.groupPeerName }
   }
 
   /** Windows' PeerGroupOpen: an offline handle on a group this identity belongs to. */

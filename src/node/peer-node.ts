@@ -4,7 +4,7 @@
  * one process, each with its own data directory.
  */
 import { join } from 'node:path'
-import { systemClock, type Clock } from '../core/clock.ts'
+import { systemClock, wholeMilliseconds, type Clock } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
 import { systemRandom, type Random } from '../core/random.ts'
 import { IdentityStore } from '../identity/store.ts'
@@ -85,7 +85,7 @@ export class PeerNode {
 
   static async start(options: PeerNodeOptions = {}): Promise<PeerNode> {
     const dataDir = resolveDataDir(options.dataDir)
-    const clock = options.clock ?? systemClock
+    const clock = options.clock ? wholeMilliseconds(options.clock) : systemClock
     const random = options.random ?? systemRandom
     if (random.deterministic) {
       log.warn(

@@ -463,3 +463,47 @@ describe('password groups', () => {
     await drive(sim, Promise.all([a.node.stop(), o.node.stop()]))
   })
 })
+
+describe('config export and import', () => {
+  test('a member takes its group to another node; wrong passwords and edits are refused', async () => {
+    const home1 = join(root, 'config-1')
+    const home2 = join(root, 'config-2')
+    const one = await PeerNode.start({ dataDir: home1 })
+    const two = await PeerNode.start({ dataDir: home2 })
+    try {
+      const alice = await one.identities.create({ classifier: 'alice' })
+      const group = await one.groups.create({ classifier: 'team', friendlyName: 'Team' })
+      const config = await group.exportConfig('config password', { logN: 10 })
+      assert.match(config, /^<PEERGROUPCONFIG VERSION="1.0"><IDENTITYPEERNAME>/)
+      assert.ok(config.includes(`<GROUPPEERNAME>${group.peerName}</GROUPPEERNAME>`))
+
+      await rejectsPeerError(
+        two.groups.importConfig(config, 'config password'),
+        'PEER_E_IDENTITY_NOT_FOUND',
+      )
+      const exported = await one.identities.export(alice.peerName, 'identity password')
+      await two.identities.import(exported, 'identity password')
+      await rejectsPeerError(
+        two.groups.importConfig(config, 'wrong password'),
+        'PEER_E_DECRYPTION_FAILED',
+      )
+      const renamed = config.replace(/<CLOUDNAME>[^<]*</, '<CLOUDNAME>Other_<')
+      await rejectsPeerError(two.groups.importConfig(renamed, 'config password'), 'E_INVALIDARG')
+
+      const imported = await two.groups.importConfig(config, 'config password')
+      assert.deepEqual(imported, { identity: alice.peerName, groupPeerName: group.peerName })
+      assert.equal(two.groups.list()[0]?.owner, true, "the owner's group key travels too")
+      await rejectsPeerError(
+        two.groups.importConfig(config, 'config password'),
+        'PEER_E_ALREADY_EXISTS',
+      )
+      await two.groups.importConfig(config, 'config password', { overwrite: true })
+      const opened = await two.groups.open(group.peerName)
+      assert.equal(opened.credential.roles[0], 'admin')
+      assert.equal(opened.status.synchronized, false, 'its records come from the members')
+    } finally {
+      await one.stop()
+      await two.stop()
+    }
+  })
+})
