@@ -38,7 +38,10 @@ import { newRecordId, type GraphRecord } from '../src/graph/records.ts'
 import { GROUP_DOMAIN, ROLE_ADMIN, ROLE_MEMBER } from '../src/group/constants.ts'
 import { createGroupRoot, issueMembership } from '../src/group/credentials.ts'
 import type { PeerGroup } from '../src/group/group.ts'
-import { readRecordSignature, signedBytes as recordSignedBytes } from '../src/group/record-signing.ts'
+import {
+  readRecordSignature,
+  signedBytes as recordSignedBytes,
+} from '../src/group/record-signing.ts'
 import { GroupSecurity } from '../src/group/security.ts'
 import type { Certificate } from '../src/identity/certificate.ts'
 import { KeyPair, type PublicKey } from '../src/identity/keys.ts'
@@ -182,7 +185,7 @@ function signedRecords(n: number): Signed {
     r.securityData = writer.secureRecord(r, 'added')
     const sig = readRecordSignature(r)
     // The bytes record-signing.ts signs: MS-PPSEC's canonical form with the two serials.
-    signedBytes.push(recordSignedBytes(r, sig.creatorSerial, sig.modifierSerial))
+    signedBytes.push(recordSignedBytes(root.peerName, r, sig.creatorSerial, sig.modifierSerial))
     signatures.push(sig.signature)
     records.push(r)
   }

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander'
 import pkg from '../../package.json' with { type: 'json' }
 import { setLogPatterns } from '../core/log.ts'
 import { graphCommand } from './graph.ts'
+import { groupCommand } from './group.ts'
 import { identityCommand } from './identity.ts'
 import { reportError } from './output.ts'
 import { pnrpCommand } from './pnrp.ts'
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(identityCommand())
   program.addCommand(pnrpCommand())
   program.addCommand(graphCommand())
+  program.addCommand(groupCommand())
   return program
 }
 

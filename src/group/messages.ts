@@ -10,8 +10,9 @@
  *   (the joiner checks that chain against the invitation's group root)
  *   { t: 'hello', v: 1 }              ->
  *                                     <-       { t: 'salt', salt }
- *   { t: 'proof', proof }             ->       proof = HMAC-SHA256(scrypt(password, salt),
- *                                                "peerinfra/v1/group-password" 0x00 h joiner)
+ *   { t: 'proof', proof }             ->       proof = Ed25519 signature by the key pair
+ *                                                scrypt(password, salt) seeds, over
+ *                                                "peerinfra/v1/group-password" 0x00 h joiner
  *                                     <-       { t: 'chain', chain } | { t: 'refused', code, reason }
  */
 import { PeerError } from '../core/errors.ts'
@@ -23,7 +24,7 @@ export const JOIN_CHANNEL = 'group/join'
 export const JOIN_REQUEST_KIND = 'password-join'
 /** What a password joiner sends in the handshake where members send their chain. */
 export const JOIN_REQUEST = encodeCbor({ v: GROUP_WIRE_VERSION, join: JOIN_REQUEST_KIND })
-export const PROOF_BYTES = 32
+export const PROOF_BYTES = 64
 const MAX_JOIN_MESSAGE_BYTES = MAX_CHAIN_BYTES + 256
 
 const joinRequestSchema = s.struct({

@@ -3,22 +3,21 @@
  *
  * The joiner first checks the authenticator's membership chain against the group root its
  * invitation carries (so it never shows a proof to a non-member), then proves the password
- * with an HMAC keyed by the scrypt-derived key and bound to this connection's Noise handshake
- * hash and to its own peer name: a proof seen (by a member) cannot be replayed in another
- * handshake, and the password never travels. The authenticator, an admin or inviting member
+ * by signing this connection's Noise handshake hash and its own peer name with the key pair
+ * the password and the group's salt make (password.ts): a proof seen by a member cannot be
+ * replayed in another handshake, and neither the password nor its private key travels. The authenticator, an admin or inviting member
  * holding the verifier from the security-properties record, issues a membership certificate
  * with the group's password role and returns the chain (MS-PPSEC YourGMC).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../core/clock.ts'
 import { abortError } from '../core/abort.ts'
-import { utf8 } from '../core/bytes.ts'
+import { concatBytes, utf8 } from '../core/bytes.ts'
 import { PeerError, toPeerError } from '../core/errors.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import type { Certificate } from '../identity/certificate.ts'
 import type { Identity } from '../identity/identity.ts'
-import type { KeyPair } from '../identity/keys.ts'
+import { PublicKey, type KeyPair } from '../identity/keys.ts'
 import { graphContext } from '../graph/network.ts'
 import type { RemoteCredentials } from '../graph/security.ts'
 import { ConnectionManager } from '../transport/connections.ts'
@@ -45,24 +44,35 @@ import {
   JOIN_REQUEST,
   type JoinMessage,
 } from './messages.ts'
-import { derivePasswordKey } from './password.ts'
+import { passwordKeyPair } from './password.ts'
 import type { GroupProperties } from './properties.ts'
 
 const log = createLogger('group')
 const MINUTE_MS = 60_000
 
+function proofMessage(handshakeHash: Uint8Array, joiner: string): Uint8Array {
+  return concatBytes(handshakeHash, utf8(joiner))
+}
+
 /** The password proof for one handshake and one joiner. */
-export function passwordProof(
-  key: Uint8Array,
+export function passwordProof(password: KeyPair, handshakeHash: Uint8Array, joiner: string) {
+  return password.sign(GROUP_DOMAIN.passwordProof, proofMessage(handshakeHash, joiner))
+}
+
+/** True when `proof` is the password's for this handshake and joiner. */
+export function checkPasswordProof(
+  passwordKey: Uint8Array,
+  proof: Uint8Array,
   handshakeHash: Uint8Array,
   joiner: string,
-): Uint8Array {
-  const mac = createHmac('sha256', key)
-  mac.update(utf8(GROUP_DOMAIN.passwordProof))
-  mac.update(new Uint8Array([0]))
-  mac.update(handshakeHash)
-  mac.update(utf8(joiner))
-  return new Uint8Array(mac.digest())
+): boolean {
+  let key: PublicKey
+  try {
+    key = PublicKey.fromBytes(passwordKey)
+  } catch {
+    return false
+  }
+  return key.verify(GROUP_DOMAIN.passwordProof, proofMessage(handshakeHash, joiner), proof)
 }
 
 /** The next message on `channel`, or PEER_E_TIMEOUT / the close reason. */
@@ -171,8 +181,7 @@ export class PasswordAuthenticator {
     if (this.failures.length >= MAX_PASSWORD_FAILURES_PER_MINUTE) {
       return refuse('PEER_E_TOO_MUCH_LOAD', 'too many wrong passwords: try again in a minute')
     }
-    const expected = passwordProof(props.password.key, hh, remote.peerId)
-    if (!timingSafeEqual(expected, proof.proof)) {
+    if (!checkPasswordProof(props.password.key, proof.proof, hh, remote.peerId)) {
       this.failures.push(now)
       return refuse('PEER_E_NOT_AUTHORIZED', 'the password is wrong')
     }
@@ -280,7 +289,7 @@ async function exchange(p: PasswordJoinParams, channel: Channel, hh: Uint8Array)
   const salt = await nextMessage(channel, p.clock, p.signal)
   if (salt.t === 'refused') throw new PeerError(refusalCode(salt.code), salt.reason)
   if (salt.t !== 'salt') throw new PeerError('PEER_E_MALFORMED_MESSAGE', 'expected the salt')
-  const key = derivePasswordKey(p.password, salt.salt)
+  const key = passwordKeyPair(p.password, salt.salt)
   await channel.send(
     encodeJoinMessage({ t: 'proof', proof: passwordProof(key, hh, p.identity.peerName) }),
   )

@@ -42,7 +42,7 @@ const MAX_PRESENCE_LIFETIME_S = 86_400
 export interface GroupPasswordVerifier {
   /** scrypt salt. */
   salt: Uint8Array
-  /** The scrypt-derived key members check password proofs with. */
+  /** The public key of the password's key pair (password.ts), which checks password proofs. */
   key: Uint8Array
 }
 

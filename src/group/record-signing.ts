@@ -3,7 +3,8 @@
  * 96 bytes, as MS-PPSEC lays it out: the creator's membership certificate serial (16), the
  * modifier's (16), then the modifier's signature (64, RSA's 128 in MS-PPSEC). The signature
  * covers `"peerinfra/v1/group-record" 0x00` and MS-PPSEC's big-endian canonical form of the
- * record: 0x60, type (16), id (16), version (u32), flags (u32), created, expires, modified
+ * record: 0x60, the group peer name (u16 length + UTF-8; ours, so that a record cannot be
+ * replayed into another group), type (16), id (16), version (u32), flags (u32), created, expires, modified
  * (i64 ms each), creator and modifier (u16 length + UTF-8), the attributes (u16 count; each
  * u16 length + UTF-8 name, u8 type 0 string / 1 int / 2 date, then u32 length + UTF-8, i32,
  * or i64 ms), the data (u32 length + bytes) and the two serials. A fixed layout rather than
@@ -37,13 +38,16 @@ function writeI64(into: Buffer, at: number, v: number): number {
 
 /** The bytes a record's signature covers (without the domain prefix). */
 export function signedBytes(
+  group: string,
   r: GraphRecord,
   creatorSerial: Uint8Array,
   modifierSerial: Uint8Array,
 ): Uint8Array {
+  const groupLength = Buffer.byteLength(group, 'utf8')
   const creatorLength = Buffer.byteLength(r.creator, 'utf8')
   const modifierLength = Buffer.byteLength(r.modifiedBy, 'utf8')
-  let size = 1 + 16 + 16 + 4 + 4 + 8 * 3 + 2 + creatorLength + 2 + modifierLength + 2
+  let size =
+    1 + 2 + groupLength + 16 + 16 + 4 + 4 + 8 * 3 + 2 + creatorLength + 2 + modifierLength + 2
   for (const a of r.attributes) {
     size += 2 + Buffer.byteLength(a.name, 'utf8') + 1
     size += a.type === 'string' ? 4 + Buffer.byteLength(a.value, 'utf8') : a.type === 'int' ? 4 : 8
@@ -51,6 +55,8 @@ export function signedBytes(
   size += 4 + r.data.length + SERIAL_BYTES * 2
   const b = Buffer.allocUnsafe(size)
   let at = b.writeUInt8(FORM_TAG, 0)
+  at = b.writeUInt16BE(groupLength, at)
+  at += b.write(group, at, 'utf8')
   at = guidBytes(r.type, b, at)
   at = guidBytes(r.id, b, at)
   at = b.writeUInt32BE(r.version, at)
@@ -92,6 +98,7 @@ export interface RecordSignature {
 
 /** The security data for `r`, signed by `modifier` (the key of `modifierSerial`). */
 export function signRecord(
+  group: string,
   r: GraphRecord,
   creatorSerial: Uint8Array,
   modifierSerial: Uint8Array,
@@ -99,7 +106,7 @@ export function signRecord(
 ): Uint8Array {
   const signature = modifier.sign(
     GROUP_DOMAIN.record,
-    signedBytes(r, creatorSerial, modifierSerial),
+    signedBytes(group, r, creatorSerial, modifierSerial),
   )
   const out = new Uint8Array(SECURITY_DATA_BYTES)
   out.set(creatorSerial, 0)
@@ -122,10 +129,15 @@ export function readRecordSignature(r: GraphRecord): RecordSignature {
 }
 
 /** True when `key` signed `r` with the serials it names. */
-export function verifyRecordSignature(r: GraphRecord, sig: RecordSignature, key: PublicKey) {
+export function verifyRecordSignature(
+  group: string,
+  r: GraphRecord,
+  sig: RecordSignature,
+  key: PublicKey,
+) {
   return key.verify(
     GROUP_DOMAIN.record,
-    signedBytes(r, sig.creatorSerial, sig.modifierSerial),
+    signedBytes(group, r, sig.creatorSerial, sig.modifierSerial),
     sig.signature,
   )
 }

@@ -122,7 +122,7 @@ export class GroupSecurity implements GraphSecurityProvider {
         )
       }
       const rootSerial = this.ctx.root.serial
-      return signRecord(record, rootSerial, rootSerial, this.ctx.ownerKey)
+      return signRecord(this.ctx.groupPeerName, record, rootSerial, rootSerial, this.ctx.ownerKey)
     }
     const mine = this.certificate
     if (this.directory.revokedAt(mine) !== undefined) {
@@ -150,7 +150,8 @@ export class GroupSecurity implements GraphSecurityProvider {
         `a record may not outlive its publisher's membership (until ${new Date(mine.notAfter).toISOString()})`,
       )
     }
-    return signRecord(record, this.creatorSerial(record, mine), mine.serial, this.ctx.key)
+    const creator = this.creatorSerial(record, mine)
+    return signRecord(this.ctx.groupPeerName, record, creator, mine.serial, this.ctx.key)
   }
 
   /** The creator's serial: ours, the one the record already names, or its latest known. */
@@ -199,7 +200,8 @@ export class GroupSecurity implements GraphSecurityProvider {
     if ((adminOnly || (!shared && record.modifiedBy !== record.creator)) && !isAdmin(modifier)) {
       return 'reject'
     }
-    if (!verifyRecordSignature(record, sig, modifier.subject)) return 'reject'
+    if (!verifyRecordSignature(this.ctx.groupPeerName, record, sig, modifier.subject))
+      return 'reject'
     if (record.type === REVOCATION_RECORD_TYPE && !isDeleted(record)) {
       if (!this.learnRevocation(record.data)) return 'reject'
     }
@@ -230,7 +232,7 @@ export class GroupSecurity implements GraphSecurityProvider {
     if (hex(sig.creatorSerial) !== rootSerial || hex(sig.modifierSerial) !== rootSerial) {
       return 'reject'
     }
-    if (!verifyRecordSignature(record, sig, this.groupKey)) return 'reject'
+    if (!verifyRecordSignature(this.ctx.groupPeerName, record, sig, this.groupKey)) return 'reject'
     try {
       propertiesFromRecord(record, this.ctx.groupPeerName)
     } catch {
@@ -272,7 +274,7 @@ export class GroupSecurity implements GraphSecurityProvider {
         'the membership certificate is not for the key that made the connection',
       )
     }
-    if (this.directory.revokedAt(leaf) !== undefined) {
+    if (this.directory.isChainRevoked(chain)) {
       throw new PeerError('PEER_E_CONNECTION_NOT_AUTHENTICATED', `${leaf.subjectName} is revoked`)
     }
     if (this.directory.learn(chain)) this.ctx.onLearned?.()

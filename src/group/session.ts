@@ -214,10 +214,20 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     })
   }
 
+  /** A revocation arrived: it is told, and every member it cuts off loses its connections. */
   private onRevoked(peerName: string): void {
     this.emit('member-changed', { change: 'left', identity: peerName })
-    if (this.graph_ && !this.graph_.isClosed && this.security.directory.isCutOff(peerName)) {
-      this.graph_.disconnectPeer(peerName, `${peerName} was revoked`).catch(() => {})
+    const graph = this.graph_
+    if (!graph || graph.isClosed) return
+    const directory = this.security.directory
+    const peers = new Set(
+      [...graph.connections('neighbor'), ...graph.connections('direct')].map((c) => c.peerId),
+    )
+    peers.add(peerName)
+    for (const peer of peers) {
+      if (directory.latest(peer) && directory.isCutOff(peer)) {
+        graph.disconnectPeer(peer, `${peer} was revoked`).catch(() => {})
+      }
     }
   }
 

@@ -20,7 +20,7 @@ import {
   type JoinMessage,
 } from '../../src/group/messages.ts'
 import { passwordProof } from '../../src/group/password-join.ts'
-import { derivePasswordKey } from '../../src/group/password.ts'
+import { passwordKeyPair } from '../../src/group/password.ts'
 import { graphContext } from '../../src/graph/network.ts'
 import { ConnectionManager } from '../../src/transport/connections.ts'
 import { SessionCredentials } from '../../src/transport/secure-session.ts'
@@ -437,7 +437,7 @@ describe('password groups', () => {
     await sim.run(1_000)
     const salt = replies[0]
     assert.equal(salt?.t, 'salt')
-    const key = derivePasswordKey(PASSWORD, (salt as { salt: Uint8Array }).salt)
+    const key = passwordKeyPair(PASSWORD, (salt as { salt: Uint8Array }).salt)
     // The right password, but proven for a handshake this connection is not.
     const otherHandshake = new Uint8Array(32).fill(7)
     await drive(
@@ -453,7 +453,7 @@ describe('password groups', () => {
       reason: 'the password is wrong',
     })
     // A graph channel on this restricted connection is refused too.
-    const graphChannel = connection.mux.open('graph')
+    const graphChannel = connection.mux.open('graph/neighbor')
     let closed = false
     graphChannel.on('close', () => (closed = true))
     await sim.run(1_000)

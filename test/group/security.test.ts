@@ -9,6 +9,7 @@ import type { RemoteCredentials } from '../../src/graph/security.ts'
 import {
   MEMBERSHIP_RECORD_TYPE,
   REVOCATION_RECORD_TYPE,
+  ROLE_INVITING_MEMBER,
   ROLE_ADMIN,
   ROLE_MEMBER,
 } from '../../src/group/constants.ts'
@@ -149,8 +150,14 @@ function secured(provider: GroupSecurity, r: GraphRecord, change: 'added' | 'upd
 }
 
 /** A record's signature made directly, bypassing secureRecord's rules. */
-function forged(r: GraphRecord, creator: Certificate, modifier: Certificate, key: KeyPair) {
-  r.securityData = signRecord(r, creator.serial, modifier.serial, key)
+function forged(
+  g: { root: { peerName: string } },
+  r: GraphRecord,
+  creator: Certificate,
+  modifier: Certificate,
+  key: KeyPair,
+) {
+  r.securityData = signRecord(g.root.peerName, r, creator.serial, modifier.serial, key)
   return r
 }
 
@@ -305,10 +312,22 @@ describe('GroupSecurity: tampering', () => {
     const { g, c, signed } = setup('tamper-serials')
     const sig = readRecordSignature(signed)
     // C's serial as modifier: C's key did not sign it, and C is not the record's modifier.
-    const swapped = signRecord(signed, sig.creatorSerial, leafOf(g.c).serial, g.b.key)
+    const swapped = signRecord(
+      g.root.peerName,
+      signed,
+      sig.creatorSerial,
+      leafOf(g.c).serial,
+      g.b.key,
+    )
     assert.equal(c.validateRecord({ ...signed, securityData: swapped }, 'added'), 'reject')
     // C's serial as creator: C is not the record's creator.
-    const other = signRecord(signed, leafOf(g.c).serial, sig.modifierSerial, g.b.key)
+    const other = signRecord(
+      g.root.peerName,
+      signed,
+      leafOf(g.c).serial,
+      sig.modifierSerial,
+      g.b.key,
+    )
     assert.equal(c.validateRecord({ ...signed, securityData: other }, 'added'), 'reject')
   })
 })
@@ -374,6 +393,7 @@ describe('GroupSecurity: authority over records of others', () => {
     const cc = leafOf(g.c)
     // B's serials, creator C: the creator's certificate names B.
     const r1 = forged(
+      g,
       makeRecord(g.random, { creator: g.c.name, modifiedBy: g.b.name }),
       cb,
       cb,
@@ -382,6 +402,7 @@ describe('GroupSecurity: authority over records of others', () => {
     assert.equal(a.validateRecord(r1, 'added'), 'reject')
     // C's serial as creator, B as modifier: B is no admin.
     const r2 = forged(
+      g,
       makeRecord(g.random, { creator: g.c.name, modifiedBy: g.b.name }),
       cc,
       cb,
@@ -389,10 +410,11 @@ describe('GroupSecurity: authority over records of others', () => {
     )
     assert.equal(a.validateRecord(r2, 'added'), 'reject')
     // Claiming to be C while signing with B's key: the signature does not verify.
-    const r3 = forged(makeRecord(g.random, { creator: g.c.name }), cc, cc, g.b.key)
+    const r3 = forged(g, makeRecord(g.random, { creator: g.c.name }), cc, cc, g.b.key)
     assert.equal(a.validateRecord(r3, 'added'), 'reject')
     // B's record modified by C without admin rights.
     const r4 = forged(
+      g,
       makeRecord(g.random, { creator: g.b.name, modifiedBy: g.c.name }),
       cb,
       cc,
@@ -464,6 +486,7 @@ describe('GroupSecurity: record lifetime', () => {
     c.acceptChain(g.b.chain)
     const cb = leafOf(g.b)
     const r = forged(
+      g,
       makeRecord(g.random, { creator: g.b.name, expiresAt: cb.notAfter + 1 }),
       cb,
       cb,
@@ -479,6 +502,7 @@ describe('GroupSecurity: record lifetime', () => {
     const cb = leafOf(g.b)
     const at = (modifiedAt: number, expiresAt = modifiedAt + HOUR) =>
       forged(
+        g,
         makeRecord(g.random, { creator: g.b.name, createdAt: modifiedAt, modifiedAt, expiresAt }),
         cb,
         cb,
@@ -534,12 +558,12 @@ describe('GroupSecurity: the security-properties record', () => {
     const { g, record } = setup('props-forged')
     const c = providerOf(g, g.c).provider
     const root = g.root.certificate
-    const byB = forged({ ...record }, root, root, g.b.key)
+    const byB = forged(g, { ...record }, root, root, g.b.key)
     assert.equal(c.validateRecord(byB, 'added'), 'reject')
-    const byA = forged({ ...record }, root, root, g.a.key)
+    const byA = forged(g, { ...record }, root, root, g.a.key)
     assert.equal(c.validateRecord(byA, 'added'), 'reject')
     // The group key, but a member's serials.
-    const serials = forged({ ...record }, leafOf(g.a), leafOf(g.a), g.root.key)
+    const serials = forged(g, { ...record }, leafOf(g.a), leafOf(g.a), g.root.key)
     assert.equal(c.validateRecord(serials, 'added'), 'reject')
     const good = secured(providerOf(g, g.a, { owner: true }).provider, { ...record })
     assert.equal(c.validateRecord(good, 'added'), 'accept')
@@ -603,6 +627,7 @@ describe('GroupSecurity: membership records', () => {
     const c = providerOf(g, g.c).provider
     const leaf = leafOf(old)
     const r = forged(
+      g,
       makeRecord(g.random, {
         type: MEMBERSHIP_RECORD_TYPE,
         creator: old.name,
@@ -624,6 +649,7 @@ describe('GroupSecurity: membership records', () => {
     const c = providerOf(g, g.c).provider
     const cb = leafOf(g.b)
     const r = forged(
+      g,
       makeRecord(g.random, {
         type: MEMBERSHIP_RECORD_TYPE,
         creator: g.b.name,
@@ -688,7 +714,7 @@ describe('GroupSecurity: revocation', () => {
     const ca = leafOf(g.a)
     const cb = leafOf(g.b)
     // A's revocation, B's signature: the modifier is not the one named.
-    const r1 = forged({ ...revocation }, ca, cb, g.b.key)
+    const r1 = forged(g, { ...revocation }, ca, cb, g.b.key)
     assert.equal(c.validateRecord(r1, 'added'), 'reject')
     // B's own revocation (of itself): only admins revoke.
     const own = {
@@ -697,7 +723,7 @@ describe('GroupSecurity: revocation', () => {
       modifiedBy: g.b.name,
       id: newRecordId(g.b.name, g.random),
     }
-    const r2 = forged(own, cb, cb, g.b.key)
+    const r2 = forged(g, own, cb, cb, g.b.key)
     assert.equal(c.validateRecord(r2, 'added'), 'reject')
     // Through B's provider: it may refuse to sign, and if it signs, no one accepts it.
     let securityData: Uint8Array | undefined
@@ -968,5 +994,63 @@ describe('GroupSecurity: revocation names', () => {
     )
     assert.equal(c.validateRecord(r, 'added'), 'reject')
     assert.deepEqual(calls.revoked, [])
+  })
+})
+
+describe('GroupSecurity: revocation reaches down the chain', () => {
+  test('what a revoked inviting member issued, before or after, is cut off from then on', () => {
+    const g = newGroup('revoke-cascade')
+    const inviter = issue(g.random, g.a, [ROLE_INVITING_MEMBER])
+    const early = issue(g.random, inviter, [ROLE_MEMBER])
+    const a = providerOf(g, g.a).provider
+    a.acceptChain(early.chain)
+    const before = secured(
+      providerOf(g, early).provider,
+      makeRecord(g.random, { creator: early.name }),
+    )
+    assert.equal(a.validateRecord(before, 'added'), 'accept')
+
+    const revokedAt = T + 10 * 60_000
+    const revocation = secured(
+      providerOf(g, g.a).provider,
+      makeRecord(g.random, {
+        creator: g.a.name,
+        type: REVOCATION_RECORD_TYPE,
+        data: encodeRevocation({
+          serial: leafOf(inviter).serial,
+          peerName: inviter.name,
+          revokedAt,
+        }),
+      }),
+    )
+    assert.equal(a.validateRecord(revocation, 'added'), 'accept')
+    assert.equal(a.directory.isCutOff(early.name), true, 'its invitee goes with it')
+
+    // Records its invitee signed before the revocation stay; later ones do not.
+    assert.equal(a.validateRecord(before, 'added'), 'accept')
+    const later = secured(
+      providerOf(g, early, { now: () => revokedAt + 1 }).provider,
+      makeRecord(g.random, {
+        creator: early.name,
+        createdAt: revokedAt + 1,
+        modifiedAt: revokedAt + 1,
+      }),
+    )
+    assert.equal(a.validateRecord(later, 'added'), 'reject')
+
+    // The revoked inviter still holds its key: a certificate it issues now, backdated, is refused.
+    const backdated = issue(g.random, inviter, [ROLE_MEMBER], { notBefore: T0 })
+    const remote: RemoteCredentials = {
+      peerId: backdated.name,
+      publicKey: backdated.key.publicKey.bytes,
+      payload: providerOf(g, backdated).provider.connectionPayload(),
+    }
+    throwsPeerError(() => a.authenticateConnection(remote), 'PEER_E_CONNECTION_NOT_AUTHENTICATED')
+    const early2: RemoteCredentials = {
+      peerId: early.name,
+      publicKey: early.key.publicKey.bytes,
+      payload: providerOf(g, early).provider.connectionPayload(),
+    }
+    throwsPeerError(() => a.authenticateConnection(early2), 'PEER_E_CONNECTION_NOT_AUTHENTICATED')
   })
 })

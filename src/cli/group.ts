@@ -1,0 +1,1220 @@
+/**
+ * `peerinfra group ...`: Peer Grouping from the command line. With no daemon, each command
+ * starts a node on --home, opens the group, does its work and closes it:
+ *
+ * - `create`, `invite`, `issue`, `revoke`, `members`, `info`, `export`, `delete` and the record
+ *   commands (add, get, list, search) work offline on the local database, once the group has
+ *   synchronized here (the creator at once; a joiner after its first connection). With
+ *   `--connect host:port` they go online first: connect to that member, sync, do the
+ *   operation (a change floods to every member), wait a second for the flood, and leave.
+ * - `join` and `password-join` make this identity a member; `connect` and `watch` stay up,
+ *   printing the group's events, until Ctrl-C.
+ *
+ * An invitation carries the addresses the inviter listens on. The CLI has no daemon, so give
+ * `invite` the port its `connect` will listen on (`--port`): the invitation names it, and the
+ * invitee's `group connect` finds the inviter there. Without `--port` the invitation names no
+ * address and the invitee connects with `group connect GROUP --address host:port`.
+ *
+ *   peerinfra --home a group create team                      # prints the group peer name
+ *   peerinfra --home b identity info > bob.xml
+ *   peerinfra --home a group invite team --invitee bob.xml --port 4000 --out bob.inv
+ *   peerinfra --home a group connect team --port 4000         # stays up, prints events
+ *   peerinfra --home b group join bob.inv
+ *   peerinfra --home b group connect team                     # reaches a at 127.0.0.1:4000
+ */
+import { open, stat } from 'node:fs/promises'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import pc from 'picocolors'
+import { fromUtf8, toBase64, toHex, utf8 } from '../core/bytes.ts'
+import { PeerError } from '../core/errors.ts'
+import type { EventOf } from '../core/events.ts'
+import { fileError, writeFileAtomic } from '../core/files.ts'
+import type { PeerRecord, RecordAttributes, SearchQuery } from '../graph/index.ts'
+import { MAX_INVITATION_BYTES, ROLE_NAMES, type RoleName } from '../group/constants.ts'
+import { roleName } from '../group/credentials.ts'
+import { GROUP_EVENT_TYPES, type GroupEvents, type GroupEventType } from '../group/events.ts'
+import type { CredentialInfo, GroupMember, PeerGroup } from '../group/group.ts'
+import type { GroupSummary } from '../group/groups.ts'
+import { parseInvitation } from '../group/invitation.ts'
+import type { GroupProperties } from '../group/properties.ts'
+import { MAX_IDENTITY_XML_BYTES } from '../identity/constants.ts'
+import { PeerNode } from '../node/peer-node.ts'
+import { formatEndpoint, parseEndpoint } from '../pnrp/endpoints.ts'
+import type { Endpoint } from '../pnrp/types.ts'
+import { printFields, printJson, success, type GlobalOptions } from './output.ts'
+import { readAllStdin, readPassword } from './prompt.ts'
+
+interface GroupCliOptions extends GlobalOptions {
+  identity?: string
+  connect?: string
+  peerId?: string
+  timeout: number
+}
+
+interface RecordCliOptions {
+  type?: string
+  data?: string
+  dataFile?: string
+  attributes?: string
+  expiresIn?: number
+}
+
+type EventName = GroupEventType
+type GroupEvent = EventOf<GroupEvents, EventName>
+
+/** After a change made online: time for the flood to leave before the group closes. */
+const FLOOD_WAIT_MS = 1000
+/** After the first sync: time for reconciliation, which reports no event of its own. */
+const RECONCILE_WAIT_MS = 500
+const DEFAULT_EXPIRES_IN_S = 3600
+/** Largest record data file read. */
+const MAX_DATA_FILE_BYTES = 60 * 1024 * 1024
+/** A group config export: a few certificates, maybe the group key, sealed. */
+const MAX_CONFIG_BYTES = 1024 * 1024
+
+// ---- argument parsing ------------------------------------------------------------------
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+function integer(name: string, min: number, max: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text)
+    if (!/^-?\d+$/.test(text) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`)
+    }
+    return n
+  }
+}
+
+function isoDate(text: string): Date {
+  const d = new Date(text)
+  if (Number.isNaN(d.getTime())) {
+    throw new InvalidArgumentError(`"${text}" is not a date (ISO 8601, e.g. 2030-01-31T12:00:00Z)`)
+  }
+  return d
+}
+
+function eventTypes(text: string, previous: EventName[] = []): EventName[] {
+  const types = text.split(',').map((t) => t.trim())
+  for (const t of types) {
+    if (!(GROUP_EVENT_TYPES as readonly string[]).includes(t)) {
+      throw new InvalidArgumentError(`unknown event type "${t}": ${GROUP_EVENT_TYPES.join(', ')}`)
+    }
+  }
+  return [...previous, ...(types as EventName[])]
+}
+
+/** A file of at most `max` bytes, as text; `-` reads stdin. */
+async function readText(path: string, max: number): Promise<string> {
+  if (path === '-') return readAllStdin(max)
+  let handle
+  try {
+    handle = await open(path, 'r')
+    const { size } = await handle.stat()
+    if (size > max) throw new PeerError('PEER_E_TOO_LARGE', `${path} is larger than ${max} bytes`)
+    return await handle.readFile('utf8')
+  } catch (err) {
+    throw err instanceof PeerError ? err : fileError(err, `could not read ${path}`)
+  } finally {
+    await handle?.close()
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  )
+}
+
+/**
+ * A document given inline (XML, or an invitation token) or as a file (`-` for stdin, `@file`
+ * as graph commands take it).
+ */
+async function documentArg(value: string, max: number): Promise<string> {
+  const trimmed = value.trim()
+  if (trimmed.startsWith('<') || trimmed.startsWith('peerinv1:')) return trimmed
+  if (value.startsWith('@')) return (await readText(value.slice(1), max)).trim()
+  return (await readText(value, max)).trim()
+}
+
+/** `issue`'s subject: identity info (inline, @file or a file), or a member's peer name. */
+async function subjectArg(value: string): Promise<string> {
+  const trimmed = value.trim()
+  if (trimmed.startsWith('<')) return trimmed
+  if (value.startsWith('@') || value === '-' || (await isFile(value))) {
+    return documentArg(value, MAX_IDENTITY_XML_BYTES)
+  }
+  return trimmed
+}
+
+/** `--attributes`: Windows' attribute XML, or a JSON object of strings and integers. */
+async function attributesArg(
+  value: string | undefined,
+): Promise<RecordAttributes | string | undefined> {
+  if (value === undefined) return undefined
+  const text = value.startsWith('@') ? await readText(value.slice(1), MAX_DATA_FILE_BYTES) : value
+  if (text.trim().startsWith('<')) return text.trim()
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new PeerError(
+      'PEER_E_INVALID_ATTRIBUTES',
+      'attributes must be <attributes> XML or a JSON object such as {"author":"alice","n":3}',
+    )
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new PeerError('PEER_E_INVALID_ATTRIBUTES', 'JSON attributes must be an object')
+  }
+  return parsed as RecordAttributes
+}
+
+/** A search: `<peersearch>` XML, or the typed query as JSON (or @file). */
+async function searchArg(value: string): Promise<SearchQuery | string> {
+  const text = (
+    value.startsWith('@') ? await readText(value.slice(1), MAX_DATA_FILE_BYTES) : value
+  ).trim()
+  if (text.startsWith('<')) return text
+  try {
+    return JSON.parse(text) as SearchQuery
+  } catch {
+    throw new PeerError(
+      'PEER_E_INVALID_SEARCH',
+      'a search is <peersearch> XML or JSON such as {"attribute":"author","value":"alice"}',
+    )
+  }
+}
+
+async function dataArg(o: RecordCliOptions, c: Command): Promise<Uint8Array | undefined> {
+  if (o.data !== undefined && o.dataFile !== undefined) {
+    c.error('error: give --data or --data-file, not both', { exitCode: 2 })
+  }
+  if (o.data !== undefined) return utf8(o.data)
+  if (o.dataFile === undefined) return undefined
+  const handle = await open(o.dataFile, 'r').catch((err: unknown) => {
+    throw fileError(err, `could not read ${o.dataFile}`)
+  })
+  try {
+    return new Uint8Array(await handle.readFile())
+  } finally {
+    await handle.close()
+  }
+}
+
+// ---- output ----------------------------------------------------------------------------
+
+function printable(bytes: Uint8Array): string | undefined {
+  if (bytes.length === 0) return ''
+  const text = fromUtf8(bytes)
+  return /^[\P{Cc}\n\t]*$/u.test(text) && !text.includes('\uFFFD') ? text : undefined
+}
+
+function dataSummary(bytes: Uint8Array): string {
+  const text = printable(bytes)
+  if (text === undefined) return `${bytes.length} bytes (use --json for base64)`
+  return JSON.stringify(text.length > 60 ? text.slice(0, 57) + '...' : text)
+}
+
+function recordJson(r: PeerRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    type: r.type,
+    version: r.version,
+    creatorId: r.creatorId,
+    modifiedById: r.modifiedById,
+    createdAt: r.createdAt.toISOString(),
+    modifiedAt: r.modifiedAt.toISOString(),
+    expiresAt: r.expiresAt.toISOString(),
+    attributes: r.attributes,
+    attributesXml: r.attributesXml,
+    data: toBase64(r.data),
+    dataText: printable(r.data),
+  }
+}
+
+function showRecord(r: PeerRecord): void {
+  printFields({
+    id: r.id,
+    type: r.type,
+    version: String(r.version),
+    creator: r.creatorId,
+    'modified by': r.modifiedById === r.creatorId ? undefined : r.modifiedById,
+    created: r.createdAt.toISOString(),
+    modified: r.modifiedAt.toISOString(),
+    expires: r.expiresAt.toISOString(),
+    attributes: r.attributesXml,
+    data: r.data.length === 0 ? undefined : dataSummary(r.data),
+  })
+}
+
+function printRecords(records: PeerRecord[], json: boolean | undefined): void {
+  if (json) return printJson(records.map(recordJson))
+  if (records.length === 0) process.stdout.write(pc.dim('no records\n'))
+  for (const r of records) {
+    process.stdout.write(
+      `${pc.bold(r.id)}  ${pc.dim(`v${r.version} type ${r.type} by ${r.creatorId}`)}  ${dataSummary(r.data)}\n`,
+    )
+  }
+}
+
+function credentialJson(c: CredentialInfo): Record<string, unknown> {
+  return {
+    publicKey: toHex(c.publicKey),
+    issuerPeerName: c.issuerPeerName,
+    validityStart: c.validityStart.toISOString(),
+    validityEnd: c.validityEnd.toISOString(),
+    roles: c.roles,
+    serial: c.serial,
+  }
+}
+
+function memberJson(m: GroupMember): Record<string, unknown> {
+  return {
+    identity: m.identity,
+    role: m.role ?? null,
+    present: m.present,
+    nodeId: m.nodeId ?? null,
+    addresses: m.addresses,
+    attributes: m.attributes ?? null,
+    credential: credentialJson(m.credential),
+  }
+}
+
+function propertiesJson(p: GroupProperties): Record<string, unknown> {
+  return { ...p, passwordRoleName: p.passwordRole === '' ? null : roleName(p.passwordRole) }
+}
+
+function validity(c: CredentialInfo): string {
+  return `${c.validityStart.toISOString()} .. ${c.validityEnd.toISOString()}`
+}
+
+function statusText(group: PeerGroup): string {
+  const s = group.status
+  return (
+    [s.listening && 'listening', s.hasConnections && 'connected', s.synchronized && 'synchronized']
+      .filter(Boolean)
+      .join(', ') || 'not synchronized (connect to a member first)'
+  )
+}
+
+/** The group, its properties (once synchronized) and this member's credential. */
+function describeGroup(group: PeerGroup, summary: GroupSummary | undefined, json?: boolean): void {
+  const ready = group.status.synchronized
+  const props = ready ? group.properties : undefined
+  const credential = group.credential
+  if (json) {
+    return printJson({
+      groupPeerName: group.peerName,
+      identity: group.identity,
+      owner: summary?.owner ?? false,
+      status: group.status,
+      ...(props ? { properties: propertiesJson(props) } : {}),
+      credential: credentialJson(credential),
+    })
+  }
+  printFields({
+    group: group.peerName,
+    identity: group.identity,
+    owner: summary?.owner ? 'yes (holds the group key)' : 'no',
+    status: statusText(group),
+    'friendly name': props?.friendlyName || undefined,
+    comment: props?.comment || undefined,
+    creator: props?.creatorPeerName,
+    cloud: props?.cloud,
+    authentication: props?.authSchemes.join(', '),
+    'password role': props?.passwordRole ? roleName(props.passwordRole) : undefined,
+    'member data lifetime': props && `${props.memberDataLifetime} s`,
+    'presence lifetime': props && `${props.presenceLifetime} s`,
+    roles: credential.roles.join(', '),
+    issuer: credential.issuerPeerName,
+    valid: validity(credential),
+  })
+}
+
+function printEvent(group: PeerGroup, ev: GroupEvent, json: boolean | undefined): void {
+  let record: PeerRecord | undefined
+  if (ev.type === 'record-changed' && !group.isClosed && group.status.synchronized) {
+    record = group.getRecord(ev.data.recordId)
+  }
+  if (json) {
+    const data =
+      ev.type === 'incoming-data'
+        ? { ...ev.data, data: toBase64(ev.data.data), dataText: printable(ev.data.data) }
+        : ev.data
+    const line = { event: ev.type, ...data, ...(record ? { record: recordJson(record) } : {}) }
+    process.stdout.write(JSON.stringify(line) + '\n')
+    return
+  }
+  const time = pc.dim(new Date().toISOString().slice(11, 19))
+  process.stdout.write(`${time} ${pc.cyan(ev.type.padEnd(21))} ${eventText(ev, record)}\n`)
+}
+
+function eventText(ev: GroupEvent, record: PeerRecord | undefined): string {
+  switch (ev.type) {
+    case 'record-changed': {
+      const { change, recordId, recordType } = ev.data
+      const body = record ? `  ${dataSummary(record.data)}` : ''
+      return `${change} ${recordId} ${pc.dim(`type ${recordType}`)}${body}`
+    }
+    case 'member-changed':
+      return `${ev.data.change} ${ev.data.identity}`
+    case 'incoming-data':
+      return `from ${ev.data.connectionId} type ${ev.data.dataType}  ${dataSummary(ev.data.data)}`
+    case 'direct-connection':
+    case 'neighbor-connection': {
+      const d = ev.data
+      const failure = d.failure ? ` (${d.failure})` : ''
+      return `${d.status}${failure} ${d.peerId || '?'} ${pc.dim(`connection ${d.connectionId || '-'}`)}`
+    }
+    case 'status-changed':
+      return Object.entries(ev.data.status)
+        .map(([k, v]) => `${k} ${v ? pc.green('yes') : 'no'}`)
+        .join(', ')
+    case 'connection-failed':
+      return ev.data.reason
+    case 'authentication-failed':
+      return `${ev.data.identity || '?'}: ${ev.data.reason}`
+    case 'synchronized':
+      return `record type ${ev.data.recordType}`
+    case 'property-changed':
+      return pc.dim('the group properties changed')
+    default:
+      return ''
+  }
+}
+
+function announce(json: boolean | undefined, event: string, fields: object, text: string): void {
+  if (json) process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
+  else success(text)
+}
+
+/** Writes a document to --out (mode 0600) or stdout; with --json, as { key: text } or { file }. */
+async function emitDocument(
+  text: string,
+  out: string | undefined,
+  json: boolean | undefined,
+  fields: Record<string, unknown>,
+  key: string,
+  what: string,
+): Promise<void> {
+  if (out) await writeFileAtomic(out, text + '\n', 0o600)
+  if (json) printJson({ ...fields, ...(out ? { file: out } : { [key]: text }) })
+  else if (out) success(`wrote ${what} to ${out}`)
+  else process.stdout.write(text + '\n')
+}
+
+// ---- running a node and a group --------------------------------------------------------
+
+function groupOptions(c: Command): GroupCliOptions {
+  return c.optsWithGlobals<GroupCliOptions>()
+}
+
+async function withNode<T>(opts: GroupCliOptions, fn: (node: PeerNode) => Promise<T>): Promise<T> {
+  const node = await PeerNode.start({
+    ...(opts.home ? { dataDir: opts.home } : {}),
+    ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+  })
+  try {
+    if (node.identities.list().length === 0) {
+      throw new PeerError(
+        'PEER_E_IDENTITY_NOT_FOUND',
+        `there is no identity in ${node.dataDir}: a member of a group is an identity. ` +
+          'Create one first: peerinfra identity create --classifier NAME',
+      )
+    }
+    return await fn(node)
+  } finally {
+    await node.stop()
+  }
+}
+
+/**
+ * This identity's group named `name`: its peer name, or unambiguously its classifier or the
+ * start of its peer name.
+ */
+function resolveGroup(node: PeerNode, name: string): GroupSummary {
+  const mine = node.groups.list({ identity: node.identity.peerName })
+  const exact = mine.find((g) => g.groupPeerName === name)
+  if (exact) return exact
+  const lower = name.toLowerCase()
+  const found = mine.filter(
+    (g) =>
+      g.groupPeerName.toLowerCase().endsWith(`.${lower}`) ||
+      g.groupPeerName.toLowerCase().startsWith(lower),
+  )
+  if (found.length === 1) return found[0]!
+  if (found.length > 1) {
+    throw new PeerError(
+      'E_INVALIDARG',
+      `"${name}" names ${found.length} groups (${found.map((g) => g.groupPeerName).join(', ')}): give the group peer name`,
+    )
+  }
+  throw new PeerError(
+    'PEER_E_NOT_FOUND',
+    `${node.identity.peerName} is not a member of a group "${name}" in ${node.dataDir} ` +
+      '(peerinfra group list shows its groups)',
+  )
+}
+
+/** Resolves once the group is synchronized; PEER_E_TIMEOUT after `timeoutMs`. */
+function whenSynchronized(
+  group: PeerGroup,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (group.status.synchronized) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const done = (err?: PeerError): void => {
+      clearTimeout(timer)
+      off()
+      signal?.removeEventListener('abort', onAbort)
+      if (err) reject(err)
+      else resolve()
+    }
+    const off = group.on('status-changed', ({ status }) => {
+      if (status.synchronized) done()
+    })
+    const onAbort = (): void => done(new PeerError('E_ABORT', 'stopped while synchronizing'))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const timer = setTimeout(
+      () =>
+        done(
+          new PeerError(
+            'PEER_E_TIMEOUT',
+            `group ${group.peerName} did not synchronize within ${timeoutMs / 1000} s`,
+          ),
+        ),
+      timeoutMs,
+    )
+  })
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Connects to the members at these addresses and waits for the sync. */
+async function goOnline(
+  group: PeerGroup,
+  at: readonly Endpoint[],
+  opts: GroupCliOptions,
+  signal?: AbortSignal,
+): Promise<void> {
+  const synced = whenSynchronized(group, opts.timeout * 1000, signal)
+  synced.catch(() => undefined)
+  await group.connectByAddress(
+    at.map((a) => ({ ...a, ...(opts.peerId !== undefined ? { peerId: opts.peerId } : {}) })),
+    signal ? { signal } : {},
+  )
+  await synced
+  await sleep(RECONCILE_WAIT_MS)
+}
+
+/**
+ * Runs `fn` on an open group: offline, or online with --connect (then a change has a second
+ * to flood before the group closes).
+ */
+async function withGroup<T>(
+  c: Command,
+  name: string,
+  mode: 'read' | 'write',
+  fn: (group: PeerGroup, opts: GroupCliOptions, node: PeerNode) => Promise<T> | T,
+): Promise<T> {
+  const opts = groupOptions(c)
+  const at = opts.connect === undefined ? undefined : parseEndpoint(opts.connect)
+  return withNode(opts, async (node) => {
+    const summary = resolveGroup(node, name)
+    const group = await node.groups.open(summary.groupPeerName)
+    try {
+      if (at) await goOnline(group, [at], opts)
+      const result = await fn(group, opts, node)
+      if (at && mode === 'write') await sleep(FLOOD_WAIT_MS)
+      return result
+    } finally {
+      await group.close()
+    }
+  })
+}
+
+// Long-running commands stop on SIGINT or SIGTERM, or when stopGroupCommands() is called.
+const stoppers = new Set<() => void>()
+
+/** Stops every long-running group command of this process, as Ctrl-C does (tests, embedders). */
+export function stopGroupCommands(): void {
+  for (const stop of [...stoppers]) stop()
+}
+
+function untilStopped(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController()
+  const stop = (): void => controller.abort()
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  stoppers.add(stop)
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      stoppers.delete(stop)
+    },
+  }
+}
+
+/** Opens the group, lets `start` bring it online, then streams events until stopped. */
+async function runStreaming(
+  c: Command,
+  name: string,
+  types: EventName[] | undefined,
+  start: (group: PeerGroup, opts: GroupCliOptions, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const opts = groupOptions(c)
+  const stop = untilStopped()
+  try {
+    await withNode(opts, async (node) => {
+      const summary = resolveGroup(node, name)
+      const group = await node.groups.open(summary.groupPeerName)
+      try {
+        const events = group.events({ ...(types ? { types } : {}), signal: stop.signal })
+        try {
+          await start(group, opts, stop.signal)
+        } catch (err) {
+          if (stop.signal.aborted) return
+          throw err
+        }
+        if (!opts.json) process.stdout.write(pc.dim('events follow; Ctrl-C stops\n'))
+        try {
+          for await (const ev of events) printEvent(group, ev, opts.json)
+        } catch (err) {
+          if (!stop.signal.aborted) throw err
+        }
+      } finally {
+        await group.close()
+      }
+      announce(opts.json, 'stopped', { groupPeerName: summary.groupPeerName }, 'stopped')
+    })
+  } finally {
+    stop.dispose()
+  }
+}
+
+function onlineOptions(cmd: Command): Command {
+  return cmd
+    .option('--connect <host:port>', 'go online first: connect to this member and sync')
+    .option('--peer-id <id>', 'with --connect: the member that must answer there')
+}
+
+function listening(group: PeerGroup, json: boolean | undefined, at: Endpoint): void {
+  announce(
+    json,
+    'listening',
+    { groupPeerName: group.peerName, identity: group.identity, ...at },
+    `${group.peerName} listening on ${pc.bold(formatEndpoint(at))} as ${group.identity}`,
+  )
+}
+
+function roleOption(description: string): Option {
+  return new Option('--role <role>', description).choices(ROLE_NAMES)
+}
+
+function expiry(group: PeerGroup, seconds: number): Date {
+  return new Date(group.peerTime().getTime() + seconds * 1000)
+}
+
+/** After join or password-join: the group, and where its members were last seen. */
+function joined(
+  group: PeerGroup,
+  hints: readonly { address: string; port: number }[],
+  json?: boolean,
+): void {
+  const info = {
+    groupPeerName: group.peerName,
+    identity: group.identity,
+    alreadyMember: group.alreadyMember,
+    roles: group.credential.roles,
+    addresses: hints,
+  }
+  if (json) return printJson(info)
+  success(
+    `${group.alreadyMember ? 'already a member of' : 'joined'} ${pc.bold(group.peerName)} as ${group.identity}`,
+  )
+  printFields({
+    roles: info.roles.join(', '),
+    members:
+      hints.length > 0
+        ? hints.map(formatEndpoint).join(', ')
+        : pc.dim('(no address: group connect GROUP --address host:port)'),
+    next: `peerinfra group connect ${group.peerName}`,
+  })
+}
+
+// ---- the commands ----------------------------------------------------------------------
+
+export function groupCommand(): Command {
+  const cmd = new Command('group')
+    .description('secure groups: members, invitations, credentials and signed records (Grouping)')
+    .option('--identity <name>', 'the identity to act as (default: the default identity)')
+    .addOption(
+      new Option('--timeout <seconds>', 'when going online: give up syncing after this long')
+        .argParser(integer('--timeout', 1, 600))
+        .default(30),
+    )
+    .addHelpText(
+      'after',
+      `
+GROUP is a group peer name, or unambiguously its classifier. Every group command needs an
+identity in --home (peerinfra identity create --classifier NAME). Commands work on the local
+database once the group has synchronized here; with --connect host:port they go online first.
+An invitation names the addresses the inviter listens on: give invite the --port that the
+inviter's connect will listen on.
+
+  peerinfra --home a group create team
+  peerinfra --home b identity info > bob.xml
+  peerinfra --home a group invite team --invitee bob.xml --port 4000 --out bob.inv
+  peerinfra --home a group connect team --port 4000        # stays up, prints events
+  peerinfra --home b group join bob.inv
+  peerinfra --home b group members team --connect 127.0.0.1:4000
+`,
+    )
+
+  cmd
+    .command('create <classifier>')
+    .description('create a group; this identity becomes its owner and first admin')
+    .option('--friendly-name <name>', 'a display name')
+    .option('--comment <text>', 'a comment')
+    .option('--cloud <name>', 'the PNRP cloud (default Global_)')
+    .option('--password <password>', 'also admit joiners who know this password')
+    .addOption(roleOption('with --password: the role a password joiner gets (default member)'))
+    .option(
+      '--member-data-lifetime <seconds>',
+      'how long an invitation or credential lasts (0: the issuer’s lifetime; 28800 .. 10 years)',
+      integer('--member-data-lifetime', 0, 10 * 365 * 86_400),
+    )
+    .option(
+      '--presence-lifetime <seconds>',
+      'how long a presence record lives',
+      integer('--presence-lifetime', 0, 86_400),
+    )
+    .option('--disable-presence', 'members publish no presence')
+    .action(
+      async (
+        classifier: string,
+        o: {
+          friendlyName?: string
+          comment?: string
+          cloud?: string
+          password?: string
+          role?: RoleName
+          memberDataLifetime?: number
+          presenceLifetime?: number
+          disablePresence?: boolean
+        },
+        c: Command,
+      ) => {
+        const opts = groupOptions(c)
+        if (o.role !== undefined && o.password === undefined) {
+          c.error('error: --role needs --password', { exitCode: 2 })
+        }
+        await withNode(opts, async (node) => {
+          const group = await node.groups.create({
+            classifier,
+            ...(o.friendlyName !== undefined ? { friendlyName: o.friendlyName } : {}),
+            ...(o.comment !== undefined ? { comment: o.comment } : {}),
+            ...(o.cloud !== undefined ? { cloud: o.cloud } : {}),
+            ...(o.password !== undefined ? { password: o.password } : {}),
+            ...(o.role !== undefined ? { passwordRole: o.role } : {}),
+            ...(o.memberDataLifetime !== undefined
+              ? { memberDataLifetime: o.memberDataLifetime }
+              : {}),
+            ...(o.presenceLifetime !== undefined ? { presenceLifetime: o.presenceLifetime } : {}),
+            ...(o.disablePresence ? { disablePresence: true } : {}),
+          })
+          try {
+            if (opts.json) {
+              describeGroup(group, resolveGroup(node, group.peerName), true)
+            } else {
+              success(`created group ${pc.bold(group.peerName)}`)
+              process.stdout.write(group.peerName + '\n')
+            }
+          } finally {
+            await group.close()
+          }
+        })
+      },
+    )
+
+  cmd
+    .command('list [group]')
+    .description(
+      "without GROUP: this node's groups; with GROUP: its records, by type and/or creator",
+    )
+    .option('--type <guid>', 'only records of this type')
+    .option('--creator <peerName>', 'only records made by this member')
+    .option('--connect <host:port>', 'with GROUP: go online first: connect to this member and sync')
+    .option('--peer-id <id>', 'with --connect: the member that must answer there')
+    .option('--all', 'without GROUP: the groups of every identity here')
+    .action(
+      async (
+        name: string | undefined,
+        o: { type?: string; creator?: string; all?: boolean },
+        c: Command,
+      ) => {
+        if (name === undefined) {
+          const opts = groupOptions(c)
+          return withNode(opts, (node) => {
+            const list = node.groups.list(o.all ? {} : { identity: node.identity.peerName })
+            if (opts.json) printJson(list)
+            else if (list.length === 0) process.stdout.write(pc.dim('no groups\n'))
+            else
+              for (const g of list)
+                process.stdout.write(
+                  `${g.owner ? pc.green('owner ') : '      '}${g.groupPeerName}  ${pc.dim(`as ${g.identity}`)}\n`,
+                )
+            return Promise.resolve()
+          })
+        }
+        await withGroup(c, name, 'read', (group, opts) =>
+          printRecords(
+            [
+              ...group.records({
+                ...(o.type !== undefined ? { type: o.type } : {}),
+                ...(o.creator !== undefined ? { creator: o.creator } : {}),
+              }),
+            ],
+            opts.json,
+          ),
+        )
+      },
+    )
+
+  onlineOptions(
+    cmd.command('info <group>').description("the group's properties and this member's credential"),
+  ).action(async (name: string, _o: unknown, c: Command) =>
+    withGroup(c, name, 'read', (group, opts, node) =>
+      describeGroup(group, resolveGroup(node, group.peerName), opts.json),
+    ),
+  )
+
+  cmd
+    .command('invite <group>')
+    .description(
+      'invite an identity (its <PEERIDENTITYINFO>: peerinfra identity info), or with ' +
+        '--password make a password invitation',
+    )
+    .option('--invitee <file|xml>', 'the invitee’s identity info: a file, - for stdin, or XML')
+    .addOption(roleOption('the role the invitee gets (default member)'))
+    .option('--expires <date>', 'the invitation’s end (ISO 8601)', isoDate)
+    .option('--password', 'a password invitation (the group must take passwords)')
+    .option('--token', 'one line (peerinv1:...) instead of <PEERINVITATION> XML')
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .option('--host <address>', 'the address this member listens on (named in the invitation)')
+    .option(
+      '--port <port>',
+      'name this port in the invitation: the one `group connect --port` will listen on',
+      integer('--port', 0, 65_535),
+    )
+    .action(
+      async (
+        name: string,
+        o: {
+          invitee?: string
+          role?: RoleName
+          expires?: Date
+          password?: boolean
+          token?: boolean
+          out?: string
+          host?: string
+          port?: number
+        },
+        c: Command,
+      ) => {
+        if (o.password && (o.invitee !== undefined || o.role !== undefined)) {
+          c.error('error: a password invitation has no --invitee or --role', { exitCode: 2 })
+        }
+        if (!o.password && o.invitee === undefined) {
+          c.error('error: give --invitee FILE (or --password)', { exitCode: 2 })
+        }
+        const invitee =
+          o.invitee === undefined ? undefined : await documentArg(o.invitee, MAX_IDENTITY_XML_BYTES)
+        await withGroup(c, name, 'read', async (group, opts) => {
+          if (o.port !== undefined || o.host !== undefined) {
+            await group.listen({
+              ...(o.host !== undefined ? { host: o.host } : {}),
+              ...(o.port !== undefined ? { port: o.port } : {}),
+            })
+          }
+          const format = o.token ? 'token' : 'xml'
+          const text =
+            invitee === undefined
+              ? await group.createPasswordInvitation({
+                  format,
+                  ...(o.expires ? { expiresAt: o.expires } : {}),
+                })
+              : await group.createInvitation({
+                  invitee,
+                  roles: [o.role ?? 'member'],
+                  format,
+                  ...(o.expires ? { expiresAt: o.expires } : {}),
+                })
+          const info = parseInvitation(text)
+          const fields = {
+            groupPeerName: info.groupPeerName,
+            scheme: info.scheme,
+            invitee: info.subject?.peerName ?? null,
+            roles: info.roles,
+            validityEnd: info.validity.end.toISOString(),
+            addresses: info.addresses,
+          }
+          if (!opts.json && info.addresses.length === 0) {
+            process.stderr.write(
+              `${pc.yellow('note')} the invitation names no address (no --port): the invitee ` +
+                'connects with group connect GROUP --address host:port\n',
+            )
+          }
+          await emitDocument(text, o.out, opts.json, fields, 'invitation', 'the invitation')
+        })
+      },
+    )
+
+  cmd
+    .command('join <invitation>')
+    .description(
+      'join with an invitation made for this identity (a file, - for stdin, XML or a ' +
+        'peerinv1: token); then connect',
+    )
+    .action(async (arg: string, _o: unknown, c: Command) => {
+      const text = await documentArg(arg, MAX_INVITATION_BYTES)
+      const opts = groupOptions(c)
+      await withNode(opts, async (node) => {
+        const group = await node.groups.join({ invitation: text })
+        try {
+          joined(group, parseInvitation(text).addresses, opts.json)
+        } finally {
+          await group.close()
+        }
+      })
+    })
+
+  cmd
+    .command('password-join <invitation>')
+    .description(
+      'join with a password invitation: reach a member it names (or --address), prove the ' +
+        'password, receive a membership',
+    )
+    .option(
+      '-p, --password <password>',
+      'the group password (else $PEERINFRA_PASSWORD, a prompt, or the first line of stdin)',
+    )
+    .option('--address <host:port>', 'a member to join through (repeatable)', collect)
+    .action(async (arg: string, o: { password?: string; address?: string[] }, c: Command) => {
+      const text = await documentArg(arg, MAX_INVITATION_BYTES)
+      const addresses = o.address?.map((a) => parseEndpoint(a))
+      const password = await readPassword('Group password', {
+        ...(o.password !== undefined ? { password: o.password } : {}),
+        stdinBusy: arg === '-',
+      })
+      const opts = groupOptions(c)
+      await withNode(opts, async (node) => {
+        const signal = AbortSignal.timeout(opts.timeout * 1000)
+        const group = await node.groups.passwordJoin({
+          invitation: text,
+          password,
+          signal,
+          ...(addresses ? { addresses } : {}),
+        })
+        try {
+          joined(group, addresses ?? parseInvitation(text).addresses, opts.json)
+        } finally {
+          await group.close()
+        }
+      })
+    })
+
+  cmd
+    .command('connect <group>')
+    .description(
+      'go online: connect to members (the invitation’s addresses, or --address), listen, and ' +
+        'print events until Ctrl-C',
+    )
+    .option('--address <host:port>', 'a member to connect to (repeatable)', collect)
+    .option('--peer-id <id>', 'with one --address: the member that must answer there')
+    .option('--host <address>', 'the address to listen on', '127.0.0.1')
+    .option('--port <port>', 'the TCP port (0: any free port)', integer('--port', 0, 65_535), 0)
+    .option(
+      '--types <types>',
+      `event types, comma-separated (default all): ${GROUP_EVENT_TYPES.join(', ')}`,
+      eventTypes,
+    )
+    .action(
+      async (
+        name: string,
+        o: { address?: string[]; host: string; port: number; types?: EventName[] },
+        c: Command,
+      ) => {
+        const at = o.address?.map((a) => parseEndpoint(a))
+        await runStreaming(c, name, o.types, async (group, opts, signal) => {
+          const listen = { host: o.host, port: o.port }
+          if (at) {
+            const synced = whenSynchronized(group, opts.timeout * 1000, signal)
+            synced.catch(() => undefined)
+            await group.connectByAddress(
+              at.map((a) => ({
+                ...a,
+                ...(opts.peerId !== undefined ? { peerId: opts.peerId } : {}),
+              })),
+              { signal, listen },
+            )
+            await synced
+          } else if (group.status.synchronized) {
+            await group.connect({ ...listen, signal })
+          } else {
+            const synced = whenSynchronized(group, opts.timeout * 1000, signal)
+            synced.catch(() => undefined)
+            await group.connect({ ...listen, signal })
+            await synced
+          }
+          // A member that was not synchronized connects first and listens once it is.
+          const address = await group.listen(listen)
+          listening(group, opts.json, address)
+          announce(
+            opts.json,
+            'ready',
+            {
+              groupPeerName: group.peerName,
+              connections: group.connections().length,
+            },
+            `online (${group.connections().length} connection(s))`,
+          )
+        })
+      },
+    )
+
+  cmd
+    .command('watch <group>')
+    .description("print the group's events (JSON lines with --json) until Ctrl-C")
+    .option('--connect <host:port>', 'connect to this member first')
+    .option('--peer-id <id>', 'with --connect: the member that must answer there')
+    .option(
+      '--types <types>',
+      `event types, comma-separated (default all): ${GROUP_EVENT_TYPES.join(', ')}`,
+      eventTypes,
+    )
+    .action(async (name: string, o: { types?: EventName[] }, c: Command) =>
+      runStreaming(c, name, o.types, async (group, opts, signal) => {
+        if (opts.connect !== undefined)
+          await goOnline(group, [parseEndpoint(opts.connect)], opts, signal)
+        announce(
+          opts.json,
+          'watching',
+          { groupPeerName: group.peerName },
+          `watching ${group.peerName}`,
+        )
+      }),
+    )
+
+  onlineOptions(
+    cmd
+      .command('members <group>')
+      .description('the members known here (this one first); --present: those online now')
+      .option('--present', 'only members whose presence is known')
+      .option('--member <peerName>', 'only this member'),
+  ).action(async (name: string, o: { present?: boolean; member?: string }, c: Command) =>
+    withGroup(c, name, 'read', (group, opts) => {
+      const members = group.members({
+        ...(o.present ? { present: true } : {}),
+        ...(o.member !== undefined ? { identity: o.member } : {}),
+      })
+      if (opts.json) return printJson(members.map(memberJson))
+      if (members.length === 0) process.stdout.write(pc.dim('no members\n'))
+      for (const m of members) {
+        const where = m.addresses.map(formatEndpoint).join(', ')
+        process.stdout.write(
+          `${m.present ? pc.green('●') : pc.dim('○')} ${m.identity}  ${m.role ?? '?'}` +
+            `${where ? `  ${where}` : ''}  ${pc.dim(`until ${m.credential.validityEnd.toISOString()}`)}\n`,
+        )
+      }
+    }),
+  )
+
+  onlineOptions(
+    cmd
+      .command('add <group>')
+      .description('add a signed record (with --connect: it floods to the group)')
+      .requiredOption('--type <guid>', 'the record type, a GUID')
+      .option('--data <text>', 'the record data, as UTF-8 text')
+      .option('--data-file <file>', 'the record data, from a file')
+      .option(
+        '--attributes <xml|json|@file>',
+        'attributes: <attributes> XML, or JSON such as {"author":"alice","n":3}',
+      )
+      .option(
+        '--expires-in <seconds>',
+        `lifetime from now (default ${DEFAULT_EXPIRES_IN_S})`,
+        integer('--expires-in', 1, 10 * 365 * 86_400),
+      ),
+  ).action(async (name: string, o: RecordCliOptions, c: Command) => {
+    const data = await dataArg(o, c)
+    const attributes = await attributesArg(o.attributes)
+    await withGroup(c, name, 'write', async (group, opts) => {
+      const recordId = await group.addRecord({
+        type: o.type!,
+        ...(data ? { data } : {}),
+        ...(attributes !== undefined ? { attributes } : {}),
+        expiresAt: expiry(group, o.expiresIn ?? DEFAULT_EXPIRES_IN_S),
+      })
+      const record = group.getRecord(recordId)!
+      if (opts.json) return printJson({ recordId, record: recordJson(record) })
+      success(`added record ${pc.bold(recordId)}`)
+      showRecord(record)
+    })
+  })
+
+  onlineOptions(cmd.command('get <group> <recordId>').description('show a record')).action(
+    async (name: string, recordId: string, _o: unknown, c: Command) =>
+      withGroup(c, name, 'read', (group, opts) => {
+        const record = group.getRecord(recordId)
+        if (!record) {
+          throw new PeerError('PEER_E_RECORD_NOT_FOUND', `no record ${recordId} in ${name}`)
+        }
+        if (opts.json) printJson(recordJson(record))
+        else showRecord(record)
+      }),
+  )
+
+  onlineOptions(
+    cmd
+      .command('search <group> <query>')
+      .description(
+        'search records by attribute: <peersearch> XML, or JSON such as ' +
+          '{"attribute":"author","value":"alice"} (or @file)',
+      ),
+  ).action(async (name: string, query: string, _o: unknown, c: Command) => {
+    const q = await searchArg(query)
+    await withGroup(c, name, 'read', (group, opts) => printRecords(group.search(q), opts.json))
+  })
+
+  onlineOptions(
+    cmd
+      .command('issue <group> <subject>')
+      .description(
+        'admins: new credentials for a member (SUBJECT: its peer name, or its identity info ' +
+          'as a file or XML), printed as an invitation; --store publishes them in the group',
+      )
+      .addOption(roleOption('the role (default: the member’s current roles)'))
+      .option('--expires <date>', 'the credentials’ end (ISO 8601)', isoDate)
+      .option('--store', 'publish them in the group, where the member picks them up')
+      .option('--token', 'one line (peerinv1:...) instead of <PEERINVITATION> XML')
+      .option('-o, --out <file>', 'write to a file instead of stdout'),
+  ).action(
+    async (
+      name: string,
+      subjectText: string,
+      o: { role?: RoleName; expires?: Date; store?: boolean; token?: boolean; out?: string },
+      c: Command,
+    ) => {
+      const subject = await subjectArg(subjectText)
+      await withGroup(c, name, o.store ? 'write' : 'read', async (group, opts) => {
+        const text = await group.issueCredentials(
+          subject,
+          {
+            ...(o.role !== undefined ? { roles: [o.role] } : {}),
+            ...(o.expires ? { expiresAt: o.expires } : {}),
+          },
+          { store: o.store === true, format: o.token ? 'token' : 'xml' },
+        )
+        const info = parseInvitation(text)
+        const fields = {
+          groupPeerName: info.groupPeerName,
+          subject: info.subject?.peerName ?? null,
+          roles: info.roles,
+          validityEnd: info.validity.end.toISOString(),
+          stored: o.store === true,
+        }
+        await emitDocument(text, o.out, opts.json, fields, 'credentials', 'the credentials')
+      })
+    },
+  )
+
+  onlineOptions(
+    cmd
+      .command('revoke <group> <peerName>')
+      .description('admins: revoke a member (members then refuse its connections and records)'),
+  ).action(async (name: string, peerName: string, _o: unknown, c: Command) =>
+    withGroup(c, name, 'write', async (group, opts) => {
+      const revoked = await group.revoke(peerName)
+      if (opts.json) printJson({ revoked: peerName, certificates: revoked })
+      else success(`revoked ${pc.bold(peerName)} (${revoked} certificate(s))`)
+    }),
+  )
+
+  cmd
+    .command('export <group>')
+    .description(
+      "export this member's group configuration, sealed under a password (<PEERGROUPCONFIG>)",
+    )
+    .option(
+      '-p, --password <password>',
+      'the password (else $PEERINFRA_PASSWORD, a prompt, or the first line of stdin)',
+    )
+    .option('-o, --out <file>', 'write to a file (mode 0600) instead of stdout')
+    .action(async (name: string, o: { password?: string; out?: string }, c: Command) => {
+      const password = await readPassword('Password for the export', { ...o, confirm: true })
+      await withGroup(c, name, 'read', async (group, opts) => {
+        const xml = await group.exportConfig(password)
+        await emitDocument(
+          xml,
+          o.out,
+          opts.json,
+          { groupPeerName: group.peerName, identity: group.identity },
+          'xml',
+          `${group.peerName}'s configuration`,
+        )
+      })
+    })
+
+  cmd
+    .command('import <file>')
+    .description('import an exported group configuration (FILE, or - for stdin)')
+    .option(
+      '-p, --password <password>',
+      'the password (else $PEERINFRA_PASSWORD, a prompt, or the first line of stdin)',
+    )
+    .option('--overwrite', 'replace this identity’s configuration of the same group')
+    .action(async (file: string, o: { password?: string; overwrite?: boolean }, c: Command) => {
+      const xml = await readText(file, MAX_CONFIG_BYTES)
+      const password = await readPassword('Password of the export', {
+        ...(o.password !== undefined ? { password: o.password } : {}),
+        stdinBusy: file === '-',
+      })
+      const opts = groupOptions(c)
+      await withNode(opts, async (node) => {
+        const imported = await node.groups.importConfig(xml, password, {
+          overwrite: o.overwrite === true,
+        })
+        if (opts.json) printJson(imported)
+        else success(`imported ${pc.bold(imported.groupPeerName)} for ${imported.identity}`)
+      })
+    })
+
+  cmd
+    .command('delete <group>')
+    .description("erase this identity's data of a group (database, credentials, group key)")
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, o: { yes?: boolean }, c: Command) => {
+      const opts = groupOptions(c)
+      await withNode(opts, async (node) => {
+        const summary = resolveGroup(node, name)
+        if (!o.yes) {
+          throw new PeerError(
+            'E_INVALIDARG',
+            `deleting ${summary.groupPeerName} erases its data here` +
+              (summary.owner ? ' and the group key (no one can change its properties again)' : '') +
+              ': repeat with --yes',
+          )
+        }
+        await node.groups.delete(summary.groupPeerName)
+        if (opts.json) printJson({ deleted: summary.groupPeerName })
+        else success(`deleted ${pc.bold(summary.groupPeerName)}`)
+      })
+    })
+
+  return cmd
+}
