@@ -13,9 +13,8 @@
  *   peerinfra --home /tmp/bob graph add chat --type <GUID> --data hi --connect 127.0.0.1:4000
  */
 import { readFile } from 'node:fs/promises'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import pc from 'picocolors'
-import { fromUtf8, toBase64, utf8 } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import type { EventOf } from '../core/events.ts'
 import {
@@ -24,179 +23,48 @@ import {
   type GraphEventType,
   type PeerGraph,
   type PeerRecord,
-  type RecordAttributes,
-  type SearchQuery,
 } from '../graph/index.ts'
-import { PeerNode } from '../node/peer-node.ts'
+import type { PeerNode } from '../node/peer-node.ts'
 import { formatEndpoint, parseEndpoint } from '../pnrp/endpoints.ts'
 import type { Endpoint } from '../pnrp/types.ts'
-import { printFields, printJson, success, type GlobalOptions } from './output.ts'
+import { printFields, printJson, success } from './output.ts'
+import * as shared from './records.ts'
 
-interface GraphCliOptions extends GlobalOptions {
-  identity?: string
-  connect?: string
-  peerId?: string
-  timeout: number
-}
+type GraphCliOptions = shared.OnlineCliOptions
 
-interface RecordCliOptions {
-  type?: string
-  data?: string
-  dataFile?: string
-  attributes?: string
-  expiresIn?: number
+interface RecordCliOptions extends shared.RecordCliOptions {
   autoRefresh?: boolean
 }
-
-/** After a change made online: time for the flood to leave before the graph closes. */
-const FLOOD_WAIT_MS = 1000
-/** After the first sync: time for reconciliation, which reports no event of its own. */
-const RECONCILE_WAIT_MS = 500
-const DEFAULT_EXPIRES_IN_S = 3600
 
 const EVENT_TYPES = GRAPH_EVENT_TYPES
 type EventName = GraphEventType
 type GraphEvent = EventOf<GraphEvents, EventName>
 
+/** Graph records print with their auto-refresh and deleted flags. */
+const VIEW: shared.RecordView = { lifecycle: true }
+
 // ---- argument parsing ------------------------------------------------------------------
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
-
-function integer(name: string, min: number, max: number): (text: string) => number {
-  return (text) => {
-    const n = Number(text)
-    if (!/^-?\d+$/.test(text) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`)
-    }
-    return n
-  }
-}
-
-function eventTypes(text: string, previous: EventName[] = []): EventName[] {
-  const types = text.split(',').map((t) => t.trim())
-  for (const t of types) {
-    if (!(EVENT_TYPES as readonly string[]).includes(t)) {
-      throw new InvalidArgumentError(`unknown event type "${t}": ${EVENT_TYPES.join(', ')}`)
-    }
-  }
-  return [...previous, ...(types as EventName[])]
-}
-
-/** A value given inline, or `@file` for the file's text. */
-async function textArg(value: string): Promise<string> {
-  if (!value.startsWith('@')) return value
-  return readFile(value.slice(1), 'utf8').catch((err: unknown) => {
-    throw new PeerError('E_INVALIDARG', `could not read ${value.slice(1)}: ${String(err)}`)
+/** The text of an `@file` argument. */
+const readText = (path: string): Promise<string> =>
+  readFile(path, 'utf8').catch((err: unknown) => {
+    throw new PeerError('E_INVALIDARG', `could not read ${path}: ${String(err)}`)
   })
-}
 
-/** `--attributes`: Windows' attribute XML, or a JSON object of strings and integers. */
-async function attributesArg(
-  value: string | undefined,
-): Promise<RecordAttributes | string | undefined> {
-  if (value === undefined) return undefined
-  const text = (await textArg(value)).trim()
-  if (text.startsWith('<')) return text
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new PeerError(
-      'PEER_E_INVALID_ATTRIBUTES',
-      'attributes must be <attributes> XML or a JSON object such as {"author":"alice","n":3}',
-    )
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new PeerError('PEER_E_INVALID_ATTRIBUTES', 'JSON attributes must be an object')
-  }
-  return parsed as RecordAttributes
-}
-
-/** A search: `<peersearch>` XML, or the typed query as JSON. */
-async function searchArg(value: string): Promise<SearchQuery | string> {
-  const text = (await textArg(value)).trim()
-  if (text.startsWith('<')) return text
-  try {
-    return JSON.parse(text) as SearchQuery
-  } catch {
-    throw new PeerError(
-      'PEER_E_INVALID_SEARCH',
-      'a search is <peersearch> XML or JSON such as {"attribute":"author","value":"alice"}',
-    )
-  }
-}
-
-/** `--data text` or `--data-file f` (not both). */
-async function dataArg(o: RecordCliOptions, c: Command): Promise<Uint8Array | undefined> {
-  if (o.data !== undefined && o.dataFile !== undefined) {
-    c.error('error: give --data or --data-file, not both', { exitCode: 2 })
-  }
-  if (o.data !== undefined) return utf8(o.data)
-  if (o.dataFile === undefined) return undefined
-  const bytes = await readFile(o.dataFile).catch((err: unknown) => {
-    throw new PeerError('E_INVALIDARG', `could not read ${o.dataFile}: ${String(err)}`)
-  })
-  return new Uint8Array(bytes)
-}
+/** The bytes of --data-file. */
+const readBytes = async (path: string): Promise<Uint8Array> =>
+  new Uint8Array(
+    await readFile(path).catch((err: unknown) => {
+      throw new PeerError('E_INVALIDARG', `could not read ${path}: ${String(err)}`)
+    }),
+  )
 
 // ---- output ----------------------------------------------------------------------------
 
-/** The bytes as text when they are printable UTF-8, else undefined. */
-function printable(bytes: Uint8Array): string | undefined {
-  if (bytes.length === 0) return ''
-  const text = fromUtf8(bytes)
-  return /^[\P{Cc}\n\t]*$/u.test(text) && !text.includes('\uFFFD') ? text : undefined
-}
-
-function dataSummary(bytes: Uint8Array): string {
-  const text = printable(bytes)
-  if (text === undefined) return `${bytes.length} bytes (use --json for base64)`
-  return JSON.stringify(text.length > 60 ? text.slice(0, 57) + '...' : text)
-}
-
-function recordJson(r: PeerRecord): Record<string, unknown> {
-  return {
-    id: r.id,
-    type: r.type,
-    version: r.version,
-    creatorId: r.creatorId,
-    modifiedById: r.modifiedById,
-    createdAt: r.createdAt.toISOString(),
-    modifiedAt: r.modifiedAt.toISOString(),
-    expiresAt: r.expiresAt.toISOString(),
-    autoRefresh: r.autoRefresh,
-    deleted: r.deleted,
-    attributes: r.attributes,
-    attributesXml: r.attributesXml,
-    data: toBase64(r.data),
-    dataText: printable(r.data),
-  }
-}
-
-function showRecord(r: PeerRecord): void {
-  printFields({
-    id: r.id,
-    type: r.type,
-    version: String(r.version),
-    creator: r.creatorId,
-    'modified by': r.modifiedById === r.creatorId ? undefined : r.modifiedById,
-    created: r.createdAt.toISOString(),
-    modified: r.modifiedAt.toISOString(),
-    expires: r.expiresAt.toISOString() + (r.autoRefresh ? pc.dim(' (auto-refresh)') : ''),
-    attributes: r.attributesXml,
-    data: r.data.length === 0 ? undefined : dataSummary(r.data),
-  })
-}
-
-function recordLine(r: PeerRecord): string {
-  return `${pc.bold(r.id)}  ${pc.dim(`v${r.version} type ${r.type} by ${r.creatorId}`)}  ${dataSummary(r.data)}`
-}
-
-function printRecords(records: PeerRecord[], json: boolean | undefined): void {
-  if (json) return printJson(records.map(recordJson))
-  if (records.length === 0) process.stdout.write(pc.dim('no records\n'))
-  for (const r of records) process.stdout.write(recordLine(r) + '\n')
-}
+const recordJson = (r: PeerRecord): Record<string, unknown> => shared.recordJson(r, VIEW)
+const showRecord = (r: PeerRecord): void => shared.showRecord(r, VIEW)
+const printRecords = (records: PeerRecord[], json: boolean | undefined): void =>
+  shared.printRecords(records, json, VIEW)
 
 /** One line per event: JSON lines with --json, text otherwise. */
 function printEvent(graph: PeerGraph, ev: GraphEvent, json: boolean | undefined): void {
@@ -204,53 +72,18 @@ function printEvent(graph: PeerGraph, ev: GraphEvent, json: boolean | undefined)
   if (ev.type === 'record-changed' && !graph.isClosed) {
     record = graph.getRecord(ev.data.recordId)
   }
-  if (json) {
-    const data =
-      ev.type === 'incoming-data'
-        ? { ...ev.data, data: toBase64(ev.data.data), dataText: printable(ev.data.data) }
-        : ev.data
-    const line = { event: ev.type, ...data, ...(record ? { record: recordJson(record) } : {}) }
-    process.stdout.write(JSON.stringify(line) + '\n')
-    return
-  }
-  const time = pc.dim(new Date().toISOString().slice(11, 19))
-  process.stdout.write(`${time} ${pc.cyan(ev.type.padEnd(19))} ${eventText(ev, record)}\n`)
+  shared.printEvent(ev, record, json, { ...VIEW, width: 19 }, () => eventText(ev, record))
 }
 
 function eventText(ev: GraphEvent, record: PeerRecord | undefined): string {
   switch (ev.type) {
-    case 'record-changed': {
-      const { change, recordId, recordType } = ev.data
-      const body = record ? `  ${dataSummary(record.data)}` : ''
-      return `${change} ${recordId} ${pc.dim(`type ${recordType}`)}${body}`
-    }
-    case 'incoming-data':
-      return `from ${ev.data.connectionId} type ${ev.data.dataType}  ${dataSummary(ev.data.data)}`
-    case 'direct-connection':
-    case 'neighbor-connection': {
-      const d = ev.data
-      const failure = d.failure ? ` (${d.failure})` : ''
-      return `${d.status}${failure} ${d.peerId || '?'} ${pc.dim(`connection ${d.connectionId || '-'}`)}`
-    }
-    case 'status-changed':
-      return Object.entries(ev.data.status)
-        .map(([k, v]) => `${k} ${v ? pc.green('yes') : 'no'}`)
-        .join(', ')
     case 'node-changed':
       return `${ev.data.change} ${ev.data.peerId} ${pc.dim(`node ${ev.data.nodeId}`)}`
-    case 'synchronized':
-      return `record type ${ev.data.recordType}`
     case 'connection-required':
       return pc.dim('no neighbour left: this node should connect to another')
     default:
-      return ''
+      return shared.sharedEventText(ev, record)
   }
-}
-
-/** A one-off announcement in a stream (listening, connected...): a JSON line or a ✔ line. */
-function announce(json: boolean | undefined, event: string, fields: object, text: string): void {
-  if (json) process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
-  else success(text)
 }
 
 // ---- running a node and a graph --------------------------------------------------------
@@ -259,23 +92,12 @@ function graphOptions(c: Command): GraphCliOptions {
   return c.optsWithGlobals<GraphCliOptions>()
 }
 
-async function withNode<T>(opts: GraphCliOptions, fn: (node: PeerNode) => Promise<T>): Promise<T> {
-  const node = await PeerNode.start({
-    ...(opts.home ? { dataDir: opts.home } : {}),
-    ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
-  })
-  try {
-    if (node.identities.list().length === 0) {
-      throw new PeerError(
-        'PEER_E_IDENTITY_NOT_FOUND',
-        `there is no identity in ${node.dataDir}: a graph's peer id is an identity, and its key ` +
-          'secures the connections. Create one first: peerinfra identity create --classifier NAME',
-      )
-    }
-    return await fn(node)
-  } finally {
-    await node.stop()
-  }
+function withNode<T>(opts: GraphCliOptions, fn: (node: PeerNode) => Promise<T>): Promise<T> {
+  return shared.withNode(
+    opts,
+    "a graph's peer id is an identity, and its key secures the connections",
+    fn,
+  )
 }
 
 /**
@@ -299,34 +121,8 @@ function whenSynchronized(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  if (graph.status.synchronized) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const done = (err?: PeerError): void => {
-      clearTimeout(timer)
-      off()
-      signal?.removeEventListener('abort', onAbort)
-      if (err) reject(err)
-      else resolve()
-    }
-    const off = graph.on('status-changed', ({ status }) => {
-      if (status.synchronized) done()
-    })
-    const onAbort = (): void => done(new PeerError('E_ABORT', 'stopped while synchronizing'))
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const timer = setTimeout(
-      () =>
-        done(
-          new PeerError(
-            'PEER_E_TIMEOUT',
-            `graph "${graph.graphId}" did not synchronize within ${timeoutMs / 1000} s`,
-          ),
-        ),
-      timeoutMs,
-    )
-  })
+  return shared.whenSynchronized(graph, `graph "${graph.graphId}"`, timeoutMs, signal)
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Connects as a neighbour and waits for the sync (and a moment for reconciliation). */
 async function goOnline(graph: PeerGraph, at: Endpoint, opts: GraphCliOptions): Promise<string> {
@@ -337,7 +133,7 @@ async function goOnline(graph: PeerGraph, at: Endpoint, opts: GraphCliOptions): 
     ...(opts.peerId !== undefined ? { peerId: opts.peerId } : {}),
   })
   await synced
-  await sleep(RECONCILE_WAIT_MS)
+  await shared.sleep(shared.RECONCILE_WAIT_MS)
   return connectionId
 }
 
@@ -355,53 +151,16 @@ async function withGraph<T>(
   const at = opts.connect === undefined ? undefined : parseEndpoint(opts.connect)
   return withNode(opts, async (node) => {
     const graph = await openGraph(node, graphId, at !== undefined)
-    try {
-      if (at) await goOnline(graph, at, opts)
-      const result = await fn(graph, opts)
-      if (at && mode === 'write') await sleep(FLOOD_WAIT_MS)
-      return result
-    } finally {
-      await graph.close()
-    }
+    const online = at && (() => goOnline(graph, at, opts))
+    return shared.runOnline(graph, online, mode, () => fn(graph, opts))
   })
 }
 
-// Long-running commands stop on SIGINT or SIGTERM, or when stopGraphCommands() is called.
-const stoppers = new Set<() => void>()
+const commands = shared.stoppableCommands()
 
 /** Stops every long-running graph command of this process, as Ctrl-C does (tests, embedders). */
 export function stopGraphCommands(): void {
-  for (const stop of [...stoppers]) stop()
-}
-
-function untilStopped(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController()
-  const stop = (): void => controller.abort()
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
-  stoppers.add(stop)
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      stoppers.delete(stop)
-    },
-  }
-}
-
-/** Prints the events until stopped (or the graph closes). */
-async function pump(
-  graph: PeerGraph,
-  events: AsyncIterable<EventOf<GraphEvents>>,
-  json: boolean | undefined,
-  signal: AbortSignal,
-): Promise<void> {
-  try {
-    for await (const ev of events) printEvent(graph, ev, json)
-  } catch (err) {
-    if (!signal.aborted) throw err
-  }
+  commands.stopAll()
 }
 
 /** Opens the graph, lets `start` bring it online, then streams events until stopped. */
@@ -413,51 +172,32 @@ async function runStreaming(
   start: (graph: PeerGraph, opts: GraphCliOptions, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
   const opts = graphOptions(c)
-  const stop = untilStopped()
-  try {
-    await withNode(opts, async (node) => {
+  await commands.run((signal) =>
+    withNode(opts, async (node) => {
       const graph = await openGraph(node, graphId, allowNew)
-      try {
-        const events = graph.events({ ...filter, signal: stop.signal })
-        try {
-          await start(graph, opts, stop.signal)
-        } catch (err) {
-          if (stop.signal.aborted) return
-          throw err
-        }
-        if (!opts.json) process.stdout.write(pc.dim('events follow; Ctrl-C stops\n'))
-        await pump(graph, events, opts.json, stop.signal)
-      } finally {
-        await graph.close()
+      const streaming = {
+        target: graph,
+        events: () => graph.events({ ...filter, signal }),
+        start: () => start(graph, opts, signal),
+        print: (ev: GraphEvent) => printEvent(graph, ev, opts.json),
       }
-      announce(opts.json, 'stopped', { graphId }, `closed ${graphId}`)
-    })
-  } finally {
-    stop.dispose()
-  }
+      if (await shared.streamEvents(streaming, signal, opts.json)) {
+        shared.announce(opts.json, 'stopped', { graphId }, `closed ${graphId}`)
+      }
+    }),
+  )
 }
 
 function onlineOptions(cmd: Command): Command {
-  return cmd
-    .option('--connect <host:port>', 'go online first: connect to this node of the graph and sync')
-    .option('--peer-id <id>', 'with --connect: the peer that must answer there')
+  return shared.onlineOptions(cmd, { where: 'this node of the graph', who: 'the peer' })
 }
 
 function listening(graph: PeerGraph, json: boolean | undefined, at: Endpoint): void {
-  announce(
+  shared.announce(
     json,
     'listening',
     { graphId: graph.graphId, peerId: graph.peerId, nodeId: graph.nodeId, ...at },
     `${graph.graphId} listening on ${pc.bold(formatEndpoint(at))} as ${graph.peerId}`,
-  )
-}
-
-function statusText(graph: PeerGraph): string {
-  const s = graph.status
-  return (
-    [s.listening && 'listening', s.hasConnections && 'connected', s.synchronized && 'synchronized']
-      .filter(Boolean)
-      .join(', ') || 'not synchronized'
   )
 }
 
@@ -475,7 +215,7 @@ function describeGraph(graph: PeerGraph, json: boolean | undefined): void {
   printFields({
     graph: graph.graphId,
     'peer id': graph.peerId,
-    status: statusText(graph),
+    status: shared.statusText(graph.status, 'not synchronized'),
     'data created': graph.dataCreated ? 'yes (empty until it syncs with a node: --connect)' : 'no',
     'friendly name': p?.friendlyName || undefined,
     comment: p?.comment || undefined,
@@ -487,25 +227,6 @@ function describeGraph(graph: PeerGraph, json: boolean | undefined): void {
   })
 }
 
-function recordOptions(cmd: Command, expiresDefault: boolean): Command {
-  return cmd
-    .option('--data <text>', 'the record data, as UTF-8 text')
-    .option('--data-file <file>', 'the record data, from a file')
-    .option(
-      '--attributes <xml|json|@file>',
-      'attributes: <attributes> XML, or JSON such as {"author":"alice","n":3} (XML for dates)',
-    )
-    .option(
-      '--expires-in <seconds>',
-      `lifetime from now${expiresDefault ? ` (default ${DEFAULT_EXPIRES_IN_S})` : ''}`,
-      integer('--expires-in', 1, 10 * 365 * 86_400),
-    )
-}
-
-function expiry(graph: PeerGraph, seconds: number): Date {
-  return new Date(graph.peerTime().getTime() + seconds * 1000)
-}
-
 // ---- the commands ----------------------------------------------------------------------
 
 export function graphCommand(): Command {
@@ -514,7 +235,7 @@ export function graphCommand(): Command {
     .option('--identity <name>', 'the identity to act as (default: the default identity)')
     .addOption(
       new Option('--timeout <seconds>', 'with --connect: give up syncing after this long')
-        .argParser(integer('--timeout', 1, 600))
+        .argParser(shared.integer('--timeout', 1, 600))
         .default(30),
     )
     .addHelpText(
@@ -541,17 +262,17 @@ and leave. That is how a newcomer joins and adds a record the others see:
     .option(
       '--max-record-size <bytes>',
       'largest record (1024 to 62914560; default 60 MB)',
-      integer('--max-record-size', 0, 60 * 1024 * 1024),
+      shared.integer('--max-record-size', 0, 60 * 1024 * 1024),
     )
     .option(
       '--presence-lifetime <seconds>',
       'how long a presence record lives (300 to 86400)',
-      integer('--presence-lifetime', 0, 86_400),
+      shared.integer('--presence-lifetime', 0, 86_400),
     )
     .option(
       '--presence-max <n>',
       'nodes that publish presence (-1 all, 0 none)',
-      integer('--presence-max', -1, 10_000),
+      shared.integer('--presence-max', -1, 10_000),
     )
     .option('--defer-expiration', 'no record expires until the graph has connected to a node')
     .action(
@@ -613,7 +334,12 @@ and leave. That is how a newcomer joins and adds a record the others see:
     .command('listen <graphId>')
     .description('listen for nodes of the graph and print its events until Ctrl-C')
     .option('--host <address>', 'the address to listen on', '127.0.0.1')
-    .option('--port <port>', 'the TCP port (0: any free port)', integer('--port', 0, 65_535), 0)
+    .option(
+      '--port <port>',
+      'the TCP port (0: any free port)',
+      shared.integer('--port', 0, 65_535),
+      0,
+    )
     .action(async (graphId: string, o: { host: string; port: number }, c: Command) =>
       runStreaming(c, graphId, false, {}, async (graph, opts) => {
         listening(graph, opts.json, await graph.listen({ host: o.host, port: o.port }))
@@ -629,7 +355,7 @@ and leave. That is how a newcomer joins and adds a record the others see:
     .option(
       '--listen-port <port>',
       'also listen on this port (0: any)',
-      integer('--listen-port', 0, 65_535),
+      shared.integer('--listen-port', 0, 65_535),
     )
     .option('--host <address>', 'with --listen-port: the address to listen on', '127.0.0.1')
     .action(
@@ -646,14 +372,19 @@ and leave. That is how a newcomer joins and adds a record the others see:
             ...(opts.peerId !== undefined ? { peerId: opts.peerId } : {}),
             signal,
           })
-          announce(
+          shared.announce(
             opts.json,
             'connected',
             { graphId, connectionId, ...at },
             `connected to ${formatEndpoint(at)} (connection ${connectionId})`,
           )
           await whenSynchronized(graph, opts.timeout * 1000, signal)
-          announce(opts.json, 'ready', { graphId, recordCount: graph.recordCount }, `synchronized`)
+          shared.announce(
+            opts.json,
+            'ready',
+            { graphId, recordCount: graph.recordCount },
+            `synchronized`,
+          )
           if (o.listenPort !== undefined) {
             listening(graph, opts.json, await graph.listen({ host: o.host, port: o.listenPort }))
           }
@@ -669,9 +400,13 @@ and leave. That is how a newcomer joins and adds a record the others see:
     .option(
       '--types <types>',
       `event types, comma-separated (default all): ${EVENT_TYPES.join(', ')}`,
-      eventTypes,
+      shared.eventTypes(EVENT_TYPES),
     )
-    .option('--record-type <guid>', 'only record events of this record type (repeatable)', collect)
+    .option(
+      '--record-type <guid>',
+      'only record events of this record type (repeatable)',
+      shared.collect,
+    )
     .action(
       async (graphId: string, o: { types?: EventName[]; recordType?: string[] }, c: Command) => {
         const filter = {
@@ -692,29 +427,31 @@ and leave. That is how a newcomer joins and adds a record the others see:
                 signal,
               })
             }
-            announce(opts.json, 'watching', { graphId }, `watching ${graphId}`)
+            shared.announce(opts.json, 'watching', { graphId }, `watching ${graphId}`)
           },
         )
       },
     )
 
   onlineOptions(
-    recordOptions(
-      cmd
-        .command('add <graphId>')
-        .description('add a record (with --connect: it floods to the graph)')
-        .requiredOption('--type <guid>', 'the record type, a GUID'),
-      true,
-    ).option('--auto-refresh', 'keep it alive while a node of this peer is online'),
+    shared
+      .recordOptions(
+        cmd
+          .command('add <graphId>')
+          .description('add a record (with --connect: it floods to the graph)')
+          .requiredOption('--type <guid>', 'the record type, a GUID'),
+        true,
+      )
+      .option('--auto-refresh', 'keep it alive while a node of this peer is online'),
   ).action(async (graphId: string, o: RecordCliOptions, c: Command) => {
-    const data = await dataArg(o, c)
-    const attributes = await attributesArg(o.attributes)
+    const data = await shared.dataArg(o, c, readBytes)
+    const attributes = await shared.attributesArg(o.attributes, readText)
     await withGraph(c, graphId, 'write', async (graph, opts) => {
       const recordId = await graph.addRecord({
         type: o.type!,
         ...(data ? { data } : {}),
         ...(attributes !== undefined ? { attributes } : {}),
-        expiresAt: expiry(graph, o.expiresIn ?? DEFAULT_EXPIRES_IN_S),
+        expiresAt: shared.expiry(graph, o.expiresIn ?? shared.DEFAULT_EXPIRES_IN_S),
         autoRefresh: o.autoRefresh === true,
       })
       const record = graph.getRecord(recordId)!
@@ -725,20 +462,20 @@ and leave. That is how a newcomer joins and adds a record the others see:
   })
 
   onlineOptions(
-    recordOptions(
+    shared.recordOptions(
       cmd
         .command('update <graphId> <recordId>')
         .description("update a record's data, attributes or expiration (the rest stays)"),
       false,
     ),
   ).action(async (graphId: string, recordId: string, o: RecordCliOptions, c: Command) => {
-    const data = await dataArg(o, c)
-    const attributes = await attributesArg(o.attributes)
+    const data = await shared.dataArg(o, c, readBytes)
+    const attributes = await shared.attributesArg(o.attributes, readText)
     await withGraph(c, graphId, 'write', async (graph, opts) => {
       await graph.updateRecord(recordId, {
         ...(data ? { data } : {}),
         ...(attributes !== undefined ? { attributes } : {}),
-        ...(o.expiresIn !== undefined ? { expiresAt: expiry(graph, o.expiresIn) } : {}),
+        ...(o.expiresIn !== undefined ? { expiresAt: shared.expiry(graph, o.expiresIn) } : {}),
       })
       const record = graph.getRecord(recordId)!
       if (opts.json) return printJson({ recordId, record: recordJson(record) })
@@ -799,7 +536,7 @@ and leave. That is how a newcomer joins and adds a record the others see:
           '(or @file)',
       ),
   ).action(async (graphId: string, query: string, _o: unknown, c: Command) => {
-    const q = await searchArg(query)
+    const q = await shared.searchArg(query, readText)
     await withGraph(c, graphId, 'read', (graph, opts) => printRecords(graph.search(q), opts.json))
   })
 
@@ -855,13 +592,13 @@ and leave. That is how a newcomer joins and adds a record the others see:
         o: RecordCliOptions & { to?: string },
         c: Command,
       ) => {
-        const data = (await dataArg(o, c)) ?? new Uint8Array(0)
+        const data = (await shared.dataArg(o, c, readBytes)) ?? new Uint8Array(0)
         const to = o.to === undefined ? undefined : parseEndpoint(o.to)
         await withGraph(c, graphId, 'read', async (graph, opts) => {
           const at = to ?? parseEndpoint(opts.connect!)
           const connectionId = await graph.openDirectConnection(peerId, at)
           await graph.sendData(connectionId, o.type!, data)
-          await sleep(FLOOD_WAIT_MS)
+          await shared.sleep(shared.FLOOD_WAIT_MS)
           await graph.closeDirectConnection(connectionId)
           if (opts.json) printJson({ sent: data.length, peerId, connectionId })
           else success(`sent ${data.length} bytes to ${pc.bold(peerId)}`)

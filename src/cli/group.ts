@@ -25,11 +25,11 @@
 import { open, stat } from 'node:fs/promises'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import pc from 'picocolors'
-import { fromUtf8, toBase64, toHex, utf8 } from '../core/bytes.ts'
+import { toHex } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import type { EventOf } from '../core/events.ts'
 import { fileError, writeFileAtomic } from '../core/files.ts'
-import type { PeerRecord, RecordAttributes, SearchQuery } from '../graph/index.ts'
+import type { PeerRecord } from '../graph/index.ts'
 import { MAX_INVITATION_BYTES, ROLE_NAMES, type RoleName } from '../group/constants.ts'
 import { roleName } from '../group/credentials.ts'
 import { GROUP_EVENT_TYPES, type GroupEvents, type GroupEventType } from '../group/events.ts'
@@ -38,53 +38,28 @@ import type { GroupSummary } from '../group/groups.ts'
 import { parseInvitation } from '../group/invitation.ts'
 import type { GroupProperties } from '../group/properties.ts'
 import { MAX_IDENTITY_XML_BYTES } from '../identity/constants.ts'
-import { PeerNode } from '../node/peer-node.ts'
+import type { PeerNode } from '../node/peer-node.ts'
 import { formatEndpoint, parseEndpoint } from '../pnrp/endpoints.ts'
 import type { Endpoint } from '../pnrp/types.ts'
-import { printFields, printJson, success, type GlobalOptions } from './output.ts'
+import { printFields, printJson, success } from './output.ts'
 import { readAllStdin, readPassword } from './prompt.ts'
+import * as shared from './records.ts'
 
-interface GroupCliOptions extends GlobalOptions {
-  identity?: string
-  connect?: string
-  peerId?: string
-  timeout: number
-}
+type GroupCliOptions = shared.OnlineCliOptions
 
-interface RecordCliOptions {
-  type?: string
-  data?: string
-  dataFile?: string
-  attributes?: string
-  expiresIn?: number
-}
+type RecordCliOptions = shared.RecordCliOptions
 
 type EventName = GroupEventType
 type GroupEvent = EventOf<GroupEvents, EventName>
 
-/** After a change made online: time for the flood to leave before the group closes. */
-const FLOOD_WAIT_MS = 1000
-/** After the first sync: time for reconciliation, which reports no event of its own. */
-const RECONCILE_WAIT_MS = 500
-const DEFAULT_EXPIRES_IN_S = 3600
 /** Largest record data file read. */
 const MAX_DATA_FILE_BYTES = 60 * 1024 * 1024
 /** A group config export: a few certificates, maybe the group key, sealed. */
 const MAX_CONFIG_BYTES = 1024 * 1024
+/** Group records print without Graphing's auto-refresh and deleted flags. */
+const VIEW: shared.RecordView = { lifecycle: false }
 
 // ---- argument parsing ------------------------------------------------------------------
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
-
-function integer(name: string, min: number, max: number): (text: string) => number {
-  return (text) => {
-    const n = Number(text)
-    if (!/^-?\d+$/.test(text) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`)
-    }
-    return n
-  }
-}
 
 function isoDate(text: string): Date {
   const d = new Date(text)
@@ -92,16 +67,6 @@ function isoDate(text: string): Date {
     throw new InvalidArgumentError(`"${text}" is not a date (ISO 8601, e.g. 2030-01-31T12:00:00Z)`)
   }
   return d
-}
-
-function eventTypes(text: string, previous: EventName[] = []): EventName[] {
-  const types = text.split(',').map((t) => t.trim())
-  for (const t of types) {
-    if (!(GROUP_EVENT_TYPES as readonly string[]).includes(t)) {
-      throw new InvalidArgumentError(`unknown event type "${t}": ${GROUP_EVENT_TYPES.join(', ')}`)
-    }
-  }
-  return [...previous, ...(types as EventName[])]
 }
 
 /** A file of at most `max` bytes, as text; `-` reads stdin. */
@@ -148,52 +113,13 @@ async function subjectArg(value: string): Promise<string> {
   return trimmed
 }
 
-/** `--attributes`: Windows' attribute XML, or a JSON object of strings and integers. */
-async function attributesArg(
-  value: string | undefined,
-): Promise<RecordAttributes | string | undefined> {
-  if (value === undefined) return undefined
-  const text = value.startsWith('@') ? await readText(value.slice(1), MAX_DATA_FILE_BYTES) : value
-  if (text.trim().startsWith('<')) return text.trim()
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new PeerError(
-      'PEER_E_INVALID_ATTRIBUTES',
-      'attributes must be <attributes> XML or a JSON object such as {"author":"alice","n":3}',
-    )
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new PeerError('PEER_E_INVALID_ATTRIBUTES', 'JSON attributes must be an object')
-  }
-  return parsed as RecordAttributes
-}
+/** The text of an `@file` argument. */
+const readDataText = (path: string): Promise<string> => readText(path, MAX_DATA_FILE_BYTES)
 
-/** A search: `<peersearch>` XML, or the typed query as JSON (or @file). */
-async function searchArg(value: string): Promise<SearchQuery | string> {
-  const text = (
-    value.startsWith('@') ? await readText(value.slice(1), MAX_DATA_FILE_BYTES) : value
-  ).trim()
-  if (text.startsWith('<')) return text
-  try {
-    return JSON.parse(text) as SearchQuery
-  } catch {
-    throw new PeerError(
-      'PEER_E_INVALID_SEARCH',
-      'a search is <peersearch> XML or JSON such as {"attribute":"author","value":"alice"}',
-    )
-  }
-}
-
-async function dataArg(o: RecordCliOptions, c: Command): Promise<Uint8Array | undefined> {
-  if (o.data !== undefined && o.dataFile !== undefined) {
-    c.error('error: give --data or --data-file, not both', { exitCode: 2 })
-  }
-  if (o.data !== undefined) return utf8(o.data)
-  if (o.dataFile === undefined) return undefined
-  const handle = await open(o.dataFile, 'r').catch((err: unknown) => {
-    throw fileError(err, `could not read ${o.dataFile}`)
+/** The bytes of --data-file. */
+async function readBytes(path: string): Promise<Uint8Array> {
+  const handle = await open(path, 'r').catch((err: unknown) => {
+    throw fileError(err, `could not read ${path}`)
   })
   try {
     return new Uint8Array(await handle.readFile())
@@ -204,59 +130,10 @@ async function dataArg(o: RecordCliOptions, c: Command): Promise<Uint8Array | un
 
 // ---- output ----------------------------------------------------------------------------
 
-function printable(bytes: Uint8Array): string | undefined {
-  if (bytes.length === 0) return ''
-  const text = fromUtf8(bytes)
-  return /^[\P{Cc}\n\t]*$/u.test(text) && !text.includes('\uFFFD') ? text : undefined
-}
-
-function dataSummary(bytes: Uint8Array): string {
-  const text = printable(bytes)
-  if (text === undefined) return `${bytes.length} bytes (use --json for base64)`
-  return JSON.stringify(text.length > 60 ? text.slice(0, 57) + '...' : text)
-}
-
-function recordJson(r: PeerRecord): Record<string, unknown> {
-  return {
-    id: r.id,
-    type: r.type,
-    version: r.version,
-    creatorId: r.creatorId,
-    modifiedById: r.modifiedById,
-    createdAt: r.createdAt.toISOString(),
-    modifiedAt: r.modifiedAt.toISOString(),
-    expiresAt: r.expiresAt.toISOString(),
-    attributes: r.attributes,
-    attributesXml: r.attributesXml,
-    data: toBase64(r.data),
-    dataText: printable(r.data),
-  }
-}
-
-function showRecord(r: PeerRecord): void {
-  printFields({
-    id: r.id,
-    type: r.type,
-    version: String(r.version),
-    creator: r.creatorId,
-    'modified by': r.modifiedById === r.creatorId ? undefined : r.modifiedById,
-    created: r.createdAt.toISOString(),
-    modified: r.modifiedAt.toISOString(),
-    expires: r.expiresAt.toISOString(),
-    attributes: r.attributesXml,
-    data: r.data.length === 0 ? undefined : dataSummary(r.data),
-  })
-}
-
-function printRecords(records: PeerRecord[], json: boolean | undefined): void {
-  if (json) return printJson(records.map(recordJson))
-  if (records.length === 0) process.stdout.write(pc.dim('no records\n'))
-  for (const r of records) {
-    process.stdout.write(
-      `${pc.bold(r.id)}  ${pc.dim(`v${r.version} type ${r.type} by ${r.creatorId}`)}  ${dataSummary(r.data)}\n`,
-    )
-  }
-}
+const recordJson = (r: PeerRecord): Record<string, unknown> => shared.recordJson(r, VIEW)
+const showRecord = (r: PeerRecord): void => shared.showRecord(r, VIEW)
+const printRecords = (records: PeerRecord[], json: boolean | undefined): void =>
+  shared.printRecords(records, json, VIEW)
 
 function credentialJson(c: CredentialInfo): Record<string, unknown> {
   return {
@@ -289,15 +166,6 @@ function validity(c: CredentialInfo): string {
   return `${c.validityStart.toISOString()} .. ${c.validityEnd.toISOString()}`
 }
 
-function statusText(group: PeerGroup): string {
-  const s = group.status
-  return (
-    [s.listening && 'listening', s.hasConnections && 'connected', s.synchronized && 'synchronized']
-      .filter(Boolean)
-      .join(', ') || 'not synchronized (connect to a member first)'
-  )
-}
-
 /** The group, its properties (once synchronized) and this member's credential. */
 function describeGroup(group: PeerGroup, summary: GroupSummary | undefined, json?: boolean): void {
   const ready = group.status.synchronized
@@ -317,7 +185,7 @@ function describeGroup(group: PeerGroup, summary: GroupSummary | undefined, json
     group: group.peerName,
     identity: group.identity,
     owner: summary?.owner ? 'yes (holds the group key)' : 'no',
-    status: statusText(group),
+    status: shared.statusText(group.status, 'not synchronized (connect to a member first)'),
     'friendly name': props?.friendlyName || undefined,
     comment: props?.comment || undefined,
     creator: props?.creatorPeerName,
@@ -337,56 +205,22 @@ function printEvent(group: PeerGroup, ev: GroupEvent, json: boolean | undefined)
   if (ev.type === 'record-changed' && !group.isClosed && group.status.synchronized) {
     record = group.getRecord(ev.data.recordId)
   }
-  if (json) {
-    const data =
-      ev.type === 'incoming-data'
-        ? { ...ev.data, data: toBase64(ev.data.data), dataText: printable(ev.data.data) }
-        : ev.data
-    const line = { event: ev.type, ...data, ...(record ? { record: recordJson(record) } : {}) }
-    process.stdout.write(JSON.stringify(line) + '\n')
-    return
-  }
-  const time = pc.dim(new Date().toISOString().slice(11, 19))
-  process.stdout.write(`${time} ${pc.cyan(ev.type.padEnd(21))} ${eventText(ev, record)}\n`)
+  shared.printEvent(ev, record, json, { ...VIEW, width: 21 }, () => eventText(ev, record))
 }
 
 function eventText(ev: GroupEvent, record: PeerRecord | undefined): string {
   switch (ev.type) {
-    case 'record-changed': {
-      const { change, recordId, recordType } = ev.data
-      const body = record ? `  ${dataSummary(record.data)}` : ''
-      return `${change} ${recordId} ${pc.dim(`type ${recordType}`)}${body}`
-    }
     case 'member-changed':
       return `${ev.data.change} ${ev.data.identity}`
-    case 'incoming-data':
-      return `from ${ev.data.connectionId} type ${ev.data.dataType}  ${dataSummary(ev.data.data)}`
-    case 'direct-connection':
-    case 'neighbor-connection': {
-      const d = ev.data
-      const failure = d.failure ? ` (${d.failure})` : ''
-      return `${d.status}${failure} ${d.peerId || '?'} ${pc.dim(`connection ${d.connectionId || '-'}`)}`
-    }
-    case 'status-changed':
-      return Object.entries(ev.data.status)
-        .map(([k, v]) => `${k} ${v ? pc.green('yes') : 'no'}`)
-        .join(', ')
     case 'connection-failed':
       return ev.data.reason
     case 'authentication-failed':
       return `${ev.data.identity || '?'}: ${ev.data.reason}`
-    case 'synchronized':
-      return `record type ${ev.data.recordType}`
     case 'property-changed':
       return pc.dim('the group properties changed')
     default:
-      return ''
+      return shared.sharedEventText(ev, record)
   }
-}
-
-function announce(json: boolean | undefined, event: string, fields: object, text: string): void {
-  if (json) process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
-  else success(text)
 }
 
 /** Writes a document to --out (mode 0600) or stdout; with --json, as { key: text } or { file }. */
@@ -410,23 +244,8 @@ function groupOptions(c: Command): GroupCliOptions {
   return c.optsWithGlobals<GroupCliOptions>()
 }
 
-async function withNode<T>(opts: GroupCliOptions, fn: (node: PeerNode) => Promise<T>): Promise<T> {
-  const node = await PeerNode.start({
-    ...(opts.home ? { dataDir: opts.home } : {}),
-    ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
-  })
-  try {
-    if (node.identities.list().length === 0) {
-      throw new PeerError(
-        'PEER_E_IDENTITY_NOT_FOUND',
-        `there is no identity in ${node.dataDir}: a member of a group is an identity. ` +
-          'Create one first: peerinfra identity create --classifier NAME',
-      )
-    }
-    return await fn(node)
-  } finally {
-    await node.stop()
-  }
+function withNode<T>(opts: GroupCliOptions, fn: (node: PeerNode) => Promise<T>): Promise<T> {
+  return shared.withNode(opts, 'a member of a group is an identity', fn)
 }
 
 /**
@@ -463,34 +282,8 @@ function whenSynchronized(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  if (group.status.synchronized) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const done = (err?: PeerError): void => {
-      clearTimeout(timer)
-      off()
-      signal?.removeEventListener('abort', onAbort)
-      if (err) reject(err)
-      else resolve()
-    }
-    const off = group.on('status-changed', ({ status }) => {
-      if (status.synchronized) done()
-    })
-    const onAbort = (): void => done(new PeerError('E_ABORT', 'stopped while synchronizing'))
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const timer = setTimeout(
-      () =>
-        done(
-          new PeerError(
-            'PEER_E_TIMEOUT',
-            `group ${group.peerName} did not synchronize within ${timeoutMs / 1000} s`,
-          ),
-        ),
-      timeoutMs,
-    )
-  })
+  return shared.whenSynchronized(group, `group ${group.peerName}`, timeoutMs, signal)
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Connects to the members at these addresses and waits for the sync. */
 async function goOnline(
@@ -506,7 +299,7 @@ async function goOnline(
     signal ? { signal } : {},
   )
   await synced
-  await sleep(RECONCILE_WAIT_MS)
+  await shared.sleep(shared.RECONCILE_WAIT_MS)
 }
 
 /**
@@ -524,39 +317,16 @@ async function withGroup<T>(
   return withNode(opts, async (node) => {
     const summary = resolveGroup(node, name)
     const group = await node.groups.open(summary.groupPeerName)
-    try {
-      if (at) await goOnline(group, [at], opts)
-      const result = await fn(group, opts, node)
-      if (at && mode === 'write') await sleep(FLOOD_WAIT_MS)
-      return result
-    } finally {
-      await group.close()
-    }
+    const online = at && (() => goOnline(group, [at], opts))
+    return shared.runOnline(group, online, mode, () => fn(group, opts, node))
   })
 }
 
-// Long-running commands stop on SIGINT or SIGTERM, or when stopGroupCommands() is called.
-const stoppers = new Set<() => void>()
+const commands = shared.stoppableCommands()
 
 /** Stops every long-running group command of this process, as Ctrl-C does (tests, embedders). */
 export function stopGroupCommands(): void {
-  for (const stop of [...stoppers]) stop()
-}
-
-function untilStopped(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController()
-  const stop = (): void => controller.abort()
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
-  stoppers.add(stop)
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      stoppers.delete(stop)
-    },
-  }
+  commands.stopAll()
 }
 
 /** Opens the group, lets `start` bring it online, then streams events until stopped. */
@@ -567,43 +337,29 @@ async function runStreaming(
   start: (group: PeerGroup, opts: GroupCliOptions, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
   const opts = groupOptions(c)
-  const stop = untilStopped()
-  try {
-    await withNode(opts, async (node) => {
-      const summary = resolveGroup(node, name)
-      const group = await node.groups.open(summary.groupPeerName)
-      try {
-        const events = group.events({ ...(types ? { types } : {}), signal: stop.signal })
-        try {
-          await start(group, opts, stop.signal)
-        } catch (err) {
-          if (stop.signal.aborted) return
-          throw err
-        }
-        if (!opts.json) process.stdout.write(pc.dim('events follow; Ctrl-C stops\n'))
-        try {
-          for await (const ev of events) printEvent(group, ev, opts.json)
-        } catch (err) {
-          if (!stop.signal.aborted) throw err
-        }
-      } finally {
-        await group.close()
+  await commands.run((signal) =>
+    withNode(opts, async (node) => {
+      const { groupPeerName } = resolveGroup(node, name)
+      const group = await node.groups.open(groupPeerName)
+      const streaming = {
+        target: group,
+        events: () => group.events({ ...(types ? { types } : {}), signal }),
+        start: () => start(group, opts, signal),
+        print: (ev: GroupEvent) => printEvent(group, ev, opts.json),
       }
-      announce(opts.json, 'stopped', { groupPeerName: summary.groupPeerName }, 'stopped')
-    })
-  } finally {
-    stop.dispose()
-  }
+      if (await shared.streamEvents(streaming, signal, opts.json)) {
+        shared.announce(opts.json, 'stopped', { groupPeerName }, 'stopped')
+      }
+    }),
+  )
 }
 
 function onlineOptions(cmd: Command): Command {
-  return cmd
-    .option('--connect <host:port>', 'go online first: connect to this member and sync')
-    .option('--peer-id <id>', 'with --connect: the member that must answer there')
+  return shared.onlineOptions(cmd, { where: 'this member', who: 'the member' })
 }
 
 function listening(group: PeerGroup, json: boolean | undefined, at: Endpoint): void {
-  announce(
+  shared.announce(
     json,
     'listening',
     { groupPeerName: group.peerName, identity: group.identity, ...at },
@@ -613,10 +369,6 @@ function listening(group: PeerGroup, json: boolean | undefined, at: Endpoint): v
 
 function roleOption(description: string): Option {
   return new Option('--role <role>', description).choices(ROLE_NAMES)
-}
-
-function expiry(group: PeerGroup, seconds: number): Date {
-  return new Date(group.peerTime().getTime() + seconds * 1000)
 }
 
 /** After join or password-join: the group, and where its members were last seen. */
@@ -654,7 +406,7 @@ export function groupCommand(): Command {
     .option('--identity <name>', 'the identity to act as (default: the default identity)')
     .addOption(
       new Option('--timeout <seconds>', 'when going online: give up syncing after this long')
-        .argParser(integer('--timeout', 1, 600))
+        .argParser(shared.integer('--timeout', 1, 600))
         .default(30),
     )
     .addHelpText(
@@ -686,12 +438,12 @@ inviter's connect will listen on.
     .option(
       '--member-data-lifetime <seconds>',
       'how long an invitation or credential lasts (0: the issuer’s lifetime; 28800 .. 10 years)',
-      integer('--member-data-lifetime', 0, 10 * 365 * 86_400),
+      shared.integer('--member-data-lifetime', 0, 10 * 365 * 86_400),
     )
     .option(
       '--presence-lifetime <seconds>',
       'how long a presence record lives',
-      integer('--presence-lifetime', 0, 86_400),
+      shared.integer('--presence-lifetime', 0, 86_400),
     )
     .option('--disable-presence', 'members publish no presence')
     .action(
@@ -809,7 +561,7 @@ inviter's connect will listen on.
     .option(
       '--port <port>',
       'name this port in the invitation: the one `group connect --port` will listen on',
-      integer('--port', 0, 65_535),
+      shared.integer('--port', 0, 65_535),
     )
     .action(
       async (
@@ -903,7 +655,7 @@ inviter's connect will listen on.
       '-p, --password <password>',
       'the group password (else $PEERINFRA_PASSWORD, a prompt, or the first line of stdin)',
     )
-    .option('--address <host:port>', 'a member to join through (repeatable)', collect)
+    .option('--address <host:port>', 'a member to join through (repeatable)', shared.collect)
     .action(async (arg: string, o: { password?: string; address?: string[] }, c: Command) => {
       const text = await documentArg(arg, MAX_INVITATION_BYTES)
       const addresses = o.address?.map((a) => parseEndpoint(a))
@@ -934,14 +686,19 @@ inviter's connect will listen on.
       'go online: connect to members (the invitation’s addresses, or --address), listen, and ' +
         'print events until Ctrl-C',
     )
-    .option('--address <host:port>', 'a member to connect to (repeatable)', collect)
+    .option('--address <host:port>', 'a member to connect to (repeatable)', shared.collect)
     .option('--peer-id <id>', 'with one --address: the member that must answer there')
     .option('--host <address>', 'the address to listen on', '127.0.0.1')
-    .option('--port <port>', 'the TCP port (0: any free port)', integer('--port', 0, 65_535), 0)
+    .option(
+      '--port <port>',
+      'the TCP port (0: any free port)',
+      shared.integer('--port', 0, 65_535),
+      0,
+    )
     .option(
       '--types <types>',
       `event types, comma-separated (default all): ${GROUP_EVENT_TYPES.join(', ')}`,
-      eventTypes,
+      shared.eventTypes(GROUP_EVENT_TYPES),
     )
     .action(
       async (
@@ -972,9 +729,10 @@ inviter's connect will listen on.
             await synced
           }
           // A member that was not synchronized connects first and listens once it is.
+          // Synchronized by now, so listen gives the address.
           const address = await group.listen(listen)
-          listening(group, opts.json, address)
-          announce(
+          if (address) listening(group, opts.json, address)
+          shared.announce(
             opts.json,
             'ready',
             {
@@ -995,13 +753,13 @@ inviter's connect will listen on.
     .option(
       '--types <types>',
       `event types, comma-separated (default all): ${GROUP_EVENT_TYPES.join(', ')}`,
-      eventTypes,
+      shared.eventTypes(GROUP_EVENT_TYPES),
     )
     .action(async (name: string, o: { types?: EventName[] }, c: Command) =>
       runStreaming(c, name, o.types, async (group, opts, signal) => {
         if (opts.connect !== undefined)
           await goOnline(group, [parseEndpoint(opts.connect)], opts, signal)
-        announce(
+        shared.announce(
           opts.json,
           'watching',
           { groupPeerName: group.peerName },
@@ -1035,30 +793,22 @@ inviter's connect will listen on.
   )
 
   onlineOptions(
-    cmd
-      .command('add <group>')
-      .description('add a signed record (with --connect: it floods to the group)')
-      .requiredOption('--type <guid>', 'the record type, a GUID')
-      .option('--data <text>', 'the record data, as UTF-8 text')
-      .option('--data-file <file>', 'the record data, from a file')
-      .option(
-        '--attributes <xml|json|@file>',
-        'attributes: <attributes> XML, or JSON such as {"author":"alice","n":3}',
-      )
-      .option(
-        '--expires-in <seconds>',
-        `lifetime from now (default ${DEFAULT_EXPIRES_IN_S})`,
-        integer('--expires-in', 1, 10 * 365 * 86_400),
-      ),
+    shared.recordOptions(
+      cmd
+        .command('add <group>')
+        .description('add a signed record (with --connect: it floods to the group)')
+        .requiredOption('--type <guid>', 'the record type, a GUID'),
+      true,
+    ),
   ).action(async (name: string, o: RecordCliOptions, c: Command) => {
-    const data = await dataArg(o, c)
-    const attributes = await attributesArg(o.attributes)
+    const data = await shared.dataArg(o, c, readBytes)
+    const attributes = await shared.attributesArg(o.attributes, readDataText)
     await withGroup(c, name, 'write', async (group, opts) => {
       const recordId = await group.addRecord({
         type: o.type!,
         ...(data ? { data } : {}),
         ...(attributes !== undefined ? { attributes } : {}),
-        expiresAt: expiry(group, o.expiresIn ?? DEFAULT_EXPIRES_IN_S),
+        expiresAt: shared.expiry(group, o.expiresIn ?? shared.DEFAULT_EXPIRES_IN_S),
       })
       const record = group.getRecord(recordId)!
       if (opts.json) return printJson({ recordId, record: recordJson(record) })
@@ -1087,7 +837,7 @@ inviter's connect will listen on.
           '{"attribute":"author","value":"alice"} (or @file)',
       ),
   ).action(async (name: string, query: string, _o: unknown, c: Command) => {
-    const q = await searchArg(query)
+    const q = await shared.searchArg(query, readDataText)
     await withGroup(c, name, 'read', (group, opts) => printRecords(group.search(q), opts.json))
   })
 

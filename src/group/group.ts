@@ -187,40 +187,53 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
   // ---- connections -----------------------------------------------------------------------
 
   /**
-   * Windows' PeerGroupConnect: goes online. Listens (any free port unless given) and, while
-   * not connected, connects to the members the invitation named. A member that has not
-   * synchronized yet and knows no member to reach gets connection-failed and
-   * PEER_E_CONNECTION_FAILED.
+   * Windows' PeerGroupConnect: goes online. Finds members (the invitation's addresses, then
+   * PNRP's `<groupAuthority>.participant` when the node runs PNRP) and connects to them while
+   * not connected; listens (any free port unless given) and registers in PNRP once
+   * synchronized. A member that has not synchronized yet and reaches no member gets
+   * connection-failed and PEER_E_CONNECTION_FAILED.
    */
   async connect(options: ListenOptions & { signal?: AbortSignal } = {}): Promise<void> {
     this.checkOpen()
     const { signal, ...listen } = options
-    const hints = this.session.state.hints ?? []
-    if (!this.graph.status.synchronized) {
-      if (hints.length === 0) {
+    const status = this.graph.status
+    if (!status.hasConnections) {
+      const found = await this.session.findMembers(signal)
+      const seen = new Set<string>()
+      const candidates = [...(this.session.state.hints ?? []), ...found].filter((a) => {
+        const key = `${a.address}|${a.port}`
+        if (seen.has(key)) return false
+        seen.add(key)
+        return true
+      })
+      if (candidates.length === 0 && !status.synchronized) {
         this.session.emit('connection-failed', { reason: 'PEER_E_CONNECTION_FAILED' })
         throw new PeerError(
           'PEER_E_CONNECTION_FAILED',
-          'no member of the group is known to connect to: use connectByAddress',
+          'no member of the group is reachable: none in the invitation or PNRP (try connectByAddress)',
         )
       }
-      await this.connectByAddress(hints, { listen, ...(signal ? { signal } : {}) })
-      return
+      if (candidates.length > 0) {
+        try {
+          await this.connectByAddress(candidates, { listen, ...(signal ? { signal } : {}) })
+          return
+        } catch (err) {
+          if (!status.synchronized) throw err
+        }
+      }
     }
-    await this.listen(listen)
-    if (!this.graph.status.hasConnections && hints.length > 0) {
-      await this.connectByAddress(hints, signal ? { signal } : {}).catch(() => {})
-    }
+    await this.session.listen(listen)
   }
 
-  /** Listens (any free port unless given); the address it listens on. */
-  async listen(options: ListenOptions = {}): Promise<{ address: string; port: number }> {
-    this.checkReady()
-    if (this.graph.status.listening) {
-      const a = this.graph.localNode.addresses[0]
-      if (a) return { ...a }
-    }
-    return this.graph.listen(options)
+  /**
+   * Listens (any free port unless given) and registers in PNRP; the address. Before the first
+   * sync it only arranges to listen once synchronized, and returns undefined.
+   */
+  async listen(
+    options: ListenOptions = {},
+  ): Promise<{ address: string; port: number } | undefined> {
+    this.checkOpen()
+    return this.session.listen(options)
   }
 
   /**
@@ -259,9 +272,7 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
       this.session.emit('connection-failed', { reason: 'PEER_E_CONNECTION_FAILED' })
       throw new PeerError('PEER_E_CONNECTION_FAILED', `no member reachable (${errors.join(', ')})`)
     }
-    if (this.graph.status.synchronized && !this.graph.status.listening) {
-      await this.graph.listen(options.listen ?? {})
-    }
+    await this.session.listen(options.listen ?? {})
     return made
   }
 

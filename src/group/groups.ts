@@ -11,11 +11,13 @@ import type { Random } from '../core/random.ts'
 import type { IdentitySummary } from '../identity/identity.ts'
 import type { Identity } from '../identity/identity.ts'
 import type { GraphManager } from '../graph/graphs.ts'
+import type { PnrpService } from '../pnrp/service.ts'
 import type { StreamTransport } from '../transport/types.ts'
 import { ROLE_ADMIN } from './constants.ts'
 import { createGroupRoot, issueMembership, verifyMembership } from './credentials.ts'
 import { PeerGroup } from './group.ts'
 import { importConfig } from './config.ts'
+import { findParticipants } from './discovery.ts'
 import { parseInvitation } from './invitation.ts'
 import { passwordJoin } from './password-join.ts'
 import { passwordVerifier } from './password.ts'
@@ -34,6 +36,8 @@ export interface GroupManagerContext {
   identity: (nameOrClassifier: string | undefined) => Identity
   /** The node's stream transport (password joins dial with it). */
   streams: () => StreamTransport
+  /** The node's PNRP, when it runs one (members register and are found there). */
+  pnrp: () => PnrpService | undefined
 }
 
 export interface PasswordJoinOptions {
@@ -256,11 +260,23 @@ export class GroupManager {
     const key = keyOf(identity.peerName, info.groupPeerName)
     const existing = this.states.get(key)
     if (existing) return this.openState(existing, identity, { alreadyMember: true })
-    const addresses = options.addresses ?? info.addresses
+    const pnrp = this.ctx.pnrp()
+    const found = pnrp
+      ? await findParticipants(pnrp, {
+          groupPeerName: info.groupPeerName,
+          cloud: info.cloud,
+          root,
+          self: identity.peerName,
+          now,
+          revoked: () => false,
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+      : []
+    const addresses = [...(options.addresses ?? info.addresses), ...found]
     if (addresses.length === 0) {
       throw new PeerError(
         'PEER_E_CONNECTION_FAILED',
-        'the invitation names no member address: pass addresses',
+        'no member of the group is known (none in the invitation or PNRP): pass addresses',
       )
     }
     const chain = await passwordJoin({
@@ -373,6 +389,7 @@ export class GroupManager {
         onClosed: () => {
           if (this.sessions.get(key) === session) this.sessions.delete(key)
         },
+        pnrp: this.ctx.pnrp,
       },
       state,
       true,

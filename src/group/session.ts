@@ -9,7 +9,8 @@ import { TypedEmitter } from '../core/events.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import type { Identity } from '../identity/identity.ts'
-import type { PeerGraph } from '../graph/graph.ts'
+import type { ListenOptions, PeerGraph } from '../graph/graph.ts'
+import type { PnrpRegistration, PnrpService } from '../pnrp/service.ts'
 import type { Certificate } from '../identity/certificate.ts'
 import {
   MEMBERSHIP_RECORD_TYPE,
@@ -24,6 +25,7 @@ import {
   securityPropertiesRecordId,
   type GroupProperties,
 } from './properties.ts'
+import { findParticipants, registerParticipant, type MemberAddress } from './discovery.ts'
 import { PasswordAuthenticator } from './password-join.ts'
 import { GroupSecurity } from './security.ts'
 import type { GroupState } from './state.ts'
@@ -45,6 +47,8 @@ export interface SessionContext {
   save: (state: GroupState) => Promise<void>
   /** Called once the last handle closed and the graph is closed. */
   onClosed: () => void
+  /** The node's PNRP, when it runs one: members register and find each other there. */
+  pnrp: () => PnrpService | undefined
 }
 
 export class GroupSession extends TypedEmitter<GroupEvents> {
@@ -60,6 +64,9 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   /** Deferred records are re-validated once per turn when certificates arrive. */
   private revalidation: Promise<void> | undefined
   private publishing: Promise<void> | undefined
+  /** Where to listen once the first sync completes (a joiner's connect). */
+  private listenWhenSynchronized: ListenOptions | undefined
+  private participant: PnrpRegistration | undefined
 
   constructor(ctx: SessionContext, state: GroupState, ownerKeyHeld: boolean) {
     super()
@@ -122,6 +129,13 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       graph.on('status-changed', (e) => {
         if (e.status.synchronized) this.afterSync()
         this.emit('status-changed', e)
+        const pending = this.listenWhenSynchronized
+        if (e.status.synchronized && pending && !e.status.listening) {
+          this.listenWhenSynchronized = undefined
+          this.listen(pending).catch((err: unknown) => {
+            log.warn('could not listen after the first sync', { error: (err as Error).message })
+          })
+        }
       }),
       graph.on('neighbor-connection', (e) => {
         this.emit('neighbor-connection', e)
@@ -287,6 +301,52 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     this.props_ = props
   }
 
+  /**
+   * Listens (once) and registers this member in PNRP, so that joiners find it. Before the
+   * first sync the listen waits for it (a graph listens only once synchronized).
+   */
+  async listen(
+    options: ListenOptions = {},
+  ): Promise<{ address: string; port: number } | undefined> {
+    const graph = this.graph
+    if (!graph.status.synchronized) {
+      this.listenWhenSynchronized = options
+      return undefined
+    }
+    const current = graph.localNode.addresses[0]
+    const address = graph.status.listening && current ? { ...current } : await graph.listen(options)
+    const pnrp = this.ctx.pnrp()
+    if (pnrp && !this.participant && !this.isClosed) {
+      try {
+        this.participant = await registerParticipant(pnrp, {
+          groupPeerName: this.state.groupPeerName,
+          cloud: this.state.cloud,
+          identity: this.state.identity,
+          port: address.port,
+          chain: this.state.chain,
+        })
+      } catch (err) {
+        log.warn('could not register in PNRP', { error: (err as Error).message })
+      }
+    }
+    return address
+  }
+
+  /** Members PNRP knows (none without PNRP). */
+  async findMembers(signal?: AbortSignal): Promise<MemberAddress[]> {
+    const pnrp = this.ctx.pnrp()
+    if (!pnrp) return []
+    return findParticipants(pnrp, {
+      groupPeerName: this.state.groupPeerName,
+      cloud: this.state.cloud,
+      root: this.state.root,
+      self: this.state.identity,
+      now: this.now(),
+      revoked: (leaf) => this.security.directory.revokedAt(leaf) !== undefined,
+      ...(signal ? { signal } : {}),
+    })
+  }
+
   addHandle(): void {
     this.handles++
   }
@@ -302,6 +362,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     this.closing ??= (async () => {
       for (const off of this.unsubscribe) off()
       this.unsubscribe = []
+      await this.participant?.unregister().catch(() => {})
       await this.graph_?.close()
       this.ctx.onClosed()
     })()

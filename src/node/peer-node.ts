@@ -79,6 +79,7 @@ export class PeerNode {
       graphs: this.graphManager,
       identity: (name) => (name === undefined ? this.identity : this.identities.find(name)),
       streams: () => this.transport().streams,
+      pnrp: () => this.pnrpService,
     })
     identities.setGroupsProvider((peerName) => this.groupManager.groupsOf(peerName))
   }

@@ -137,6 +137,8 @@ export interface PnrpRecord {
   endpoints: Endpoint[]
   comment: string
   payload: Uint8Array
+  /** The raw Ed25519 key that signed the registration (for an unsecured name, anyone's). */
+  publicKey: Uint8Array
 }
 
 export interface PnrpEvents extends Record<string, unknown> {
@@ -657,6 +659,7 @@ function recordOf(cpa: Cpa, cloud: string): PnrpRecord {
     endpoints: cpa.endpoints.map((e) => ({ address: e.address, port: e.port })),
     comment: cpa.comment,
     payload: cpa.payload,
+    publicKey: new Uint8Array(cpa.publicKey),
   }
 }
 

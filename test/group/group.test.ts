@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import { MEMBERSHIP_RECORD_TYPE } from '../../src/group/constants.ts'
 import type { GroupEvents } from '../../src/group/events.ts'
 import type { PeerGroup } from '../../src/group/group.ts'
+import { participantName } from '../../src/group/discovery.ts'
 import { parseInvitation } from '../../src/group/invitation.ts'
 import {
   decodeJoinMessage,
@@ -291,16 +292,20 @@ describe('outsiders and revocation', () => {
       gb.addRecord({ type: CHAT, data: Buffer.from('after'), expiresAt: later(sim, 60) }),
     )
     const failures = collect(ga, 'authentication-failed')
+    gc.on('authentication-failed', (e) => failures.push(e))
     sim.network.heal(split)
     const { port } = ga.localNode.addresses[0]!
     await drive(
       sim,
       gb.connectByAddress([{ address: 'a', port }]).catch(() => []),
     )
-    await sim.run(60_000)
+    await sim.run(180_000)
     assert.equal(ga.getRecord(afterId), undefined)
     assert.equal(gc.getRecord(afterId), undefined)
-    assert.ok(failures.some((f) => f.identity === b.peerName))
+    assert.ok(
+      failures.some((f) => f.identity === b.peerName),
+      'b tried again (its maintenance) and a member refused it at the handshake',
+    )
     assert.equal(
       ga.connections().some((x) => x.peerId === b.peerName),
       false,
@@ -505,5 +510,88 @@ describe('config export and import', () => {
       await one.stop()
       await two.stop()
     }
+  })
+})
+
+describe('discovery through PNRP', () => {
+  test('members found through <groupAuthority>.participant, for invitations and passwords', async () => {
+    const sim = createSim('group-pnrp', 'group-pnrp')
+    const start = async (name: string, seeds: string[]): Promise<Peer> => {
+      const node = await drive(
+        sim,
+        PeerNode.start({
+          dataDir: join(root, sim.name, name),
+          clock: sim.clock,
+          random: sim.random.fork(`peer/${name}`),
+          network: sim.addNode(name),
+          pnrp: { port: 3540, seeds },
+        }),
+      )
+      const id = await drive(sim, node.identities.create({ classifier: name }))
+      return { name, node, peerName: id.peerName, infoXml: node.identities.getInfoXml(id.peerName) }
+    }
+    const a = await start('a', [])
+    const b = await start('b', ['a:3540'])
+    const c = await start('c', ['a:3540'])
+    await sim.run(30_000)
+    const ga = await drive(
+      sim,
+      a.node.groups.create({ classifier: 'team', password: 'correct horse battery' }),
+    )
+    // Made before a listens: the invitations name no address, so only PNRP can find a.
+    const invitation = await drive(sim, ga.createInvitation({ invitee: b.infoXml }))
+    const passwordInvitation = await drive(sim, ga.createPasswordInvitation())
+    assert.deepEqual(parseInvitation(invitation).addresses, [])
+    await drive(sim, ga.connect())
+    await sim.run(10_000)
+    const found = await drive(
+      sim,
+      a.node.pnrp.resolve(participantName(ga.peerName), { criteria: 'any' }),
+    )
+    assert.equal(found.length, 1)
+
+    const gb = await drive(sim, b.node.groups.join({ invitation }))
+    await drive(sim, gb.connect())
+    await sim.runUntil(() => gb.status.synchronized, { maxMs: 60_000, what: 'b synchronized' })
+    const gc = await drive(
+      sim,
+      c.node.groups.passwordJoin({
+        invitation: passwordInvitation,
+        password: 'correct horse battery',
+      }),
+    )
+    await drive(sim, gc.connect())
+    await sim.runUntil(() => gc.status.synchronized, { maxMs: 60_000, what: 'c synchronized' })
+    await sim.run(10_000)
+    assert.deepEqual(
+      ga
+        .members()
+        .map((m) => m.identity)
+        .sort(),
+      [a.peerName, b.peerName, c.peerName].sort(),
+    )
+    // A registration under the name by a non-member is ignored by resolvers.
+    const o = await start('o', ['a:3540'])
+    await sim.run(10_000)
+    await drive(
+      sim,
+      o.node.pnrp.register({
+        peerName: participantName(ga.peerName),
+        port: 9,
+        payload: Buffer.from('x'),
+      }),
+    )
+    await sim.run(5_000)
+    const d = await start('d', ['a:3540'])
+    await sim.run(10_000)
+    const gd = await drive(
+      sim,
+      d.node.groups.passwordJoin({
+        invitation: passwordInvitation,
+        password: 'correct horse battery',
+      }),
+    )
+    assert.equal(gd.credential.roles[0], 'member')
+    await drive(sim, Promise.all([a, b, c, o, d].map((p) => p.node.stop())))
   })
 })

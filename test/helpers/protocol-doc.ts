@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
  * The hex of the code block after `<!-- <kind>-vector: name -->` in docs/PROTOCOL.md: per
  * line, what precedes `#`, without spaces.
  */
-export function annotatedHex(doc: string, kind: 'pnrp' | 'graph', name: string): string {
+export function annotatedHex(doc: string, kind: 'pnrp' | 'graph' | 'group', name: string): string {
   const marker = `<!-- ${kind}-vector: ${name} -->`
   const at = doc.indexOf(marker)
   assert.ok(at >= 0, `docs/PROTOCOL.md has ${marker}`)
