@@ -36,3 +36,4 @@ export {
 } from './core/index.ts'
 export * from './pnrp/index.ts'
 export * from './graph/index.ts'
+export * from './group/index.ts'

@@ -39,5 +39,32 @@ test('the demo runs to the end', async () => {
   assert.match(out, /D synced\s+6 records arrived \(A has 6\)/)
   assert.match(out, /D searches\s+author = b and n > 0: "message 1", "message 4"/)
   assert.match(out, /A received\s+whisper "psst, A: only you see this"/)
+  assert.match(out, /\d+\. Grouping: admin creates the password group "team"; PNRP finds it/)
+  assert.match(out, /invitations\s+bob, carol, password; addresses in them: 0, 0, 0/)
+  assert.match(out, /bob resolves\s+0\.[0-9a-f]{40}\.participant -> 127\.0\.0\.1:\d+/)
+  assert.match(out, /\d+\. Grouping: bob and carol join with invitations, dave with the password/)
+  assert.match(out, /bob joins\s+member; connected to admin/)
+  assert.match(out, /carol joins\s+member; connected to admin/)
+  assert.match(out, /dave joins\s+member \(password, issued by admin\)/)
+  assert.match(
+    out,
+    /members\s+4: admin \(admin\), bob \(member\), carol \(member\), dave \(member\)/,
+  )
+  assert.match(out, /\d+\. Grouping: chat lines are signed records that flood to every member/)
+  assert.match(out, /admin received\s+"bob: hi all", "carol: hello from carol", "dave: dave here/)
+  assert.match(out, /dave received\s+"admin: welcome to the team", "bob: hi all", "carol: hello/)
+  assert.match(
+    out,
+    /\d+\. Grouping: no membership, an expired invitation, a wrong password: refused/,
+  )
+  assert.match(out, /eve \(outsider\)\s+refused PEER_E_CONNECTION_FAILED/)
+  assert.match(out, /admin\s+authentication-failed for eve/)
+  assert.match(out, /frank \(expired\)\s+refused PEER_E_INVALID_TIME_PERIOD/)
+  assert.match(out, /grace \(password\)\s+refused PEER_E_NOT_AUTHORIZED/)
+  assert.match(out, /\d+\. Grouping: the admin revokes carol; she is cut off/)
+  assert.match(out, /revoked\s+1 certificate of carol/)
+  assert.match(out, /carol connections\s+[1-9]\d* before, 0 after/)
+  assert.match(out, /members now\s+admin, bob, dave/)
+  assert.match(out, /carol writes\s+.*reached: no one/)
   assert.match(out, /demo finished/)
 })

@@ -27,6 +27,7 @@ import {
   MEMBERSHIP_RECORD_TYPE,
   REVOCATION_RECORD_TYPE,
   ROLE_MEMBER,
+  type AuthScheme,
   type RoleName,
 } from './constants.ts'
 import {
@@ -40,7 +41,7 @@ import {
 } from './credentials.ts'
 import { GROUP_EVENT_TYPES, type GroupEvents } from './events.ts'
 import { exportConfig } from './config.ts'
-import { createInvitation } from './invitation.ts'
+import { createInvitation, parseInvitation, type InvitationInfo } from './invitation.ts'
 import {
   changeGroupProperties,
   type GroupProperties,
@@ -112,6 +113,15 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
   private readonly session: GroupSession
   private readonly forwarding: (() => void)[] = []
   private closed = false
+
+  /**
+   * Windows' PeerGroupParseInvitation: what an invitation (XML or token) says, its signature
+   * checked; whether its credentials are trusted is decided when joining.
+   */
+  static parseInvitation(invitation: string): InvitationInfo & { authScheme: AuthScheme } {
+    const info = parseInvitation(invitation)
+    return { ...info, authScheme: info.scheme }
+  }
 
   /** @internal GroupManager makes handles. */
   constructor(session: GroupSession, options: { alreadyMember?: boolean } = {}) {

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { MEMBERSHIP_RECORD_TYPE } from '../../src/group/constants.ts'
 import type { GroupEvents } from '../../src/group/events.ts'
-import type { PeerGroup } from '../../src/group/group.ts'
+import { PeerGroup } from '../../src/group/group.ts'
 import { participantName } from '../../src/group/discovery.ts'
 import { parseInvitation } from '../../src/group/invitation.ts'
 import {
@@ -157,6 +157,7 @@ describe('invite and join', () => {
   test('an invited member joins, syncs, and records flood both ways, signed', async () => {
     const { sim, a, b, ga, gb, invitation } = await twoMembers('group-join')
     const info = parseInvitation(invitation)
+    assert.equal(PeerGroup.parseInvitation(invitation).authScheme, 'gmc')
     assert.equal(info.groupPeerName, ga.peerName)
     assert.equal(info.subject?.peerName, b.peerName)
     assert.deepEqual(info.roles, ['member'])
@@ -164,7 +165,6 @@ describe('invite and join', () => {
     assert.equal(gb.properties.friendlyName, 'Team')
     assert.deepEqual(gb.credential.roles, ['member'])
 
-    const joined = collect(ga, 'member-changed')
     const seenAtB = collect(gb, 'record-changed')
     const fromA = await drive(
       sim,
@@ -182,7 +182,6 @@ describe('invite and join', () => {
       seenAtB.every((e) => e.recordType === CHAT),
       'the group records are not reported',
     )
-    void joined
 
     const atA = ga.members().map((m) => [m.identity, m.role])
     assert.deepEqual(atA, [
@@ -261,12 +260,15 @@ describe('outsiders and revocation', () => {
   test('a revoked member is cut off: connections refused, new records rejected everywhere', async () => {
     const { sim, a, b, ga, gb } = await twoMembers('group-revoke')
     const c = await peer(sim, 'c')
+    const changes = collect(ga, 'member-changed')
     const gc = await drive(
       sim,
       c.node.groups.join({ invitation: await ga.createInvitation({ invitee: c.infoXml }) }),
     )
     await drive(sim, gc.connect())
     await sim.run(5_000)
+    assert.ok(changes.some((e) => e.change === 'joined' && e.identity === c.peerName))
+    assert.ok(changes.some((e) => e.change === 'connected' && e.identity === c.peerName))
     const before = await drive(
       sim,
       gb.addRecord({ type: CHAT, data: Buffer.from('before'), expiresAt: later(sim, 60) }),
