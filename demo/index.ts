@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pc from 'picocolors'
 import { graphDemo } from './graph.ts'
+import { groupDemo } from './group.ts'
 import { identityDemo } from './identity.ts'
 import { pnrpDemo } from './pnrp.ts'
 import { simulatorDemo } from './simulator.ts'
@@ -37,6 +38,7 @@ try {
   await simulatorDemo(demo)
   await pnrpDemo(demo)
   await graphDemo(demo)
+  await groupDemo(demo)
   process.stdout.write(`\n${pc.green('✔ demo finished')}\n`)
 } finally {
   await rm(root, { recursive: true, force: true })

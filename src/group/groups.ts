@@ -18,7 +18,7 @@ import { createGroupRoot, issueMembership, verifyMembership } from './credential
 import { PeerGroup } from './group.ts'
 import { importConfig } from './config.ts'
 import { findParticipants } from './discovery.ts'
-import { parseInvitation } from './invitation.ts'
+import { parseInvitation, type InvitationInfo } from './invitation.ts'
 import { passwordJoin } from './password-join.ts'
 import { passwordVerifier } from './password.ts'
 import { createGroupProperties, type GroupCreateOptions } from './properties.ts'
@@ -212,23 +212,7 @@ export class GroupManager {
       }
       return this.openState(existing, identity)
     }
-    const state: GroupState = {
-      groupPeerName: info.groupPeerName,
-      identity: identity.peerName,
-      cloud: info.cloud,
-      root,
-      chain,
-      hints: info.addresses.map((a) => ({ ...a })),
-    }
-    await saveState(this.ctx.dir, state)
-    this.states.set(key, state)
-    try {
-      return await this.openState(state, identity)
-    } catch (err) {
-      this.states.delete(key)
-      await removeState(this.ctx.dir, state.identity, state.groupPeerName)
-      throw err
-    }
+    return this.adopt(identity, info, chain, info.addresses)
   }
 
   /**
@@ -291,17 +275,7 @@ export class GroupManager {
       random: this.ctx.random,
       ...(options.signal ? { signal: options.signal } : {}),
     })
-    const state: GroupState = {
-      groupPeerName: info.groupPeerName,
-      identity: identity.peerName,
-      cloud: info.cloud,
-      root,
-      chain,
-      hints: addresses.map((a) => ({ address: a.address, port: a.port })),
-    }
-    await saveState(this.ctx.dir, state)
-    this.states.set(key, state)
-    return this.openState(state, identity)
+    return this.adopt(identity, info, chain, addresses)
   }
 
   /**
@@ -332,6 +306,33 @@ export class GroupManager {
     await saveState(this.ctx.dir, state)
     this.states.set(key, state)
     return { identity: state.identity, groupPeerName: state.groupPeerName }
+  }
+
+  /** Keeps the credentials a join brought and opens the group; nothing is kept if that fails. */
+  private async adopt(
+    identity: Identity,
+    info: InvitationInfo,
+    chain: Certificate[],
+    hints: readonly { address: string; port: number }[],
+  ): Promise<PeerGroup> {
+    const state: GroupState = {
+      groupPeerName: info.groupPeerName,
+      identity: identity.peerName,
+      cloud: info.cloud,
+      root: chain[0] as Certificate,
+      chain,
+      hints: hints.map((a) => ({ address: a.address, port: a.port })),
+    }
+    const key = keyOf(state.identity, state.groupPeerName)
+    await saveState(this.ctx.dir, state)
+    this.states.set(key, state)
+    try {
+      return await this.openState(state, identity)
+    } catch (err) {
+      this.states.delete(key)
+      await removeState(this.ctx.dir, state.identity, state.groupPeerName)
+      throw err
+    }
   }
 
   /** Windows' PeerGroupOpen: an offline handle on a group this identity belongs to. */
