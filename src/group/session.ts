@@ -226,6 +226,10 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     this.ctx.save(this.state).catch((err: unknown) => {
       log.warn('could not save renewed credentials', { error: (err as Error).message })
     })
+    // Resolvers check the chain in the PNRP registration: it must be the current one.
+    this.participant?.update({ payload: encodeChain(chain) }).catch((err: unknown) => {
+      log.warn('could not update the PNRP registration', { error: (err as Error).message })
+    })
   }
 
   /** A revocation arrived: it is told, and every member it cuts off loses its connections. */

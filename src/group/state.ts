@@ -5,7 +5,7 @@
  * atomically; a file that does not parse is PEER_E_INVALID_GROUP, never silently replaced.
  */
 import { createHash } from 'node:crypto'
-import { readdir, readFile, rm } from 'node:fs/promises'
+import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fromBase64, toBase64 } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
@@ -108,23 +108,32 @@ function parseHints(value: unknown, bad: (why: string) => PeerError) {
   })
 }
 
+/** A state file's text, refused unread when larger than MAX_STATE_FILE_BYTES; undefined if none. */
+async function readBounded(file: string): Promise<string | undefined> {
+  try {
+    const { size } = await stat(file)
+    if (size > MAX_STATE_FILE_BYTES) {
+      throw new PeerError(
+        'PEER_E_INVALID_GROUP',
+        `group state ${file} is too large (${size} bytes)`,
+      )
+    }
+    return await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    if (err instanceof PeerError) throw err
+    throw fileError(err, `could not read group state ${file}`)
+  }
+}
+
 export async function loadState(
   dir: string,
   identity: string,
   groupPeerName: string,
 ): Promise<GroupState | undefined> {
   const file = join(dir, stateFileName(identity, groupPeerName))
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw fileError(err, `could not read group state ${file}`)
-  }
-  if (text.length > MAX_STATE_FILE_BYTES) {
-    throw new PeerError('PEER_E_INVALID_GROUP', `group state ${file} is too large`)
-  }
-  return parseState(text, file)
+  const text = await readBounded(file)
+  return text === undefined ? undefined : parseState(text, file)
 }
 
 /** Every group state in `dir` (damaged files are skipped: they are reported when opened). */
@@ -139,8 +148,8 @@ export async function listStates(dir: string): Promise<GroupState[]> {
   const out: GroupState[] = []
   for (const name of names.filter((n) => n.endsWith(STATE_SUFFIX)).sort()) {
     try {
-      const text = await readFile(join(dir, name), 'utf8')
-      if (text.length <= MAX_STATE_FILE_BYTES) out.push(parseState(text, name))
+      const text = await readBounded(join(dir, name))
+      if (text !== undefined) out.push(parseState(text, name))
     } catch {
       // reported by open
     }
