@@ -1,0 +1,88 @@
+/**
+ * A copy that the security provider cannot validate yet (deferred) never replaces one it
+ * validated: a member could otherwise hide any record behind a signer nobody knows. The copy
+ * is dropped and comes back with a later sync, once it validates.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import type { GraphSecurityProvider } from '../../src/graph/security.ts'
+import { PeerNode } from '../../src/node/peer-node.ts'
+import { createSim, type Sim } from '../../src/sim/index.ts'
+import { drive } from '../helpers/sim.ts'
+
+const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
+
+let root: string
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'peerinfra-graph-deferred-'))
+})
+after(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+/** Defers records whose data starts with "later" until `known` is set. */
+function provider(state: { known: boolean }): GraphSecurityProvider {
+  return {
+    name: 'defer-later',
+    secureRecord: () => new Uint8Array(0),
+    validateRecord: (r) =>
+      !state.known && Buffer.from(r.data).toString().startsWith('later') ? 'defer' : 'accept',
+  }
+}
+
+async function node(sim: Sim, name: string): Promise<PeerNode> {
+  const n = await drive(
+    sim,
+    PeerNode.start({
+      dataDir: join(root, name),
+      clock: sim.clock,
+      random: sim.random.fork(name),
+      network: sim.addNode(name),
+    }),
+  )
+  await drive(sim, n.identities.create({ classifier: name }))
+  return n
+}
+
+test('a deferred update does not replace the validated copy; it arrives once it validates', async () => {
+  const sim = createSim('graph-deferred', 'graph-deferred')
+  const a = await node(sim, 'a')
+  const b = await node(sim, 'b')
+  const atA = { known: true }
+  const atB = { known: false }
+  const ga = await drive(sim, a.graphs.create({ graphId: 'g', security: provider(atA) }))
+  const { port } = await drive(sim, ga.listen())
+  const gb = await drive(sim, b.graphs.open('g', { security: provider(atB) }))
+  await drive(sim, gb.connect({ address: 'a', port }))
+  const id = await drive(
+    sim,
+    ga.addRecord({
+      type: CHAT,
+      data: Buffer.from('first'),
+      expiresAt: new Date(sim.clock.now() + 3_600_000),
+    }),
+  )
+  await sim.run(2_000)
+  assert.equal(Buffer.from(gb.getRecord(id)!.data).toString(), 'first')
+
+  await drive(
+    sim,
+    ga.updateRecord(id, { data: Buffer.from('later, signed by someone b does not know') }),
+  )
+  await sim.run(2_000)
+  assert.equal(Buffer.from(gb.getRecord(id)!.data).toString(), 'first', 'the validated copy stays')
+
+  // b learns the signer; the next sync (a new connection reconciles) brings the update.
+  atB.known = true
+  for (const c of gb.connections()) await drive(sim, gb.disconnectPeer(c.peerId, 'again'))
+  await drive(sim, gb.connect({ address: 'a', port }))
+  await sim.run(5_000)
+  assert.equal(
+    Buffer.from(gb.getRecord(id)!.data).toString(),
+    'later, signed by someone b does not know',
+  )
+  await drive(sim, Promise.all([a.stop(), b.stop()]))
+})
