@@ -23,6 +23,7 @@ import type { SearchQuery } from '../graph/search.ts'
 import type { GraphStatus } from '../graph/status.ts'
 import { parseGuid } from '../graph/records.ts'
 import {
+  GROUP_FLAG_DISABLE_PRESENCE,
   GROUP_RECORD_TYPES,
   MEMBERSHIP_RECORD_TYPE,
   REVOCATION_RECORD_TYPE,
@@ -191,7 +192,13 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     }
     const current = this.session.properties
     if (!current) throw new PeerError('PEER_E_GROUP_NOT_READY', 'the group properties are unknown')
-    await this.session.publishProperties(changeGroupProperties(current, change))
+    const next = changeGroupProperties(current, change)
+    await this.session.publishProperties(next)
+    // The graph carries the presence settings the group's flags and lifetime imply.
+    await this.graph.setProperties({
+      presenceLifetime: next.presenceLifetime,
+      presenceMax: next.flags & GROUP_FLAG_DISABLE_PRESENCE ? 0 : -1,
+    })
   }
 
   // ---- connections -----------------------------------------------------------------------
@@ -312,6 +319,7 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
         throw notAuthorized(`record type ${input.type} is reserved for the group itself`)
       }
     }
+    await this.session.publishMembership()
     return await this.graph.addRecord(input)
   }
 
@@ -358,8 +366,9 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     return this.graph.validateDeferredRecords()
   }
 
-  setPresence(on: boolean): Promise<void> {
-    return this.graph.setPresence(on)
+  async setPresence(on: boolean): Promise<void> {
+    if (on) await this.session.publishMembership()
+    await this.graph.setPresence(on)
   }
 
   setNodeAttributes(text: string | null | undefined): Promise<void> {

@@ -13,7 +13,11 @@ import type { Identity } from '../identity/identity.ts'
 import type { GraphManager } from '../graph/graphs.ts'
 import type { PnrpService } from '../pnrp/service.ts'
 import type { StreamTransport } from '../transport/types.ts'
-import { ROLE_ADMIN } from './constants.ts'
+import {
+  GROUP_FLAG_DEFER_EXPIRATION,
+  GROUP_FLAG_DISABLE_PRESENCE,
+  ROLE_ADMIN,
+} from './constants.ts'
 import { createGroupRoot, issueMembership, verifyMembership } from './credentials.ts'
 import { PeerGroup } from './group.ts'
 import { importConfig } from './config.ts'
@@ -146,8 +150,8 @@ export class GroupManager {
         friendlyName: props.friendlyName,
         comment: props.comment,
         presenceLifetime: props.presenceLifetime,
-        presenceMax: props.flags & 2 ? 0 : -1,
-        deferExpiration: (props.flags & 4) !== 0,
+        presenceMax: props.flags & GROUP_FLAG_DISABLE_PRESENCE ? 0 : -1,
+        deferExpiration: (props.flags & GROUP_FLAG_DEFER_EXPIRATION) !== 0,
         security: session.security,
       })
       created = true

@@ -13,6 +13,7 @@ import type { ListenOptions, PeerGraph } from '../graph/graph.ts'
 import type { PnrpRegistration, PnrpService } from '../pnrp/service.ts'
 import type { Certificate } from '../identity/certificate.ts'
 import {
+  GROUP_FLAG_MEMBER_DATA_OPTIONAL,
   MEMBERSHIP_RECORD_TYPE,
   REVOCATION_RECORD_TYPE,
   SECURITY_PROPERTIES_RECORD_TYPE,
@@ -64,6 +65,8 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   /** Deferred records are re-validated once per turn when certificates arrive. */
   private revalidation: Promise<void> | undefined
   private publishing: Promise<void> | undefined
+  /** The certificate whose membership record is known to be in the group. */
+  private publishedSerial: string | undefined
   /** Where to listen once the first sync completes (a joiner's connect). */
   private listenWhenSynchronized: ListenOptions | undefined
   private participant: PnrpRegistration | undefined
@@ -266,6 +269,8 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   /** After the first sync: this member publishes its membership record (MS-PPSEC). */
   private afterSync(): void {
     if (this.props_ === undefined) this.loadStored()
+    // MEMBER_DATA_OPTIONAL (windows-api.md): a member's data appears once it acts.
+    if ((this.props_?.flags ?? 0) & GROUP_FLAG_MEMBER_DATA_OPTIONAL) return
     this.publishMembership().catch((err: unknown) => {
       log.warn('could not publish the membership record', { error: (err as Error).message })
     })
@@ -281,10 +286,14 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     const graph = this.graph
     if (graph.isClosed || !graph.status.synchronized) return
     const serial = serialOf(this.certificate)
+    if (this.publishedSerial === serial) return
     for (const r of graph.records({ type: MEMBERSHIP_RECORD_TYPE, creator: this.state.identity })) {
       try {
         const chain = decodeChain(r.data)
-        if (serialOf(chain[chain.length - 1] as Certificate) === serial) return
+        if (serialOf(chain[chain.length - 1] as Certificate) === serial) {
+          this.publishedSerial = serial
+          return
+        }
       } catch {
         // not ours to judge here
       }
@@ -294,6 +303,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       data: encodeChain(this.state.chain),
       expiresAt: new Date(this.certificate.notAfter),
     })
+    this.publishedSerial = serial
   }
 
   /** The owner stores the security-properties record (at create and setProperties). */

@@ -5,98 +5,18 @@
  * real TCP on 127.0.0.1.
  */
 import assert from 'node:assert/strict'
-import { AsyncLocalStorage } from 'node:async_hooks'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { stopGraphCommands } from '../../src/cli/graph.ts'
-import { main } from '../../src/cli/main.ts'
+import { cli, cliTestRoot, fails, lines, ok, start, until } from '../helpers/cli-runner.ts'
 
 const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
 const WHISPER = '0dd0d0d0-1111-4222-8333-444455556666'
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-const current = new AsyncLocalStorage<Run>()
-const ANSI = new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g')
-
-/** Sends what a run writes to its Run; everything else (the test reporter) passes through. */
-function capture(stream: NodeJS.WriteStream, key: 'stdout' | 'stderr'): () => void {
-  const original = stream.write.bind(stream) as (...args: unknown[]) => boolean
-  const patched = (chunk: unknown, ...rest: unknown[]): boolean => {
-    const run = current.getStore()
-    if (!run) return original(chunk, ...rest)
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString()
-    run[key] += text.replace(ANSI, '')
-    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined
-    callback?.()
-    return true
-  }
-  stream.write = patched
-  return () => {
-    stream.write = original
-  }
-}
-
-function start(args: string[]): { run: Run; done: Promise<Run> } {
-  const run: Run = { code: -1, stdout: '', stderr: '' }
-  const done = current.run(run, async () => {
-    run.code = await main(['node', 'peerinfra', ...args])
-    return run
-  })
-  return { run, done }
-}
-
-const cli = (args: string[]): Promise<Run> => start(args).done
-
-async function ok(args: string[]): Promise<unknown> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return JSON.parse(r.stdout)
-}
-
-/** Runs a command expected to fail with exit 1; returns its error code. */
-async function fails(args: string[]): Promise<string> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 1, `${args.join(' ')} should fail: ${r.stdout}`)
-  const last = r.stderr.trim().split('\n').pop()!
-  return (JSON.parse(last) as { error: { code: string } }).error.code
-}
-
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
-/** The JSON lines a streaming command printed so far. */
-function lines(run: Run): Record<string, unknown>[] {
-  return run.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-}
-
-let root: string
-const restore: (() => void)[] = []
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-graph-cli-'))
-  restore.push(capture(process.stdout, 'stdout'), capture(process.stderr, 'stderr'))
-})
-after(async () => {
-  for (const r of restore) r()
-  await rm(root, { recursive: true, force: true })
-})
+const root = cliTestRoot('peerinfra-graph-cli-')
 
 async function home(name: string): Promise<{ home: string; peerId: string }> {
-  const dir = join(root, name)
+  const dir = join(root.path, name)
   const id = (await ok(['identity', 'create', '-c', name, '--home', dir])) as { peerName: string }
   return { home: dir, peerId: id.peerName }
 }
@@ -104,7 +24,7 @@ async function home(name: string): Promise<{ home: string; peerId: string }> {
 type RecordJson = { id: string; version: number; dataText: string; attributes: object }
 
 test('create, add, list, get, search, update, delete on the local database', async () => {
-  const noIdentity = join(root, 'nobody')
+  const noIdentity = join(root.path, 'nobody')
   assert.equal(
     await fails(['graph', 'create', 'chat', '--home', noIdentity]),
     'PEER_E_IDENTITY_NOT_FOUND',

@@ -5,84 +5,14 @@
  * is real TCP on 127.0.0.1.
  */
 import assert from 'node:assert/strict'
-import { AsyncLocalStorage } from 'node:async_hooks'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { stopGroupCommands } from '../../src/cli/group.ts'
-import { main } from '../../src/cli/main.ts'
+import { cli, cliTestRoot, fails, lines, ok, start, until } from '../helpers/cli-runner.ts'
 
 const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
-
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-const current = new AsyncLocalStorage<Run>()
-const ANSI = new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g')
-
-/** Sends what a run writes to its Run; everything else (the test reporter) passes through. */
-function capture(stream: NodeJS.WriteStream, key: 'stdout' | 'stderr'): () => void {
-  const original = stream.write.bind(stream) as (...args: unknown[]) => boolean
-  const patched = (chunk: unknown, ...rest: unknown[]): boolean => {
-    const run = current.getStore()
-    if (!run) return original(chunk, ...rest)
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString()
-    run[key] += text.replace(ANSI, '')
-    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined
-    callback?.()
-    return true
-  }
-  stream.write = patched
-  return () => {
-    stream.write = original
-  }
-}
-
-function start(args: string[]): { run: Run; done: Promise<Run> } {
-  const run: Run = { code: -1, stdout: '', stderr: '' }
-  const done = current.run(run, async () => {
-    run.code = await main(['node', 'peerinfra', ...args])
-    return run
-  })
-  return { run, done }
-}
-
-const cli = (args: string[]): Promise<Run> => start(args).done
-
-async function ok(args: string[]): Promise<unknown> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return JSON.parse(r.stdout)
-}
-
-/** Runs a command expected to fail with exit 1; returns its error code. */
-async function fails(args: string[]): Promise<string> {
-  const r = await cli([...args, '--json'])
-  assert.equal(r.code, 1, `${args.join(' ')} should fail: ${r.stdout}`)
-  const last = r.stderr.trim().split('\n').pop()!
-  return (JSON.parse(last) as { error: { code: string } }).error.code
-}
-
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
-/** The JSON lines a streaming command printed so far. */
-function lines(run: Run): Record<string, unknown>[] {
-  return run.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-}
 
 /** A port free now on 127.0.0.1 (the inviter names it, then listens on it). */
 function freePort(): Promise<number> {
@@ -97,16 +27,7 @@ function freePort(): Promise<number> {
   })
 }
 
-let root: string
-const restore: (() => void)[] = []
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-group-cli-'))
-  restore.push(capture(process.stdout, 'stdout'), capture(process.stderr, 'stderr'))
-})
-after(async () => {
-  for (const r of restore) r()
-  await rm(root, { recursive: true, force: true })
-})
+const root = cliTestRoot('peerinfra-group-cli-')
 
 interface Home {
   home: string
@@ -116,10 +37,10 @@ interface Home {
 }
 
 async function home(name: string): Promise<Home> {
-  const dir = join(root, name)
+  const dir = join(root.path, name)
   const id = (await ok(['identity', 'create', '-c', name, '--home', dir])) as { peerName: string }
   const info = (await ok(['identity', 'info', '--home', dir])) as { xml: string }
-  const infoFile = join(root, `${name}.xml`)
+  const infoFile = join(root.path, `${name}.xml`)
   await writeFile(infoFile, info.xml)
   return { home: dir, peerName: id.peerName, infoFile }
 }
@@ -137,7 +58,7 @@ type RecordJson = { id: string; dataText: string; creatorId: string }
 
 test('create, info, list, records and delete on the local database', async () => {
   assert.equal(
-    await fails(['group', 'create', 'team', '--home', join(root, 'nobody')]),
+    await fails(['group', 'create', 'team', '--home', join(root.path, 'nobody')]),
     'PEER_E_IDENTITY_NOT_FOUND',
   )
   const a = await home('owner')
@@ -241,7 +162,7 @@ test('create, info, list, records and delete on the local database', async () =>
 
   // export, delete, import: the owner gets its group (and the group key) back. Each export
   // and import runs scrypt, so few of them.
-  const config = join(root, 'team.config')
+  const config = join(root.path, 'team.config')
   const exported = (await ok([
     'group',
     'export',
@@ -282,7 +203,7 @@ test('invite a second home, join with the file, sync, members; a member may not 
 
   // The invitation names the port alice's connect will listen on.
   const port = await freePort()
-  const invitation = join(root, 'bob.inv')
+  const invitation = join(root.path, 'bob.inv')
   const invited = (await ok([
     'group',
     'invite',

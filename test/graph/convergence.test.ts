@@ -7,14 +7,15 @@
  * for several seeds. A failure prints its seed; PEERINFRA_SEED replays it.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import type { PeerGraph } from '../../src/graph/graph.ts'
-import { PeerNode } from '../../src/node/peer-node.ts'
+import type { PeerNode } from '../../src/node/peer-node.ts'
 import { runScenario, type Sim } from '../../src/sim/index.ts'
 import { drive } from '../helpers/sim.ts'
+import { cutRandomLink } from '../helpers/sim-faults.ts'
+import { startSimNode, startSimPeer } from '../helpers/sim-peer.ts'
+import { tempRoot } from '../helpers/temp-root.ts'
 
 const NODES = 50
 const PORT = 3587
@@ -22,13 +23,7 @@ const TYPE = '0cc0c0c0-1111-4222-8333-444455556666'
 const DAY = 86_400_000
 const MINUTE = 60_000
 
-let root: string
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-graph-conv-'))
-})
-after(async () => {
-  await rm(root, { recursive: true, force: true })
-})
+const root = tempRoot('peerinfra-graph-conv-')
 
 interface Member {
   name: string
@@ -38,16 +33,10 @@ interface Member {
 }
 
 async function startMember(sim: Sim, name: string, create: boolean, life: number): Promise<Member> {
-  const network = sim.network.nodes.find((n) => n.name === name) ?? sim.addNode(name)
-  const node = await drive(
-    sim,
-    PeerNode.start({
-      dataDir: join(root, sim.seed, name),
-      clock: sim.clock,
-      random: sim.random.fork(`${name}/${life}`),
-      network,
-    }),
-  )
+  const node = await startSimNode(sim, name, {
+    dataDir: join(root.path, sim.seed, name),
+    random: `${name}/${life}`,
+  })
   if (node.identities.list().length === 0) {
     await drive(sim, node.identities.create({ classifier: name }))
   }
@@ -108,16 +97,9 @@ async function converge(seed: string): Promise<void> {
       }
       await sim.run(rnd.int(2000))
     }
-    /** Connections that break: a pair cut off for longer than the stream timeout. */
-    const cutRandomLink = (): void => {
-      const a = pick(members)
-      const b = pick(members.filter((x) => x !== a))
-      const id = sim.network.partition([a.name], [b.name])
-      sim.clock.setTimeout(() => sim.network.heal(id), 40_000)
-    }
 
     for (let i = 0; i < 60; i++) {
-      if (i % 10 === 0) cutRandomLink()
+      if (i % 10 === 0) cutRandomLink(sim, members, pick)
       await operate()
     }
 
@@ -196,16 +178,10 @@ test('with probing off, signature and contact records find and rejoin a split gr
     const graphs: PeerGraph[] = []
     const nodes: PeerNode[] = []
     for (const [i, name] of names.entries()) {
-      const node = await drive(
-        sim,
-        PeerNode.start({
-          dataDir: join(root, 'repair', name),
-          clock: sim.clock,
-          random: sim.random.fork(name),
-          network: sim.addNode(name),
-        }),
-      )
-      await drive(sim, node.identities.create({ classifier: name }))
+      const { node } = await startSimPeer(sim, name, {
+        dataDir: join(root.path, 'repair', name),
+        random: name,
+      })
       const tuning = { probeProbability: 0 }
       const g = await drive(
         sim,

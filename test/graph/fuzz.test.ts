@@ -5,10 +5,8 @@
  * and still floods and syncs with an honest neighbour afterwards.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { SeededRandom } from '../../src/core/random.ts'
 import type { PeerGraph } from '../../src/graph/graph.ts'
 import type { Link } from '../../src/graph/link.ts'
@@ -16,33 +14,19 @@ import { encodeGraphMessage, type GraphMessage } from '../../src/graph/messages.
 import type { GraphNetwork } from '../../src/graph/network.ts'
 import { encodeRecord } from '../../src/graph/record-codec.ts'
 import { encodeReconcile } from '../../src/graph/reconcile.ts'
-import { PeerNode } from '../../src/node/peer-node.ts'
+import type { PeerNode } from '../../src/node/peer-node.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
 import { drive } from '../helpers/sim.ts'
+import { startSimPeer } from '../helpers/sim-peer.ts'
+import { tempRoot } from '../helpers/temp-root.ts'
 
 const TYPE = '0cc0c0c0-1111-4222-8333-444455556666'
 const INPUTS = 1000
 
-let root: string
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-graph-fuzz-'))
-})
-after(async () => {
-  await rm(root, { recursive: true, force: true })
-})
+const root = tempRoot('peerinfra-graph-fuzz-')
 
 async function member(sim: Sim, name: string): Promise<PeerNode> {
-  const node = await drive(
-    sim,
-    PeerNode.start({
-      dataDir: join(root, name),
-      clock: sim.clock,
-      random: sim.random.fork(name),
-      network: sim.addNode(name),
-    }),
-  )
-  await drive(sim, node.identities.create({ classifier: name }))
-  return node
+  return (await startSimPeer(sim, name, { dataDir: join(root.path, name), random: name })).node
 }
 
 /** The attacker's own end of its link (reached through the graph's private network). */

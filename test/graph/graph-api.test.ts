@@ -4,10 +4,9 @@
  * provider, events, search, export and import), on a virtual clock.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { VirtualClock } from '../../src/core/clock.ts'
 import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
@@ -16,18 +15,13 @@ import type { GraphEvents } from '../../src/graph/events.ts'
 import type { GraphSecurityProvider, Validation } from '../../src/graph/security.ts'
 import { PeerNode } from '../../src/node/peer-node.ts'
 import { assertPeerError, rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
+import { tempRoot } from '../helpers/temp-root.ts'
 
 const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
 const OTHER = '0dd0d0d0-1111-4222-8333-444455556666'
 const MINUTE = 60_000
 
-let root: string
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-graph-api-'))
-})
-after(async () => {
-  await rm(root, { recursive: true, force: true })
-})
+const root = tempRoot('peerinfra-graph-api-')
 
 let counter = 0
 async function startNode(
@@ -35,7 +29,7 @@ async function startNode(
 ): Promise<{ node: PeerNode; clock: VirtualClock; peerId: string }> {
   const clock = new VirtualClock()
   const node = await PeerNode.start({
-    dataDir: join(root, name),
+    dataDir: join(root.path, name),
     clock,
     random: new SeededRandom(`graph-api/${name}`),
   })
@@ -582,7 +576,7 @@ describe('export and import', () => {
       }),
     ]
     await g.deleteRecord(ids[1]!)
-    const file = join(root, 'export.sqlite3')
+    const file = join(root.path, 'export.sqlite3')
     await g.exportDatabase(file)
     await g.exportDatabase(file) // overwrites
     assert.ok((await stat(file)).size > 0)
@@ -592,7 +586,7 @@ describe('export and import', () => {
     const mismatch = await b.node.graphs.open('shared', { peerId: 'peer.two' })
     await rejectsPeerError(mismatch.importDatabase(file), 'PEER_E_INVALID_DATABASE')
     await rejectsPeerError(
-      mismatch.importDatabase(join(root, 'no-such-file')),
+      mismatch.importDatabase(join(root.path, 'no-such-file')),
       'PEER_E_DATABASE_NOT_PRESENT',
     )
     const copy = await b.node.graphs.open('shared', { peerId: 'peer.one' })

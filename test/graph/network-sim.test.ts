@@ -4,28 +4,22 @@
  * flood, peer time, application data, and the errors of connect.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import type { PeerGraph } from '../../src/graph/graph.ts'
 import type { GraphEvents } from '../../src/graph/events.ts'
 import type { GraphSecurityProvider } from '../../src/graph/security.ts'
-import { PeerNode } from '../../src/node/peer-node.ts'
+import type { PeerNode } from '../../src/node/peer-node.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
 import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
 import { drive } from '../helpers/sim.ts'
+import { startSimPeer } from '../helpers/sim-peer.ts'
+import { tempRoot } from '../helpers/temp-root.ts'
 
 const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
 const MINUTE = 60_000
 
-let root: string
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-graph-net-'))
-})
-after(async () => {
-  await rm(root, { recursive: true, force: true })
-})
+const root = tempRoot('peerinfra-graph-net-')
 
 interface Peer {
   name: string
@@ -34,18 +28,11 @@ interface Peer {
 }
 
 async function peer(sim: Sim, name: string): Promise<Peer> {
-  const network = sim.addNode(name)
-  const node = await drive(
-    sim,
-    PeerNode.start({
-      dataDir: join(root, sim.name, name),
-      clock: sim.clock,
-      random: sim.random.fork(`peer/${name}`),
-      network,
-    }),
-  )
-  const id = await drive(sim, node.identities.create({ classifier: name }))
-  return { name, node, peerId: id.peerName }
+  const { node, peerName } = await startSimPeer(sim, name, {
+    dataDir: join(root.path, sim.name, name),
+    random: `peer/${name}`,
+  })
+  return { name, node, peerId: peerName }
 }
 
 function collect<K extends keyof GraphEvents>(graph: PeerGraph, type: K): GraphEvents[K][] {

@@ -15,10 +15,8 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { attributesFromObject } from '../../src/graph/attributes.ts'
 import type { PeerRecord } from '../../src/graph/peer-record.ts'
 import { encodeRecord } from '../../src/graph/record-codec.ts'
@@ -28,9 +26,12 @@ import { parseInvitation } from '../../src/group/invitation.ts'
 import { GroupSecurity } from '../../src/group/security.ts'
 import type { Certificate } from '../../src/identity/certificate.ts'
 import { KeyPair } from '../../src/identity/keys.ts'
-import { PeerNode } from '../../src/node/peer-node.ts'
+import type { PeerNode } from '../../src/node/peer-node.ts'
 import { runScenario, type Sim } from '../../src/sim/index.ts'
 import { drive } from '../helpers/sim.ts'
+import { cutRandomLink } from '../helpers/sim-faults.ts'
+import { startSimNode } from '../helpers/sim-peer.ts'
+import { tempRoot } from '../helpers/temp-root.ts'
 
 const MEMBERS = 30
 const PORT = 3588
@@ -38,13 +39,7 @@ const TYPE = '0cc0c0c0-1111-4222-8333-444455556666'
 const DAY = 86_400_000
 const MINUTE = 60_000
 
-let root: string
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-group-conv-'))
-})
-after(async () => {
-  await rm(root, { recursive: true, force: true })
-})
+const root = tempRoot('peerinfra-group-conv-')
 
 interface Member {
   name: string
@@ -54,17 +49,11 @@ interface Member {
   up: boolean
 }
 
-async function startNode(sim: Sim, name: string, life: number): Promise<PeerNode> {
-  const network = sim.network.nodes.find((n) => n.name === name) ?? sim.addNode(name)
-  return drive(
-    sim,
-    PeerNode.start({
-      dataDir: join(root, sim.seed, name),
-      clock: sim.clock,
-      random: sim.random.fork(`${name}/${life}`),
-      network,
-    }),
-  )
+function startNode(sim: Sim, name: string, life: number): Promise<PeerNode> {
+  return startSimNode(sim, name, {
+    dataDir: join(root.path, sim.seed, name),
+    random: `${name}/${life}`,
+  })
 }
 
 /** The record as the store holds it, rebuilt from what the application sees. */
@@ -193,16 +182,9 @@ async function converge(seed: string): Promise<void> {
         }
         await sim.run(rnd.int(5000))
       }
-      /** Connections that break: a pair cut off for longer than the stream timeout. */
-      const cutRandomLink = (): void => {
-        const a = pick(members)
-        const b = pick(members.filter((x) => x !== a))
-        const id = sim.network.partition([a.name], [b.name])
-        sim.clock.setTimeout(() => sim.network.heal(id), 40_000)
-      }
       const churn = async (untilMs: number, before?: () => Promise<void>): Promise<void> => {
         for (let i = 0; sim.elapsedMs < untilMs; i++) {
-          if (i % 10 === 0) cutRandomLink()
+          if (i % 10 === 0) cutRandomLink(sim, members, pick)
           await before?.()
           await operate()
         }

@@ -17,7 +17,6 @@ import {
   decodeChain,
   encodeChain,
   isAdmin,
-  issueMembership,
   mayIssue,
   roleName,
   rolesOf,
@@ -38,6 +37,7 @@ import { KeyPair } from '../../src/identity/keys.ts'
 import { PeerName } from '../../src/identity/peer-name.ts'
 import { decodeCbor, encodeCbor } from '../../src/wire/cbor.ts'
 import { throwsPeerError } from '../helpers/assert-peer-error.ts'
+import { issueMember, peerNameOf, rootIssuer, type Issuer } from '../helpers/group-fixture.ts'
 
 const T0 = Date.UTC(2026, 0, 1)
 const MINUTE = 60_000
@@ -47,10 +47,7 @@ const NOW = T0 + DAY
 const UNKNOWN_ROLE = '11111111-2222-3333-4444-555555555555'
 
 /** A key and its membership chain, root first (the group key holds just the GRC). */
-interface Member {
-  key: KeyPair
-  chain: Certificate[]
-}
+type Member = Issuer
 
 interface Validity {
   notBefore?: number
@@ -60,7 +57,7 @@ interface Validity {
 }
 
 function nameOf(key: KeyPair, classifier = 'member'): string {
-  return PeerName.fromParts(key.publicKey.authority, classifier).toString()
+  return peerNameOf(key, classifier)
 }
 
 function leafOf(m: Member): Certificate {
@@ -71,7 +68,7 @@ function leafOf(m: Member): Certificate {
 function newGroup(seed: string): { random: SeededRandom; root: GroupRoot; owner: Member } {
   const random = new SeededRandom(seed)
   const root = createGroupRoot('chat', T0, random)
-  return { random, root, owner: { key: root.key, chain: [root.certificate] } }
+  return { random, root, owner: rootIssuer(root) }
 }
 
 function checkOf(root: GroupRoot, now = NOW): MembershipCheck {
@@ -80,18 +77,28 @@ function checkOf(root: GroupRoot, now = NOW): MembershipCheck {
 
 /** issueMembership under the rules: T0 .. T0 + 1 year unless told. */
 function issue(issuer: Member, roles: string[], random: SeededRandom, v: Validity = {}): Member {
-  const key = v.subject ?? KeyPair.generate(random)
-  const chain = issueMembership({
-    issuer: issuer.key,
-    issuerChain: issuer.chain,
-    subjectKey: key.publicKey,
-    subjectName: nameOf(key),
+  const { key, chain } = issueMember(issuer, random, {
+    classifier: 'member',
     roles,
     notBefore: v.notBefore ?? T0,
     notAfter: v.notAfter ?? T0 + YEAR,
-    random,
+    ...(v.subject ? { subject: v.subject } : {}),
   })
   return { key, chain }
+}
+
+/** An identity certificate (not a group root) of the group key, for T0 .. T0 + 1 year. */
+function identityRootOf(root: GroupRoot, random: SeededRandom, roles?: string[]): Certificate {
+  return issueCertificate({
+    issuer: root.key,
+    type: 'identity',
+    subjectKey: root.key.publicKey,
+    subjectName: root.peerName,
+    ...(roles ? { roles } : {}),
+    notBefore: T0,
+    notAfter: T0 + YEAR,
+    random,
+  })
 }
 
 /** A link signed directly with Certificate.sign: no role or lifetime rule is applied. */
@@ -595,16 +602,7 @@ describe('verifyMembership', () => {
 
   test('an identity certificate of the group key is not a group root', () => {
     const { random, root } = newGroup('credentials/verify-identity-root')
-    const identityRoot = issueCertificate({
-      issuer: root.key,
-      type: 'identity',
-      subjectKey: root.key.publicKey,
-      subjectName: root.peerName,
-      roles: [ROLE_ADMIN],
-      notBefore: T0,
-      notAfter: T0 + YEAR,
-      random,
-    })
+    const identityRoot = identityRootOf(root, random, [ROLE_ADMIN])
     const admin = issue({ key: root.key, chain: [identityRoot] }, [ROLE_ADMIN], random)
     throwsPeerError(
       () => verifyMembership(admin.chain, checkOf(root)),
@@ -614,15 +612,7 @@ describe('verifyMembership', () => {
 
   test('an identity certificate of the group key with no roles is not a group root', () => {
     const { random, root } = newGroup('credentials/verify-identity-root-plain')
-    const identityRoot = issueCertificate({
-      issuer: root.key,
-      type: 'identity',
-      subjectKey: root.key.publicKey,
-      subjectName: root.peerName,
-      notBefore: T0,
-      notAfter: T0 + YEAR,
-      random,
-    })
+    const identityRoot = identityRootOf(root, random)
     const admin = signDirect({ key: root.key, chain: [identityRoot] }, [ROLE_ADMIN], random)
     throwsPeerError(
       () => verifyMembership(admin.chain, checkOf(root)),

@@ -4,11 +4,9 @@
  * outsiders refused at the handshake, revocation, multiplexed handles, restart and delete.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
-import { MEMBERSHIP_RECORD_TYPE } from '../../src/group/constants.ts'
+import { describe, test } from 'node:test'
+import { GROUP_FLAG_DISABLE_PRESENCE, MEMBERSHIP_RECORD_TYPE } from '../../src/group/constants.ts'
 import type { GroupEvents } from '../../src/group/events.ts'
 import { PeerGroup } from '../../src/group/group.ts'
 import { participantName } from '../../src/group/discovery.ts'
@@ -26,20 +24,17 @@ import { graphContext } from '../../src/graph/network.ts'
 import { ConnectionManager } from '../../src/transport/connections.ts'
 import { SessionCredentials } from '../../src/transport/secure-session.ts'
 import { PeerNode } from '../../src/node/peer-node.ts'
+import type { PnrpOptions } from '../../src/pnrp/service.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
 import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
 import { drive } from '../helpers/sim.ts'
+import { startSimNode, startSimPeer } from '../helpers/sim-peer.ts'
+import { tempRoot } from '../helpers/temp-root.ts'
 
 const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
 const MINUTE = 60_000
 
-let root: string
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-group-'))
-})
-after(async () => {
-  await rm(root, { recursive: true, force: true })
-})
+const root = tempRoot('peerinfra-group-')
 
 interface Peer {
   name: string
@@ -48,19 +43,14 @@ interface Peer {
   infoXml: string
 }
 
-async function peer(sim: Sim, name: string): Promise<Peer> {
-  const network = sim.addNode(name)
-  const node = await drive(
-    sim,
-    PeerNode.start({
-      dataDir: join(root, sim.name, name),
-      clock: sim.clock,
-      random: sim.random.fork(`peer/${name}`),
-      network,
-    }),
-  )
-  const id = await drive(sim, node.identities.create({ classifier: name }))
-  return { name, node, peerName: id.peerName, infoXml: node.identities.getInfoXml(id.peerName) }
+/** A PeerNode with an identity on `sim`; `pnrp` makes it take part in PNRP. */
+async function peer(sim: Sim, name: string, pnrp?: PnrpOptions): Promise<Peer> {
+  const { node, peerName } = await startSimPeer(sim, name, {
+    dataDir: join(root.path, sim.name, name),
+    random: `peer/${name}`,
+    ...(pnrp ? { pnrp } : {}),
+  })
+  return { name, node, peerName, infoXml: node.identities.getInfoXml(peerName) }
 }
 
 function collect<K extends keyof GroupEvents>(group: PeerGroup, type: K): GroupEvents[K][] {
@@ -347,15 +337,10 @@ describe('handles, restart and delete', () => {
     const { sim, a, b, ga, gb } = await twoMembers('group-restart')
     const groupName = ga.peerName
     await drive(sim, b.node.stop())
-    const node = await drive(
-      sim,
-      PeerNode.start({
-        dataDir: join(root, sim.name, 'b'),
-        clock: sim.clock,
-        random: sim.random.fork('peer/b2'),
-        network: sim.node('b'),
-      }),
-    )
+    const node = await startSimNode(sim, 'b', {
+      dataDir: join(root.path, sim.name, 'b'),
+      random: 'peer/b2',
+    })
     assert.deepEqual(
       node.groups.list().map((s) => s.groupPeerName),
       [groupName],
@@ -473,8 +458,8 @@ describe('password groups', () => {
 
 describe('config export and import', () => {
   test('a member takes its group to another node; wrong passwords and edits are refused', async () => {
-    const home1 = join(root, 'config-1')
-    const home2 = join(root, 'config-2')
+    const home1 = join(root.path, 'config-1')
+    const home2 = join(root.path, 'config-2')
     const one = await PeerNode.start({ dataDir: home1 })
     const two = await PeerNode.start({ dataDir: home2 })
     try {
@@ -518,20 +503,8 @@ describe('config export and import', () => {
 describe('discovery through PNRP', () => {
   test('members found through <groupAuthority>.participant, for invitations and passwords', async () => {
     const sim = createSim('group-pnrp', 'group-pnrp')
-    const start = async (name: string, seeds: string[]): Promise<Peer> => {
-      const node = await drive(
-        sim,
-        PeerNode.start({
-          dataDir: join(root, sim.name, name),
-          clock: sim.clock,
-          random: sim.random.fork(`peer/${name}`),
-          network: sim.addNode(name),
-          pnrp: { port: 3540, seeds },
-        }),
-      )
-      const id = await drive(sim, node.identities.create({ classifier: name }))
-      return { name, node, peerName: id.peerName, infoXml: node.identities.getInfoXml(id.peerName) }
-    }
+    const start = (name: string, seeds: string[]): Promise<Peer> =>
+      peer(sim, name, { port: 3540, seeds })
     const a = await start('a', [])
     const b = await start('b', ['a:3540'])
     const c = await start('c', ['a:3540'])
@@ -595,5 +568,92 @@ describe('discovery through PNRP', () => {
     )
     assert.equal(gd.credential.roles[0], 'member')
     await drive(sim, Promise.all([a, b, c, o, d].map((p) => p.node.stop())))
+  })
+})
+
+describe('credentials and reachability', () => {
+  test('credentials an admin stores in the group reach the member, with the new role', async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-issue')
+    assert.deepEqual(gb.credential.roles, ['member'])
+    await rejectsPeerError(
+      drive(sim, gb.issueCredentials(a.peerName, { roles: ['member'] })),
+      'PEER_E_NOT_AUTHORIZED',
+    )
+    await drive(
+      sim,
+      ga.issueCredentials(b.peerName, { roles: ['inviting-member'] }, { store: true }),
+    )
+    await sim.run(10_000)
+    assert.deepEqual(gb.credential.roles, ['inviting-member'])
+    assert.equal(ga.members({ identity: b.peerName })[0]?.role, 'inviting-member')
+    // Now b may invite members, and only members or inviting members.
+    const c = await peer(sim, 'c')
+    await drive(sim, gb.createInvitation({ invitee: c.infoXml }))
+    await rejectsPeerError(
+      drive(sim, gb.createInvitation({ invitee: c.infoXml, roles: ['admin'] })),
+      'PEER_E_NOT_AUTHORIZED',
+    )
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+
+  test('connect with no member reachable fires connection-failed', async () => {
+    const sim = createSim('group-unreachable', 'group-unreachable')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const ga = await drive(sim, a.node.groups.create({ classifier: 'team' }))
+    await drive(sim, ga.connect())
+    const invitation = await drive(sim, ga.createInvitation({ invitee: b.infoXml }))
+    await drive(sim, a.node.stop())
+    const gb = await drive(sim, b.node.groups.join({ invitation }))
+    const failed = collect(gb, 'connection-failed')
+    await rejectsPeerError(drive(sim, gb.connect()), 'PEER_E_CONNECTION_FAILED')
+    assert.ok(failed.length >= 1)
+    assert.equal(gb.status.synchronized, false)
+    await drive(sim, b.node.stop())
+  })
+})
+
+describe('member data and presence flags', () => {
+  test('with member data optional a member publishes its membership when it first acts', async () => {
+    const sim = createSim('group-optional', 'group-optional')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const ga = await drive(
+      sim,
+      a.node.groups.create({ classifier: 'team', memberDataOptional: true }),
+    )
+    await drive(sim, ga.connect())
+    const invitation = await drive(sim, ga.createInvitation({ invitee: b.infoXml }))
+    const gb = await drive(sim, b.node.groups.join({ invitation }))
+    await drive(sim, gb.connect())
+    await sim.run(5_000)
+    const graphAtA = a.node.graphs.list().find((g) => g.graphId === ga.peerName)!
+    const memberships = () =>
+      [...graphAtA.records({ type: MEMBERSHIP_RECORD_TYPE })].map((r) => r.creatorId).sort()
+    assert.deepEqual(memberships(), [a.peerName], 'b has not acted yet')
+    await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('hi'), expiresAt: later(sim, 60) }),
+    )
+    await sim.run(5_000)
+    assert.deepEqual(memberships(), [a.peerName, b.peerName].sort())
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop()]))
+  })
+
+  test("the owner's presence flags reach every member's graph", async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-flags')
+    const graphOf = (p: Peer, g: PeerGroup) =>
+      p.node.graphs.list().find((x) => x.graphId === g.peerName)!
+    assert.equal(graphOf(b, gb).properties.presenceMax, -1)
+    await drive(
+      sim,
+      ga.setProperties({ flags: GROUP_FLAG_DISABLE_PRESENCE, presenceLifetime: 600 }),
+    )
+    await sim.run(5_000)
+    assert.equal(gb.properties.flags, GROUP_FLAG_DISABLE_PRESENCE)
+    assert.equal(graphOf(b, gb).properties.presenceMax, 0)
+    assert.equal(graphOf(b, gb).properties.presenceLifetime, 600)
+    await rejectsPeerError(drive(sim, gb.setProperties({ comment: 'x' })), 'PEER_E_NOT_AUTHORIZED')
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop()]))
   })
 })

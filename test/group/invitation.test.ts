@@ -10,12 +10,7 @@ import {
   ROLE_INVITING_MEMBER,
   ROLE_MEMBER,
 } from '../../src/group/constants.ts'
-import {
-  createGroupRoot,
-  issueMembership,
-  verifyMembership,
-  type GroupRoot,
-} from '../../src/group/credentials.ts'
+import { createGroupRoot, verifyMembership, type GroupRoot } from '../../src/group/credentials.ts'
 import {
   createInvitation,
   parseInvitation,
@@ -24,9 +19,9 @@ import {
 } from '../../src/group/invitation.ts'
 import type { Certificate } from '../../src/identity/certificate.ts'
 import { KeyPair } from '../../src/identity/keys.ts'
-import { PeerName } from '../../src/identity/peer-name.ts'
 import { decodeCbor, encodeCbor } from '../../src/wire/cbor.ts'
 import { assertPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
+import { issueMember, rootIssuer } from '../helpers/group-fixture.ts'
 
 const T0 = Date.UTC(2026, 0, 1)
 const DAY = 86_400_000
@@ -50,52 +45,35 @@ interface Fixture {
 function fixture(seed = 'invitation'): Fixture {
   const random = new SeededRandom(seed)
   const root = createGroupRoot('chess', T0, random)
-  const adminKey = KeyPair.generate(random)
-  const adminName = PeerName.fromParts(adminKey.publicKey.authority, 'alice').toString()
-  const adminChain = issueMembership({
-    issuer: root.key,
-    issuerChain: [root.certificate],
-    subjectKey: adminKey.publicKey,
-    subjectName: adminName,
+  const admin = issueMember(rootIssuer(root), random, {
+    classifier: 'alice',
     roles: [ROLE_ADMIN],
     notBefore: T0,
     notAfter: T0 + YEAR,
-    random,
   })
-  const bobKey = KeyPair.generate(random)
-  const bobName = PeerName.fromParts(bobKey.publicKey.authority, 'bob').toString()
-  const bobChain = issueMembership({
-    issuer: adminKey,
-    issuerChain: adminChain,
-    subjectKey: bobKey.publicKey,
-    subjectName: bobName,
+  const bob = issueMember(admin, random, {
+    classifier: 'bob',
     roles: [ROLE_MEMBER],
     notBefore: T0,
     notAfter: T0 + 30 * DAY,
-    random,
   })
-  const memberKey = KeyPair.generate(random)
-  const memberChain = issueMembership({
-    issuer: adminKey,
-    issuerChain: adminChain,
-    subjectKey: memberKey.publicKey,
-    subjectName: PeerName.fromParts(memberKey.publicKey.authority, 'carol').toString(),
+  const member = issueMember(admin, random, {
+    classifier: 'carol',
     roles: [ROLE_MEMBER],
     notBefore: T0,
     notAfter: T0 + 60 * DAY,
-    random,
   })
   return {
     random,
     root,
-    adminKey,
-    adminName,
-    adminChain,
-    bobKey,
-    bobName,
-    bobChain,
-    memberKey,
-    memberChain,
+    adminKey: admin.key,
+    adminName: admin.name,
+    adminChain: admin.chain,
+    bobKey: bob.key,
+    bobName: bob.name,
+    bobChain: bob.chain,
+    memberKey: member.key,
+    memberChain: member.chain,
   }
 }
 

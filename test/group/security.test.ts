@@ -13,21 +13,16 @@ import {
   ROLE_ADMIN,
   ROLE_MEMBER,
 } from '../../src/group/constants.ts'
-import {
-  createGroupRoot,
-  encodeChain,
-  issueMembership,
-  type GroupRoot,
-} from '../../src/group/credentials.ts'
+import { createGroupRoot, encodeChain, type GroupRoot } from '../../src/group/credentials.ts'
 import { createGroupProperties, securityPropertiesRecord } from '../../src/group/properties.ts'
 import { readRecordSignature, signRecord } from '../../src/group/record-signing.ts'
 import { encodeRevocation } from '../../src/group/revocation.ts'
 import { GroupSecurity, GROUP_PROVIDER_NAME } from '../../src/group/security.ts'
 import type { Certificate } from '../../src/identity/certificate.ts'
 import { MAX_CLOCK_SKEW_MS } from '../../src/identity/constants.ts'
-import { KeyPair } from '../../src/identity/keys.ts'
-import { PeerName } from '../../src/identity/peer-name.ts'
+import type { KeyPair } from '../../src/identity/keys.ts'
 import { assertPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
+import { issueMember, rootIssuer, type GroupMember, type Issuer } from '../helpers/group-fixture.ts'
 
 const T0 = Date.UTC(2026, 0, 1)
 const MINUTE = 60_000
@@ -39,11 +34,7 @@ const T = T0 + DAY
 const APP_TYPE = '0cc0c0c0-1111-4222-8333-444455556666'
 
 /** A member: its key, peer name and chain (root first). */
-interface Member {
-  key: KeyPair
-  name: string
-  chain: Certificate[]
-}
+type Member = GroupMember
 
 interface Group {
   random: SeededRandom
@@ -64,35 +55,24 @@ function leafOf(m: Member): Certificate {
   return m.chain[m.chain.length - 1] as Certificate
 }
 
-function nameOf(key: KeyPair): string {
-  return PeerName.fromParts(key.publicKey.authority, 'x').toString()
-}
-
 function issue(
   random: SeededRandom,
-  issuer: { key: KeyPair; chain: Certificate[] },
+  issuer: Issuer,
   roles: string[],
   validity: { notBefore?: number; notAfter?: number } = {},
 ): Member {
-  const key = KeyPair.generate(random)
-  const name = nameOf(key)
-  const chain = issueMembership({
-    issuer: issuer.key,
-    issuerChain: issuer.chain,
-    subjectKey: key.publicKey,
-    subjectName: name,
+  return issueMember(issuer, random, {
+    classifier: 'x',
     roles,
     notBefore: validity.notBefore ?? T0,
     notAfter: validity.notAfter ?? T0 + YEAR,
-    random,
   })
-  return { key, name, chain }
 }
 
 function newGroup(seed: string): Group {
   const random = new SeededRandom(seed)
   const root = createGroupRoot('chat', T0, random)
-  const a = issue(random, { key: root.key, chain: [root.certificate] }, [ROLE_ADMIN])
+  const a = issue(random, rootIssuer(root), [ROLE_ADMIN])
   const b = issue(random, a, [ROLE_MEMBER])
   const c = issue(random, a, [ROLE_MEMBER])
   return { random, root, a, b, c }

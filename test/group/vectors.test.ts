@@ -30,7 +30,6 @@ import {
   createGroupRoot,
   decodeChain,
   encodeChain,
-  issueMembership,
   verifyMembership,
 } from '../../src/group/credentials.ts'
 import { createInvitation, parseInvitation } from '../../src/group/invitation.ts'
@@ -58,8 +57,8 @@ import { decodeRevocation, encodeRevocation } from '../../src/group/revocation.t
 import { GroupSecurity } from '../../src/group/security.ts'
 import { Certificate } from '../../src/identity/certificate.ts'
 import { KeyPair, PublicKey } from '../../src/identity/keys.ts'
-import { PeerName } from '../../src/identity/peer-name.ts'
 import { decodeCbor } from '../../src/wire/cbor.ts'
+import { issueMember, peerNameOf, rootIssuer } from '../helpers/group-fixture.ts'
 import { annotatedHex } from '../helpers/protocol-doc.ts'
 
 const SEED = 'peerinfra group vector'
@@ -81,36 +80,23 @@ function hexBytes(hex: string): Uint8Array {
 /** Builds every vector from SEED; the order of the draws is documented in section 13.8. */
 function makeGroupVectors() {
   const random = new SeededRandom(SEED)
-  const name = (key: KeyPair, classifier: string) =>
-    PeerName.fromParts(key.publicKey.authority, classifier).toString()
-
   // 1-2. The group key and its root certificate; 3-4. alice, the creator, admin until the root ends.
   const root = createGroupRoot('chat', T0, random)
-  const aliceKey = KeyPair.generate(random)
-  const alice = name(aliceKey, 'alice')
-  const aliceChain = issueMembership({
-    issuer: root.key,
-    issuerChain: [root.certificate],
-    subjectKey: aliceKey.publicKey,
-    subjectName: alice,
+  const aliceMember = issueMember(rootIssuer(root), random, {
+    classifier: 'alice',
     roles: [ROLE_ADMIN],
     notBefore: T0,
     notAfter: root.certificate.notAfter,
-    random,
   })
+  const { key: aliceKey, name: alice, chain: aliceChain } = aliceMember
   // 5-6. bob, a member alice invites at T1 for the default 28 days.
-  const bobKey = KeyPair.generate(random)
-  const bob = name(bobKey, 'bob')
-  const bobChain = issueMembership({
-    issuer: aliceKey,
-    issuerChain: aliceChain,
-    subjectKey: bobKey.publicKey,
-    subjectName: bob,
+  const bobMember = issueMember(aliceMember, random, {
+    classifier: 'bob',
     roles: [ROLE_MEMBER],
     notBefore: T1,
     notAfter: T1 + DEFAULT_MEMBER_DATA_LIFETIME_S * 1000,
-    random,
   })
+  const { key: bobKey, name: bob, chain: bobChain } = bobMember
   const bobGmc = bobChain[2] as Certificate
 
   // 7-8. bob's record: a type, an id, three attributes and two bytes of data, signed by bob.
@@ -153,7 +139,7 @@ function makeGroupVectors() {
 
   // 10-11. carol joins with the password, over a handshake whose hash stands for hers.
   const carolKey = KeyPair.generate(random)
-  const carol = name(carolKey, 'carol')
+  const carol = peerNameOf(carolKey, 'carol')
   const handshakeHash = random.bytes(32)
   const passwordKey = passwordKeyPair(PASSWORD, props.password.salt)
   const proof = passwordProof(passwordKey, handshakeHash, carol)

@@ -5,12 +5,10 @@
  * persistence rules, and a link-local cloud bootstrapped through link discovery.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { KeyPair } from '../../src/identity/keys.ts'
-import { PeerNode } from '../../src/node/peer-node.ts'
+import type { PeerNode } from '../../src/node/peer-node.ts'
 import { Cpa } from '../../src/pnrp/cpa.ts'
 import { encodePnrpMessage } from '../../src/pnrp/messages.ts'
 import type { PnrpNode } from '../../src/pnrp/node.ts'
@@ -21,29 +19,18 @@ import { createSim, type Sim } from '../../src/sim/index.ts'
 import type { Address } from '../../src/transport/types.ts'
 import { rejectsPeerError } from '../helpers/assert-peer-error.ts'
 import { drive } from '../helpers/sim.ts'
+import { startSimNode } from '../helpers/sim-peer.ts'
+import { tempRoot } from '../helpers/temp-root.ts'
 
 const PORT = 3540
-let root: string
+const root = tempRoot('peerinfra-pnrp-api-')
 
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'peerinfra-pnrp-api-'))
-})
-after(async () => {
-  await rm(root, { recursive: true, force: true })
-})
-
-async function startPeer(sim: Sim, name: string, pnrp: PnrpOptions | undefined): Promise<PeerNode> {
-  const network = sim.network.nodes.find((n) => n.name === name) ?? sim.addNode(name)
-  return drive(
-    sim,
-    PeerNode.start({
-      dataDir: join(root, sim.name, name),
-      clock: sim.clock,
-      random: sim.random.fork(`peer/${name}/${sim.elapsedMs}`),
-      network,
-      ...(pnrp ? { pnrp } : {}),
-    }),
-  )
+function startPeer(sim: Sim, name: string, pnrp: PnrpOptions | undefined): Promise<PeerNode> {
+  return startSimNode(sim, name, {
+    dataDir: join(root.path, sim.name, name),
+    random: `peer/${name}/${sim.elapsedMs}`,
+    ...(pnrp ? { pnrp } : {}),
+  })
 }
 
 /** `count` PeerNodes in Global_, the first the seed of the others, each with an identity. */
@@ -125,6 +112,7 @@ describe('node.pnrp in the simulator', () => {
           endpoints: [{ address: 'n0', port: 7000 }],
           comment: 'hi',
           payload: new Uint8Array([1, 2]),
+          publicKey: a.identity.publicKey,
         },
       ])
 
