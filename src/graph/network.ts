@@ -241,6 +241,16 @@ export class GraphNetwork {
       ...(options.peerId !== undefined ? { peerName: options.peerId } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     })
+    // A peer the provider admits to its own channels only (a password joiner) never becomes a
+    // neighbour or direct link, whichever side dialled.
+    if (this.restricted.has(connection.remote)) {
+      const error = new PeerError(
+        'PEER_E_CONNECTION_NOT_AUTHENTICATED',
+        `${connection.remote.peerName} is not a member of this graph`,
+      )
+      connection.close(error)
+      throw error
+    }
     const peerId = connection.remote.peerName
     if (kind === 'neighbor') this.learnReferrals([{ peerId, ...to }])
     if (kind === 'neighbor' && this.linksOf('neighbor').some((l) => l.peerId === peerId)) {

@@ -75,7 +75,6 @@ export const MAX_CHAIN_BYTES = 24 * 16 * 1024 + 64
 /** Domain-separation prefixes of Grouping's signatures and proofs. */
 export const GROUP_DOMAIN = {
   record: 'peerinfra/v1/group-record',
-  properties: 'peerinfra/v1/group-properties',
   passwordProof: 'peerinfra/v1/group-password',
 } as const
 

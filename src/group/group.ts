@@ -609,7 +609,8 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
       await this.graph.addRecord({
         type: REVOCATION_RECORD_TYPE,
         data: encodeRevocation({ serial: cert.serial, peerName: subjectPeerName, revokedAt: now }),
-        expiresAt: new Date(cert.notAfter),
+        // As long as the group root: the revocation must outlive the revoked certificate.
+        expiresAt: new Date(this.session.state.root.notAfter),
       })
     }
     return certs.length

@@ -266,6 +266,12 @@ export async function passwordJoin(p: PasswordJoinParams): Promise<Certificate[]
           connection.mux.open(JOIN_CHANNEL),
           connection.mux.session.handshakeHash,
         )
+      } catch (err) {
+        // A wrong password is the answer; anything else (a timeout, a busy or unfit member)
+        // and the next member is tried.
+        const error = toPeerError(err, 'PEER_E_CONNECTION_FAILED', 'the password join failed')
+        if (error.code === 'PEER_E_NOT_AUTHORIZED' || p.signal?.aborted) throw error
+        errors.push(error)
       } finally {
         connection.close()
       }

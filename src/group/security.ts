@@ -51,8 +51,11 @@ export const GROUP_PROVIDER_NAME = 'peerinfra-group/1'
 
 /** Graphing's records every node rewrites, whoever created them. */
 const SHARED_TYPES: readonly string[] = [SIGNATURE_RECORD_TYPE, CONTACT_RECORD_TYPE]
-/** Records that never expire: their lifetime is not bounded by a membership. */
-const PERMANENT_TYPES: readonly string[] = [GRAPH_INFO_RECORD_TYPE, SECURITY_PROPERTIES_RECORD_TYPE]
+/**
+ * Records whose lifetime is not bounded by their signer's membership: the graph's own info,
+ * and revocations, which must outlive the certificate they revoke whoever signed them.
+ */
+const PERMANENT_TYPES: readonly string[] = [GRAPH_INFO_RECORD_TYPE, REVOCATION_RECORD_TYPE]
 const NO_SERIAL = new Uint8Array(SERIAL_BYTES)
 
 export interface GroupSecurityContext {
@@ -209,7 +212,7 @@ export class GroupSecurity implements GraphSecurityProvider {
   }
 
   /** Applies a revocation record's content (validated, or stored earlier); false if malformed. */
-  learnRevocation(data: Uint8Array): boolean {
+  learnRevocation(data: Uint8Array, options: { notify?: boolean } = {}): boolean {
     let r
     try {
       r = decodeRevocation(data)
@@ -220,7 +223,7 @@ export class GroupSecurity implements GraphSecurityProvider {
     const known = this.directory.get(hex(r.serial))
     if (known && known.subjectName !== r.peerName) return false
     this.directory.revoke(hex(r.serial), r.revokedAt)
-    this.ctx.onRevoked?.(r.peerName)
+    if (options.notify !== false) this.ctx.onRevoked?.(r.peerName)
     return true
   }
 

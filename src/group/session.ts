@@ -70,6 +70,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   /** Where to listen once the first sync completes (a joiner's connect). */
   private listenWhenSynchronized: ListenOptions | undefined
   private participant: PnrpRegistration | undefined
+  private registering: Promise<void> | undefined
 
   constructor(ctx: SessionContext, state: GroupState, ownerKeyHeld: boolean) {
     super()
@@ -166,7 +167,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       }
     }
     for (const r of this.graph.records({ type: REVOCATION_RECORD_TYPE })) {
-      this.security.learnRevocation(r.data)
+      this.security.learnRevocation(r.data, { notify: false })
     }
     const propsRecord = this.graph.getRecord(securityPropertiesRecordId(this.creatorPeerName()))
     if (propsRecord) this.readProperties(propsRecord.data)
@@ -330,18 +331,24 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     const current = graph.localNode.addresses[0]
     const address = graph.status.listening && current ? { ...current } : await graph.listen(options)
     const pnrp = this.ctx.pnrp()
-    if (pnrp && !this.participant && !this.isClosed) {
-      try {
-        this.participant = await registerParticipant(pnrp, {
-          groupPeerName: this.state.groupPeerName,
-          cloud: this.state.cloud,
-          identity: this.state.identity,
-          port: address.port,
-          chain: this.state.chain,
-        })
-      } catch (err) {
-        log.warn('could not register in PNRP', { error: (err as Error).message })
-      }
+    if (pnrp && !this.registering && !this.isClosed) {
+      this.registering = registerParticipant(pnrp, {
+        groupPeerName: this.state.groupPeerName,
+        cloud: this.state.cloud,
+        identity: this.state.identity,
+        port: address.port,
+        chain: this.state.chain,
+      }).then(
+        async (registration) => {
+          // Closed while registering: the registration must not outlive the session.
+          if (this.isClosed) await registration?.unregister().catch(() => {})
+          else this.participant = registration
+        },
+        (err: unknown) => {
+          log.warn('could not register in PNRP', { error: (err as Error).message })
+        },
+      )
+      await this.registering
     }
     return address
   }
@@ -376,6 +383,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     this.closing ??= (async () => {
       for (const off of this.unsubscribe) off()
       this.unsubscribe = []
+      await this.registering
       await this.participant?.unregister().catch(() => {})
       await this.graph_?.close()
       this.ctx.onClosed()

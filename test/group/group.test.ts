@@ -21,6 +21,7 @@ import {
 import { passwordProof } from '../../src/group/password-join.ts'
 import { passwordKeyPair } from '../../src/group/password.ts'
 import { graphContext } from '../../src/graph/network.ts'
+import type { GraphSecurityProvider } from '../../src/graph/security.ts'
 import { ConnectionManager } from '../../src/transport/connections.ts'
 import { SessionCredentials } from '../../src/transport/secure-session.ts'
 import { PeerNode } from '../../src/node/peer-node.ts'
@@ -405,6 +406,33 @@ describe('password groups', () => {
     // A member may not admit password joiners with the member role (members issue nothing).
     await rejectsPeerError(drive(sim, gb.createPasswordInvitation()), 'PEER_E_NOT_AUTHORIZED')
     await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+
+  test('a member that dials a peer answering as a password joiner gets no link to it', async () => {
+    const { sim, a, ga } = await passwordGroup('group-password-dialled')
+    const secret = await drive(
+      sim,
+      ga.addRecord({ type: CHAT, data: Buffer.from('members only'), expiresAt: later(sim, 60) }),
+    )
+    // o runs a graph of the group's name whose handshake claims to be a password joiner.
+    const o = await peer(sim, 'o')
+    const impostor: GraphSecurityProvider = {
+      name: 'impostor',
+      secureRecord: () => new Uint8Array(0),
+      validateRecord: () => 'accept',
+      connectionPayload: () => JOIN_REQUEST,
+      authenticateConnection: () => true,
+    }
+    const og = await drive(sim, o.node.graphs.create({ graphId: ga.peerName, security: impostor }))
+    const { port } = await drive(sim, og.listen())
+    await rejectsPeerError(
+      drive(sim, ga.connectByAddress([{ address: 'o', port }])),
+      'PEER_E_CONNECTION_FAILED',
+    )
+    await sim.run(5_000)
+    assert.equal(ga.connections().length, 0)
+    assert.equal(og.getRecord(secret), undefined, 'nothing of the group reached o')
+    await drive(sim, Promise.all([a.node.stop(), o.node.stop()]))
   })
 
   test('a proof made for another handshake is refused', async () => {
