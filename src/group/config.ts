@@ -16,7 +16,11 @@ import { utf8 } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
 import { Certificate } from '../identity/certificate.ts'
-import { PRIVATE_SEED_BYTES, XML_VERSION } from '../identity/constants.ts'
+import {
+  MAX_CERTIFICATE_ENVELOPE_BYTES,
+  PRIVATE_SEED_BYTES,
+  XML_VERSION,
+} from '../identity/constants.ts'
 import {
   base64Element,
   parseWindowsDocument,
@@ -42,7 +46,7 @@ const MAX_CONFIG_PLAINTEXT_BYTES = MAX_CHAIN_BYTES + 4096
 const plaintextSchema = s.struct({
   v: s.literal(GROUP_WIRE_VERSION),
   cloud: s.text({ minBytes: 1, maxBytes: 1024 }),
-  root: s.bytes({ min: 1, max: 16 * 1024 + 128 }),
+  root: s.bytes({ min: 1, max: MAX_CERTIFICATE_ENVELOPE_BYTES }),
   chain: s.bytes({ min: 1, max: MAX_CHAIN_BYTES }),
   ownerKey: s.optional(s.bytes({ length: PRIVATE_SEED_BYTES, max: PRIVATE_SEED_BYTES })),
   hints: s.array(s.tuple([s.text({ minBytes: 1, maxBytes: 64 }), s.uint(65_535)]), { max: 4 }),

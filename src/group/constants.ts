@@ -65,7 +65,6 @@ export const GROUP_WIRE_VERSION = 1
 
 /** Password policy (PEER_E_PASSWORD_DOES_NOT_MEET_POLICY): at least 8 characters. */
 export const MIN_PASSWORD_CHARS = 8
-export const MAX_PASSWORD_BYTES = 1024
 
 /** Largest invitation read, as XML or as a token. */
 export const MAX_INVITATION_BYTES = 128 * 1024

@@ -11,7 +11,11 @@ import { toHex } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
 import { Certificate, issueCertificate, verifyChain } from '../identity/certificate.ts'
-import { MAX_CHAIN_LENGTH, MAX_TIME_MS } from '../identity/constants.ts'
+import {
+  MAX_CERTIFICATE_ENVELOPE_BYTES,
+  MAX_CHAIN_LENGTH,
+  MAX_TIME_MS,
+} from '../identity/constants.ts'
 import { KeyPair, type PublicKey } from '../identity/keys.ts'
 import { PeerName } from '../identity/peer-name.ts'
 import { decodeMessage, encodeCbor, s } from '../wire/index.ts'
@@ -31,7 +35,7 @@ import {
  * PEER_E_CHAIN_TOO_LONG by verifyChain rather than as a malformed message.
  */
 const MAX_DECODED_CHAIN = MAX_CHAIN_LENGTH + 8
-const chainSchema = s.array(s.bytes({ min: 1, max: 16 * 1024 + 128 }), {
+const chainSchema = s.array(s.bytes({ min: 1, max: MAX_CERTIFICATE_ENVELOPE_BYTES }), {
   min: 1,
   max: MAX_DECODED_CHAIN,
 })

@@ -70,6 +70,8 @@ export class GroupManager {
   private readonly ctx: GroupManagerContext
   private readonly states = new Map<string, GroupState>()
   private readonly sessions = new Map<string, GroupSession>()
+  /** Sessions being opened, so that concurrent opens wait for the same one. */
+  private readonly opening = new Map<string, Promise<GroupSession>>()
 
   constructor(ctx: GroupManagerContext) {
     this.ctx = ctx
@@ -156,6 +158,7 @@ export class GroupManager {
       })
       created = true
       session.attach(graph)
+      this.sessions.set(keyOf(state.identity, state.groupPeerName), session)
       await session.publishProperties(props)
       await session.publishMembership()
       await saveState(this.ctx.dir, state)
@@ -367,20 +370,32 @@ export class GroupManager {
     const key = keyOf(state.identity, state.groupPeerName)
     let session = this.sessions.get(key)
     if (!session || session.isClosed) {
-      session = this.newSession(state, identity)
-      try {
-        const graph = await this.ctx.graphs.open(state.groupPeerName, {
-          peerId: identity.peerName,
-          security: session.security,
-          recordTypeSyncPrecedence: GROUP_SYNC_PRECEDENCE,
-        })
-        session.attach(graph)
-      } catch (err) {
-        await session.close()
-        throw err
+      // Two opens at once share one session, handed out only once its graph is attached.
+      let pending = this.opening.get(key)
+      if (!pending) {
+        pending = this.openSession(state, identity).finally(() => this.opening.delete(key))
+        this.opening.set(key, pending)
       }
+      session = await pending
     }
     return new PeerGroup(session, options)
+  }
+
+  private async openSession(state: GroupState, identity: Identity): Promise<GroupSession> {
+    const session = this.newSession(state, identity)
+    try {
+      const graph = await this.ctx.graphs.open(state.groupPeerName, {
+        peerId: identity.peerName,
+        security: session.security,
+        recordTypeSyncPrecedence: GROUP_SYNC_PRECEDENCE,
+      })
+      session.attach(graph)
+    } catch (err) {
+      await session.close()
+      throw err
+    }
+    this.sessions.set(keyOf(state.identity, state.groupPeerName), session)
+    return session
   }
 
   private newSession(state: GroupState, identity: Identity): GroupSession {
@@ -397,9 +412,7 @@ export class GroupManager {
         pnrp: this.ctx.pnrp,
       },
       state,
-      true,
     )
-    this.sessions.set(key, session)
     return session
   }
 

@@ -11,7 +11,8 @@ import { scryptSync } from 'node:crypto'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
 import { KeyPair } from '../identity/keys.ts'
-import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from './constants.ts'
+import { MAX_PASSWORD_BYTES } from '../identity/constants.ts'
+import { MIN_PASSWORD_CHARS } from './constants.ts'
 import type { GroupPasswordVerifier } from './properties.ts'
 
 /** scrypt cost: N = 2^15, r = 8, p = 1 (32 MiB, about 0.1 s), per join attempt. */

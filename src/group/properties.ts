@@ -6,6 +6,11 @@
  */
 import { PeerError } from '../core/errors.ts'
 import {
+  DEFAULT_PRESENCE_LIFETIME_S,
+  MAX_PRESENCE_LIFETIME_S,
+  MIN_PRESENCE_LIFETIME_S,
+} from '../graph/constants.ts'
+import {
   fixedRecordId,
   internalRecord,
   MAX_RECORD_TIME,
@@ -35,9 +40,6 @@ import { roleUuid } from './credentials.ts'
 
 /** Its fixed record id (low half), per group creator. */
 const SECURITY_PROPERTIES_ID_LOW = '7365637072707300'
-const DEFAULT_PRESENCE_LIFETIME_S = 300
-const MIN_PRESENCE_LIFETIME_S = 300
-const MAX_PRESENCE_LIFETIME_S = 86_400
 
 export interface GroupPasswordVerifier {
   /** scrypt salt. */

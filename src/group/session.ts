@@ -72,7 +72,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   private participant: PnrpRegistration | undefined
   private registering: Promise<void> | undefined
 
-  constructor(ctx: SessionContext, state: GroupState, ownerKeyHeld: boolean) {
+  constructor(ctx: SessionContext, state: GroupState) {
     super()
     this.ctx = ctx
     this.state = state
@@ -82,7 +82,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       peerName: state.identity,
       key: ctx.identity.keyPair,
       chain: () => this.state.chain,
-      ...(ownerKeyHeld && state.ownerKey ? { ownerKey: state.ownerKey } : {}),
+      ...(state.ownerKey ? { ownerKey: state.ownerKey } : {}),
       now: () => this.now(),
       onLearned: () => this.revalidateSoon(),
       onRevoked: (peerName) => this.onRevoked(peerName),

@@ -334,6 +334,22 @@ describe('handles, restart and delete', () => {
     await drive(sim, Promise.all([a.node.stop(), b.node.stop()]))
   })
 
+  test('two opens at once share one session, ready for both', async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-open-race')
+    await drive(sim, gb.close())
+    const [h1, h2] = await drive(
+      sim,
+      Promise.all([b.node.groups.open(ga.peerName), b.node.groups.open(ga.peerName)]),
+    )
+    assert.equal(h1.status.synchronized, true)
+    assert.equal(h2.status.synchronized, true)
+    await drive(sim, h1.close())
+    assert.equal(h2.status.synchronized, true, 'the session stays open for the other handle')
+    await drive(sim, h2.close())
+    assert.equal(b.node.groups.list()[0]?.open, false)
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop()]))
+  })
+
   test('membership survives a restart; delete erases it and lets the identity go', async () => {
     const { sim, a, b, ga, gb } = await twoMembers('group-restart')
     const groupName = ga.peerName
