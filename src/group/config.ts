@@ -37,7 +37,7 @@ import {
   type XmlElement,
 } from '../wire/index.ts'
 import { GROUP_WIRE_VERSION, MAX_CHAIN_BYTES } from './constants.ts'
-import { decodeChain, encodeChain, verifyMembership } from './credentials.ts'
+import { decodeChain, encodeChain, isCertificateOf, verifyMembership } from './credentials.ts'
 import type { GroupState } from './state.ts'
 
 const CONFIG_DOMAIN = 'peerinfra/v1/group-config'
@@ -137,7 +137,7 @@ export async function importConfig(
     groupPeerName: group,
     now: options.now,
   })
-  if (!leaf.subject.equals(options.identityKey(identity)) || leaf.subjectName !== identity) {
+  if (!isCertificateOf(leaf, options.identityKey(identity), identity)) {
     throw new PeerError(
       'PEER_E_INVALID_CREDENTIAL',
       `the config's credentials are not ${identity}'s`,

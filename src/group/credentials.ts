@@ -220,6 +220,15 @@ export function verifyMembership(
   return leaf
 }
 
+/** True when `cert` is the membership of the peer `peerName` holding `key`. */
+export function isCertificateOf(
+  cert: Certificate,
+  key: PublicKey | Uint8Array,
+  peerName: string,
+): boolean {
+  return cert.subjectName === peerName && cert.subject.equals(key)
+}
+
 /** A certificate's serial as the hex the group indexes it by. */
 export function serialOf(cert: Certificate): string {
   return toHex(cert.serial)

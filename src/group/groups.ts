@@ -18,7 +18,12 @@ import {
   GROUP_FLAG_DISABLE_PRESENCE,
   ROLE_ADMIN,
 } from './constants.ts'
-import { createGroupRoot, issueMembership, verifyMembership } from './credentials.ts'
+import {
+  createGroupRoot,
+  isCertificateOf,
+  issueMembership,
+  verifyMembership,
+} from './credentials.ts'
 import { PeerGroup } from './group.ts'
 import { importConfig } from './config.ts'
 import { findParticipants } from './discovery.ts'
@@ -191,7 +196,7 @@ export class GroupManager {
     }
     const chain = info.chain
     const leaf = chain[chain.length - 1] as Certificate
-    if (!leaf.subject.equals(identity.publicKey) || leaf.subjectName !== identity.peerName) {
+    if (!isCertificateOf(leaf, identity.publicKey, identity.peerName)) {
       throw new PeerError(
         'PEER_E_INVITATION_NOT_TRUSTED',
         `the invitation was issued to ${leaf.subjectName}, not to ${identity.peerName}`,

@@ -33,6 +33,7 @@ import {
 import {
   decodeChain,
   encodeChain,
+  isCertificateOf,
   issueMembership,
   mayIssue,
   verifyMembership,
@@ -238,7 +239,7 @@ export async function passwordJoin(p: PasswordJoinParams): Promise<Certificate[]
         groupPeerName: p.groupPeerName,
         now: p.clock.now(),
       })
-      if (!leaf.subject.equals(remote.publicKey) || leaf.subjectName !== remote.peerName) {
+      if (!isCertificateOf(leaf, remote.publicKey, remote.peerName)) {
         throw new PeerError('PEER_E_CONNECTION_NOT_AUTHENTICATED', 'the chain is not the peer’s')
       }
       if (!mayIssue(leaf, [p.role])) {
@@ -308,7 +309,7 @@ async function exchange(p: PasswordJoinParams, channel: Channel, hh: Uint8Array)
     groupPeerName: p.groupPeerName,
     now: p.clock.now(),
   })
-  if (!leaf.subject.equals(p.identity.publicKey) || leaf.subjectName !== p.identity.peerName) {
+  if (!isCertificateOf(leaf, p.identity.publicKey, p.identity.peerName)) {
     throw new PeerError(
       'PEER_E_INVALID_CREDENTIAL',
       'the member issued a certificate for someone else',

@@ -39,7 +39,14 @@ import {
   REVOCATION_RECORD_TYPE,
   SECURITY_PROPERTIES_RECORD_TYPE,
 } from './constants.ts'
-import { decodeChain, encodeChain, isAdmin, serialOf, verifyMembership } from './credentials.ts'
+import {
+  decodeChain,
+  encodeChain,
+  isAdmin,
+  isCertificateOf,
+  serialOf,
+  verifyMembership,
+} from './credentials.ts'
 import { MemberDirectory } from './directory.ts'
 import { isJoinRequest, JOIN_CHANNEL } from './messages.ts'
 import type { PasswordAuthenticator } from './password-join.ts'
@@ -271,7 +278,7 @@ export class GroupSecurity implements GraphSecurityProvider {
       groupPeerName: this.ctx.groupPeerName,
       now: this.ctx.now(),
     })
-    if (!leaf.subject.equals(remote.publicKey) || leaf.subjectName !== remote.peerId) {
+    if (!isCertificateOf(leaf, remote.publicKey, remote.peerId)) {
       throw new PeerError(
         'PEER_E_CONNECTION_NOT_AUTHENTICATED',
         'the membership certificate is not for the key that made the connection',

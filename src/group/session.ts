@@ -18,7 +18,7 @@ import {
   REVOCATION_RECORD_TYPE,
   SECURITY_PROPERTIES_RECORD_TYPE,
 } from './constants.ts'
-import { decodeChain, encodeChain, serialOf } from './credentials.ts'
+import { decodeChain, encodeChain, isCertificateOf, serialOf } from './credentials.ts'
 import type { GroupEvents } from './events.ts'
 import {
   propertiesFromRecord,
@@ -220,11 +220,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   private adoptRenewal(chain: Certificate[]): void {
     const leaf = chain[chain.length - 1] as Certificate
     const mine = this.certificate
-    if (
-      leaf.subjectName !== this.state.identity ||
-      !leaf.subject.equals(this.ctx.identity.publicKey)
-    )
-      return
+    if (!isCertificateOf(leaf, this.ctx.identity.publicKey, this.state.identity)) return
     if (leaf.notBefore <= mine.notBefore || serialOf(leaf) === serialOf(mine)) return
     this.state.chain = chain
     this.ctx.save(this.state).catch((err: unknown) => {
