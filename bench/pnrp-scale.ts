@@ -19,8 +19,12 @@
  * instead of a macrotask turn between timers (see drive), and Node runs with a larger heap and
  * young generation (the script restarts itself with them).
  *
+ * With --name-every K, only one node in K registers a name (the others only their node ID),
+ * which cuts the registration phase and the churn's registrations by K: a 100,000-node run then
+ * fits in one session (the build alone takes over an hour here).
+ *
  *   npx tsx bench/pnrp-scale.ts [--n 1000,10000,100000] [--seed S] [--resolves 2000]
- *                               [--churn-minutes 2]
+ *                               [--churn-minutes 2] [--name-every 1]
  */
 import { setFlagsFromString, getHeapStatistics } from 'node:v8'
 import { spawnSync } from 'node:child_process'
@@ -38,6 +42,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: 'bench:pnrp-scale' },
     resolves: { type: 'string', default: '2000' },
     'churn-minutes': { type: 'string', default: '2' },
+    'name-every': { type: 'string', default: '1' },
     verbose: { type: 'boolean', default: false },
   },
 })
@@ -48,6 +53,9 @@ const RESOLVES = Number(values.resolves)
 const CHURN_MINUTES = Number(values['churn-minutes'])
 if (!Number.isInteger(RESOLVES) || RESOLVES < 1) throw new Error('--resolves: an integer >= 1')
 if (!(CHURN_MINUTES > 0)) throw new Error('--churn-minutes: a number > 0')
+const NAME_EVERY = Number(values['name-every'])
+if (!Number.isInteger(NAME_EVERY) || NAME_EVERY < 1)
+  throw new Error('--name-every: an integer >= 1')
 
 // A 100,000-node cloud needs more heap than Node's default: rerun with a larger one, and a
 // larger young generation (fewer scavenges of a heap full of long-lived protocol state; about
@@ -77,8 +85,14 @@ const DRAIN_TICKS = 16
 const TICK_MS = 100
 const JOIN_GROWTH = 0.01
 const MAX_JOINS_PER_TICK = 100
-/** Registrations and resolves started per tick. */
-const REGISTRATIONS_PER_TICK = 20
+/**
+ * Registrations started per tick: MIN_REGISTRATIONS_PER_TICK, or one per REGISTRATION_SPREAD
+ * nodes of the cloud if more (100 a tick at N = 100,000), so that the idle cloud's maintenance
+ * does not outweigh the registrations in a large cloud (N <= 20,000 runs as before).
+ */
+const MIN_REGISTRATIONS_PER_TICK = 20
+const REGISTRATION_SPREAD = 1000
+/** Resolves started per tick. */
 const RESOLVES_PER_TICK = 10
 /** A resolve gives up after this long (PeerPnrpResolve's default timeout). */
 const RESOLVE_TIMEOUT_MS = 30_000
@@ -163,6 +177,9 @@ function removeFrom(list: Member[], m: Member): void {
     list.pop()
   }
 }
+
+/** Whether this node registers a name (--name-every). */
+const hasName = (m: Member): boolean => m.index % NAME_EVERY === 0
 
 /** Adds a node and starts it, bootstrapping from two random nodes of the cloud. */
 async function join(world: World): Promise<Member> {
@@ -265,9 +282,13 @@ async function build(world: World, n: number, wall0: number): Promise<void> {
 
 async function registerAll(world: World): Promise<void> {
   let done = 0
-  const todo = [...world.alive]
-  for (let i = 0; i < todo.length; i += REGISTRATIONS_PER_TICK) {
-    for (const m of todo.slice(i, i + REGISTRATIONS_PER_TICK)) {
+  const todo = world.alive.filter(hasName)
+  const perTick = Math.max(
+    MIN_REGISTRATIONS_PER_TICK,
+    Math.round(world.alive.length / REGISTRATION_SPREAD),
+  )
+  for (let i = 0; i < todo.length; i += perTick) {
+    for (const m of todo.slice(i, i + perTick)) {
       void register(world, m).then(() => done++)
     }
     await runFor(world.sim, TICK_MS)
@@ -397,7 +418,7 @@ async function resolvePhase(
         void victim.node.stop()
         pending++
         void join(world)
-          .then((m) => register(world, m))
+          .then((m) => (hasName(m) ? register(world, m) : undefined))
           .then(
             () => pending--,
             () => pending--,
@@ -521,7 +542,8 @@ async function runSize(n: number): Promise<void> {
   await registerAll(world)
   const regWall = (performance.now() - reg0) / 1000
   logTypes(world, 'register', types1)
-  progress(wall0, sim, `${n} names registered`)
+  const names = world.named.length
+  progress(wall0, sim, `${names} names registered`)
   const regDatagrams = datagramsSent(world) - regDatagrams0
   await runFor(sim, SETTLE_MS)
   const leafAfterRegister = leafAccuracy(world)
@@ -529,7 +551,7 @@ async function runSize(n: number): Promise<void> {
   progress(
     wall0,
     sim,
-    `registered in ${regWall.toFixed(0)} s: ${Math.round(regDatagrams / n)} datagrams per ` +
+    `registered in ${regWall.toFixed(0)} s: ${Math.round(regDatagrams / names)} datagrams per ` +
       `registration, leaf sets ${pct(leafAfterRegister)}, memory per node ${(heapPerNode / 1024).toFixed(1)} KB`,
   )
 
@@ -557,8 +579,8 @@ async function runSize(n: number): Promise<void> {
   console.log(
     `build: ${buildWall.toFixed(1)} s wall, ${buildVirtual.toFixed(0)} s virtual, ` +
       `${buildDatagrams} datagrams (${(buildDatagrams / n).toFixed(0)} per join); ` +
-      `registering ${n} names: ${regWall.toFixed(1)} s wall, ` +
-      `${(regDatagrams / n).toFixed(0)} datagrams per registration`,
+      `registering ${names} names: ${regWall.toFixed(1)} s wall, ` +
+      `${(regDatagrams / names).toFixed(0)} datagrams per registration`,
   )
   console.log(
     `resolves: ${calm.attempts} without churn (${calmWall.toFixed(1)} s wall), ` +
@@ -617,7 +639,7 @@ async function runSize(n: number): Promise<void> {
   )
   console.log(
     'memory per node: (V8 heap used after 2 forced GCs with the cloud built and every name ' +
-      'registered - heap used before the cloud) / N; it includes the simulator node and socket ' +
+      'registered - heap used before the cloud) / N (with --name-every K, one node in K has a name); it includes the simulator node and socket ' +
       'and the harness record of each node, and excludes key material outside the V8 heap.',
   )
   // Nothing of this cloud is needed any more: drop it before the next size.
@@ -628,7 +650,9 @@ async function runSize(n: number): Promise<void> {
 
 console.log(
   `pnrp-scale: N = ${SIZES.join(', ')}; ${RESOLVES} resolves per phase; churn ` +
-    `${CHURN_PER_MINUTE * 100}% per simulated minute for ${CHURN_MINUTES} min; node ${process.version}`,
+    `${CHURN_PER_MINUTE * 100}% per simulated minute for ${CHURN_MINUTES} min; ` +
+    `${NAME_EVERY === 1 ? 'every node registers a name' : `one node in ${NAME_EVERY} registers a name`}; ` +
+    `node ${process.version}`,
 )
 for (const n of SIZES) await runSize(n)
 process.exit(0)
