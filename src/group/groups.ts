@@ -208,8 +208,7 @@ export class GroupManager {
       groupPeerName: info.groupPeerName,
       now: this.ctx.clock.now(),
     })
-    const key = keyOf(identity.peerName, info.groupPeerName)
-    const existing = this.states.get(key)
+    const existing = await this.known(identity.peerName, info.groupPeerName)
     if (existing) {
       if (!existing.root.subject.equals(root.subject)) {
         throw new PeerError(
@@ -253,8 +252,7 @@ export class GroupManager {
     }
     const root = info.chain[0] as Certificate
     verifyMembership(info.chain, { groupKey: root.subject, groupPeerName: info.groupPeerName, now })
-    const key = keyOf(identity.peerName, info.groupPeerName)
-    const existing = this.states.get(key)
+    const existing = await this.known(identity.peerName, info.groupPeerName)
     if (existing) return this.openState(existing, identity, { alreadyMember: true })
     const pnrp = this.ctx.pnrp()
     const found = pnrp
@@ -306,7 +304,7 @@ export class GroupManager {
       identityKey: (peerName) => this.ctx.identity(peerName).publicKey,
     })
     const key = keyOf(state.identity, state.groupPeerName)
-    if (this.states.has(key) && options.overwrite !== true) {
+    if (options.overwrite !== true && (await this.known(state.identity, state.groupPeerName))) {
       throw new PeerError(
         'PEER_E_ALREADY_EXISTS',
         `${state.identity} already has group ${state.groupPeerName} here: pass overwrite`,
@@ -318,6 +316,28 @@ export class GroupManager {
     await saveState(this.ctx.dir, state)
     this.states.set(key, state)
     return { identity: state.identity, groupPeerName: state.groupPeerName }
+  }
+
+  /**
+   * The state of a group this identity has here, loaded or on disk. A state file that is damaged
+   * is PEER_E_INVALID_GROUP: a join or import must not overwrite it (it may hold the group key).
+   */
+  private async known(identity: string, groupPeerName: string): Promise<GroupState | undefined> {
+    const loaded = this.states.get(keyOf(identity, groupPeerName))
+    if (loaded) return loaded
+    try {
+      const state = await loadState(this.ctx.dir, identity, groupPeerName)
+      if (state) this.states.set(keyOf(identity, groupPeerName), state)
+      return state
+    } catch (err) {
+      if (!(err instanceof PeerError && err.code === 'PEER_E_INVALID_GROUP')) throw err
+      throw new PeerError(
+        'PEER_E_INVALID_GROUP',
+        `${err.message}; it is kept as it is (it may hold the group key): move it away, or ` +
+          `delete the group with groups.delete, then try again`,
+        { cause: err },
+      )
+    }
   }
 
   /** Keeps the credentials a join brought and opens the group; nothing is kept if that fails. */
@@ -353,16 +373,13 @@ export class GroupManager {
       throw new PeerError('E_INVALIDARG', 'groups.open needs the group peer name')
     }
     const identity = this.ctx.identity(options.identity)
-    const state =
-      this.states.get(keyOf(identity.peerName, groupPeerName)) ??
-      (await loadState(this.ctx.dir, identity.peerName, groupPeerName))
+    const state = await this.known(identity.peerName, groupPeerName)
     if (!state) {
       throw new PeerError(
         'PEER_E_NOT_FOUND',
         `${identity.peerName} is not a member of ${groupPeerName} here`,
       )
     }
-    this.states.set(keyOf(state.identity, state.groupPeerName), state)
     return this.openState(state, identity)
   }
 
@@ -428,8 +445,11 @@ export class GroupManager {
   async delete(groupPeerName: string, options: { identity?: string } = {}): Promise<void> {
     const identity = this.ctx.identity(options.identity)
     const key = keyOf(identity.peerName, groupPeerName)
-    const state =
-      this.states.get(key) ?? (await loadState(this.ctx.dir, identity.peerName, groupPeerName))
+    // A damaged state file is deleted too: deleting is how its owner gets rid of it.
+    const state = await this.known(identity.peerName, groupPeerName).catch((err: unknown) => {
+      if (err instanceof PeerError && err.code === 'PEER_E_INVALID_GROUP') return 'damaged'
+      throw err
+    })
     if (!state) {
       throw new PeerError(
         'PEER_E_NOT_FOUND',

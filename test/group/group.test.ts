@@ -4,6 +4,7 @@
  * outsiders refused at the handshake, revocation, multiplexed handles, restart and delete.
  */
 import assert from 'node:assert/strict'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { GROUP_FLAG_DISABLE_PRESENCE, MEMBERSHIP_RECORD_TYPE } from '../../src/group/constants.ts'
@@ -11,6 +12,7 @@ import type { GroupEvents } from '../../src/group/events.ts'
 import { PeerGroup } from '../../src/group/group.ts'
 import { participantName } from '../../src/group/discovery.ts'
 import { parseInvitation } from '../../src/group/invitation.ts'
+import { stateFileName } from '../../src/group/state.ts'
 import {
   decodeJoinMessage,
   encodeJoinMessage,
@@ -372,6 +374,35 @@ describe('handles, restart and delete', () => {
     assert.equal(again.isClosed, true)
     assert.deepEqual(node.groups.list(), [])
     await drive(sim, node.identities.delete(b.peerName))
+    await drive(sim, Promise.all([a.node.stop(), node.stop()]))
+  })
+
+  test('a damaged state file is never overwritten by a join or an import; delete removes it', async () => {
+    const { sim, a, b, ga, gb, invitation } = await twoMembers('group-damaged')
+    const config = await gb.exportConfig('export password 1', { logN: 10 })
+    await drive(sim, b.node.stop())
+    const file = join(root.path, sim.name, 'b', 'groups', stateFileName(b.peerName, ga.peerName))
+    const damaged = readFileSync(file, 'utf8').slice(0, 40)
+    writeFileSync(file, damaged)
+    const node = await startSimNode(sim, 'b', {
+      dataDir: join(root.path, sim.name, 'b'),
+      random: 'peer/b2',
+    })
+    assert.deepEqual(node.groups.list(), [])
+    // The import's scrypt runs on the thread pool, outside the simulator's driver.
+    for (const attempt of [
+      () => drive(sim, node.groups.join({ invitation })),
+      () => drive(sim, node.groups.open(ga.peerName)),
+      () => node.groups.importConfig(config, 'export password 1'),
+    ]) {
+      const err = await rejectsPeerError(attempt(), 'PEER_E_INVALID_GROUP')
+      assert.match(err.message, /is damaged.*move it away/)
+      assert.equal(readFileSync(file, 'utf8'), damaged)
+    }
+    await drive(sim, node.groups.delete(ga.peerName))
+    assert.equal(existsSync(file), false)
+    const again = await drive(sim, node.groups.join({ invitation }))
+    assert.deepEqual(again.credential.roles, ['member'])
     await drive(sim, Promise.all([a.node.stop(), node.stop()]))
   })
 })
