@@ -88,6 +88,12 @@ export const UTILITY_USEFUL = 128
 
 /** MS-PPGRH 2.5: a connection attempt (CONNECT to WELCOME) gives up after 60 s. */
 export const CONNECT_TIMEOUT_MS = 60_000
+/**
+ * A peer the security provider admitted to its own channels only (a group's password joiner)
+ * keeps its connection this long at most, then it is closed (ours): a password join takes a
+ * few round trips and a 30 s timeout per step.
+ */
+export const RESTRICTED_CONNECTION_MS = 120_000
 /** MS-PPGRH 2.4 / DESIGN.md 5.3: minimum 2, ideal 3, maximum 7 neighbours. */
 export const MIN_NEIGHBORS = 2
 export const IDEAL_NEIGHBORS = 3

@@ -40,6 +40,7 @@ import {
   PEER_TIME_WEIGHT,
   MAX_RECONCILE_ROUNDS,
   PULL_TIMEOUT_MS,
+  RESTRICTED_CONNECTION_MS,
   MAX_CHUNKED_RECORDS_PER_LINK,
   MAX_MAX_RECORD_SIZE,
   RECORD_CHUNK_BYTES,
@@ -160,6 +161,8 @@ export class GraphNetwork {
   private readonly security: GraphSecurityProvider | undefined
   /** Peers the provider admitted to its own channels only. */
   private readonly restricted = new WeakSet<RemotePeer>()
+  /** When each restricted connection is closed (RESTRICTED_CONNECTION_MS after it came). */
+  private readonly restrictedTimers = new Map<PeerConnection, Timer>()
   /** Established neighbour and direct links by connection id. */
   private readonly links = new Map<string, Link>()
   private readonly pending = new Map<string, PendingConnect>()
@@ -204,6 +207,10 @@ export class GraphNetwork {
       ...connectionSecurity(options.security, (remote) => this.restricted.add(remote)),
     })
     this.connections.on('connected', (c) => this.onConnection(c))
+    this.connections.on('disconnected', ({ connection }) => {
+      this.restrictedTimers.get(connection)?.cancel()
+      this.restrictedTimers.delete(connection)
+    })
   }
 
   get address(): Address | undefined {
@@ -334,6 +341,21 @@ export class GraphNetwork {
 
   private onConnection(connection: PeerConnection): void {
     connection.mux.on('channel', (channel) => this.onChannel(connection, channel))
+    if (this.restricted.has(connection.remote)) {
+      // A peer admitted to the provider's channels only (a password joiner) has its time to
+      // use them, and no more: it cannot hold a connection slot open.
+      const timer = this.clock.setTimeout(() => {
+        this.restrictedTimers.delete(connection)
+        connection.close(
+          new PeerError(
+            'PEER_E_TIMEOUT',
+            `${connection.remote.peerName} is admitted to the provider's channels for ` +
+              `${RESTRICTED_CONNECTION_MS} ms (RESTRICTED_CONNECTION_MS)`,
+          ),
+        )
+      }, RESTRICTED_CONNECTION_MS)
+      this.restrictedTimers.set(connection, timer)
+    }
   }
 
   private onChannel(connection: PeerConnection, channel: Channel): void {
@@ -1004,6 +1026,8 @@ export class GraphNetwork {
     this.kickTimer?.cancel()
     for (const pull of this.pulls.values()) pull.timer?.cancel()
     this.pulls.clear()
+    for (const timer of this.restrictedTimers.values()) timer.cancel()
+    this.restrictedTimers.clear()
     for (const [id, p] of this.pending) {
       p.timer.cancel()
       p.reject(new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the graph is closing'))

@@ -22,6 +22,7 @@ import {
 } from '../../src/group/messages.ts'
 import { passwordProof } from '../../src/group/password-join.ts'
 import { passwordKeyPair } from '../../src/group/password.ts'
+import { RESTRICTED_CONNECTION_MS } from '../../src/graph/constants.ts'
 import { graphContext } from '../../src/graph/network.ts'
 import type { GraphSecurityProvider } from '../../src/graph/security.ts'
 import { ConnectionManager } from '../../src/transport/connections.ts'
@@ -526,6 +527,14 @@ describe('password groups', () => {
     await sim.run(1_000)
     assert.equal(closed, true)
     assert.equal(info.groupPeerName, ga.peerName)
+    // And the restricted connection itself ends RESTRICTED_CONNECTION_MS after it began.
+    let ended = false
+    manager.on('disconnected', () => (ended = true))
+    await sim.run(RESTRICTED_CONNECTION_MS - 10_000)
+    assert.equal(ended, false)
+    await sim.run(10_000)
+    assert.equal(ended, true)
+    assert.equal(ga.connections().length, 0)
     await drive(sim, manager.stop())
     await drive(sim, Promise.all([a.node.stop(), o.node.stop()]))
   })
