@@ -205,7 +205,8 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
         const chain = decodeChain(r.data)
         const leaf = chain[chain.length - 1] as Certificate
         this.adoptRenewal(chain)
-        if (e.change === 'added')
+        // A member's further memberships (renewed credentials) are not a join.
+        if (e.change === 'added' && !this.hasOtherMembership(leaf.subjectName, e.recordId))
           this.emit('member-changed', { change: 'joined', identity: leaf.subjectName })
       } catch {
         // validated before it was stored; nothing to tell
@@ -214,6 +215,20 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     }
     if (e.recordType === REVOCATION_RECORD_TYPE) return
     this.emit('record-changed', e)
+  }
+
+  /** Whether a membership record other than `except` is stored for `peerName`. */
+  private hasOtherMembership(peerName: string, except: string): boolean {
+    for (const r of this.graph.records({ type: MEMBERSHIP_RECORD_TYPE })) {
+      if (r.deleted || r.id === except) continue
+      try {
+        const chain = decodeChain(r.data)
+        if ((chain[chain.length - 1] as Certificate).subjectName === peerName) return true
+      } catch {
+        // stored after validation; one that no longer decodes names no one
+      }
+    }
+    return false
   }
 
   /** Credentials issued to this member and stored in the group (STORE_CREDENTIALS). */

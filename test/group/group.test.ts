@@ -659,6 +659,7 @@ describe('credentials and reachability', () => {
   test('credentials an admin stores in the group reach the member, with the new role', async () => {
     const { sim, a, b, ga, gb } = await twoMembers('group-issue')
     assert.deepEqual(gb.credential.roles, ['member'])
+    const changes = [collect(ga, 'member-changed'), collect(gb, 'member-changed')]
     await rejectsPeerError(
       drive(sim, gb.issueCredentials(a.peerName, { roles: ['member'] })),
       'PEER_E_NOT_AUTHORIZED',
@@ -670,6 +671,12 @@ describe('credentials and reachability', () => {
     await sim.run(10_000)
     assert.deepEqual(gb.credential.roles, ['inviting-member'])
     assert.equal(ga.members({ identity: b.peerName })[0]?.role, 'inviting-member')
+    // Renewed credentials are not a join, on either side.
+    for (const seen of changes)
+      assert.deepEqual(
+        seen.filter((e) => e.change === 'joined'),
+        [],
+      )
     // Now b may invite members, and only members or inviting members.
     const c = await peer(sim, 'c')
     await drive(sim, gb.createInvitation({ invitee: c.infoXml }))
