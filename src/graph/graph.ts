@@ -207,6 +207,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   private closed = false
   /** Ever connected to another node: DEFER_EXPIRATION holds expiry until then. */
   private everConnected: boolean
+  /** DEFER_EXPIRATION as a group sets it (setDeferExpiration); else the Graph Info's. */
+  private deferExpiration: boolean | undefined
 
   constructor(ctx: GraphContext, graphId: string) {
     super()
@@ -687,9 +689,19 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     }, delay)
   }
 
+  /**
+   * @internal A group's DEFER_EXPIRATION, which its owner may change (PeerGroupSetProperties
+   * changes dwFlags); a plain graph's is fixed at creation (PeerGraphSetProperties ignores it).
+   */
+  setDeferExpiration(on: boolean): void {
+    if (this.deferExpiration === on) return
+    this.deferExpiration = on
+    this.scheduleLifetimes()
+  }
+
   /** DEFER_EXPIRATION: nothing expires until the graph has connected to another node. */
   private expiryHeld(): boolean {
-    return this.props?.deferExpiration === true && !this.everConnected
+    return (this.deferExpiration ?? this.props?.deferExpiration) === true && !this.everConnected
   }
 
   private async lifetimePass(): Promise<void> {

@@ -13,6 +13,7 @@ import type { ListenOptions, PeerGraph } from '../graph/graph.ts'
 import type { PnrpRegistration, PnrpService } from '../pnrp/service.ts'
 import type { Certificate } from '../identity/certificate.ts'
 import {
+  GROUP_FLAG_DEFER_EXPIRATION,
   GROUP_FLAG_MEMBER_DATA_OPTIONAL,
   MEMBERSHIP_RECORD_TYPE,
   REVOCATION_RECORD_TYPE,
@@ -183,6 +184,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       const creator = this.creatorPeerName()
       const record = { data, creator, id: securityPropertiesRecordId(creator) }
       this.props_ = propertiesFromRecord(record, this.state.groupPeerName)
+      this.graph.setDeferExpiration((this.props_.flags & GROUP_FLAG_DEFER_EXPIRATION) !== 0)
     } catch (err) {
       log.warn('stored group properties do not parse', { error: (err as Error).message })
     }

@@ -7,7 +7,11 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { GROUP_FLAG_DISABLE_PRESENCE, MEMBERSHIP_RECORD_TYPE } from '../../src/group/constants.ts'
+import {
+  GROUP_FLAG_DEFER_EXPIRATION,
+  GROUP_FLAG_DISABLE_PRESENCE,
+  MEMBERSHIP_RECORD_TYPE,
+} from '../../src/group/constants.ts'
 import type { GroupEvents } from '../../src/group/events.ts'
 import { PeerGroup } from '../../src/group/group.ts'
 import { participantName } from '../../src/group/discovery.ts'
@@ -746,5 +750,23 @@ describe('member data and presence flags', () => {
     assert.equal(graphOf(b, gb).properties.presenceLifetime, 600)
     await rejectsPeerError(drive(sim, gb.setProperties({ comment: 'x' })), 'PEER_E_NOT_AUTHORIZED')
     await drive(sim, Promise.all([a.node.stop(), b.node.stop()]))
+  })
+
+  test('DEFER_EXPIRATION set or cleared by the owner holds or releases expiry', async () => {
+    const sim = createSim('group-defer', 'group-defer')
+    const a = await peer(sim, 'a')
+    // Never connected to anyone: DEFER_EXPIRATION applies.
+    const ga = await drive(sim, a.node.groups.create({ classifier: 'solo' }))
+    await drive(sim, ga.setProperties({ flags: GROUP_FLAG_DEFER_EXPIRATION }))
+    const id = await drive(
+      sim,
+      ga.addRecord({ type: CHAT, data: Buffer.from('hold me'), expiresAt: later(sim, 1) }),
+    )
+    await sim.run(3 * MINUTE)
+    assert.equal(text(ga.getRecord(id)?.data), 'hold me', 'held while DEFER_EXPIRATION is set')
+    await drive(sim, ga.setProperties({ flags: 0 }))
+    await sim.run(MINUTE)
+    assert.equal(ga.getRecord(id), undefined, 'expired once it is cleared')
+    await drive(sim, a.node.stop())
   })
 })
