@@ -30,13 +30,20 @@ import { PeerError } from '../core/errors.ts'
 import type { EventOf } from '../core/events.ts'
 import { fileError, writeFileAtomic } from '../core/files.ts'
 import type { PeerRecord } from '../graph/index.ts'
-import { MAX_INVITATION_BYTES, ROLE_NAMES, type RoleName } from '../group/constants.ts'
+import {
+  GROUP_FLAG_DEFER_EXPIRATION,
+  GROUP_FLAG_DISABLE_PRESENCE,
+  GROUP_FLAG_MEMBER_DATA_OPTIONAL,
+  MAX_INVITATION_BYTES,
+  ROLE_NAMES,
+  type RoleName,
+} from '../group/constants.ts'
 import { roleName } from '../group/credentials.ts'
 import { GROUP_EVENT_TYPES, type GroupEvents, type GroupEventType } from '../group/events.ts'
 import type { CredentialInfo, GroupMember, PeerGroup } from '../group/group.ts'
 import type { GroupSummary } from '../group/groups.ts'
 import { parseInvitation } from '../group/invitation.ts'
-import type { GroupProperties } from '../group/properties.ts'
+import type { GroupProperties, MutableGroupProperties } from '../group/properties.ts'
 import { MAX_IDENTITY_XML_BYTES } from '../identity/constants.ts'
 import type { PeerNode } from '../node/peer-node.ts'
 import { formatEndpoint, parseEndpoint } from '../pnrp/endpoints.ts'
@@ -159,7 +166,40 @@ function memberJson(m: GroupMember): Record<string, unknown> {
 }
 
 function propertiesJson(p: GroupProperties): Record<string, unknown> {
-  return { ...p, passwordRoleName: p.passwordRole === '' ? null : roleName(p.passwordRole) }
+  return {
+    ...p,
+    flagNames: flagNames(p.flags),
+    passwordRoleName: p.passwordRole === '' ? null : roleName(p.passwordRole),
+  }
+}
+
+/** The group flags (PEER_GROUP_PROPERTIES dwFlags) by their CLI names. */
+const GROUP_FLAG_NAMES: Record<string, number> = {
+  'member-data-optional': GROUP_FLAG_MEMBER_DATA_OPTIONAL,
+  'disable-presence': GROUP_FLAG_DISABLE_PRESENCE,
+  'defer-expiration': GROUP_FLAG_DEFER_EXPIRATION,
+}
+
+function flagNames(flags: number): string[] {
+  return Object.entries(GROUP_FLAG_NAMES)
+    .filter(([, bit]) => (flags & bit) !== 0)
+    .map(([name]) => name)
+}
+
+/** `--flags a,b` (or `none`): the flags' bits. */
+function parseFlags(value: string): number {
+  if (value.trim() === 'none') return 0
+  let flags = 0
+  for (const name of value.split(',').map((n) => n.trim())) {
+    const bit = GROUP_FLAG_NAMES[name]
+    if (bit === undefined) {
+      throw new InvalidArgumentError(
+        `unknown flag "${name}": use none, or any of ${Object.keys(GROUP_FLAG_NAMES).join(', ')}`,
+      )
+    }
+    flags |= bit
+  }
+  return flags
 }
 
 function validity(c: CredentialInfo): string {
@@ -194,6 +234,7 @@ function describeGroup(group: PeerGroup, summary: GroupSummary | undefined, json
     'password role': props?.passwordRole ? roleName(props.passwordRole) : undefined,
     'member data lifetime': props && `${props.memberDataLifetime} s`,
     'presence lifetime': props && `${props.presenceLifetime} s`,
+    flags: props && (flagNames(props.flags).join(', ') || 'none'),
     roles: credential.roles.join(', '),
     issuer: credential.issuerPeerName,
     valid: validity(credential),
@@ -545,6 +586,50 @@ inviter's connect will listen on.
     ),
   )
 
+  onlineOptions(
+    cmd
+      .command('set <group>')
+      .description(
+        "the owner: change the group's properties (cloud, classifier and names never change); " +
+          'they reach every member',
+      )
+      .option('--friendly-name <name>', 'a display name')
+      .option('--comment <text>', 'a comment')
+      .option(
+        '--member-data-lifetime <seconds>',
+        'how long an invitation or credential lasts (0: the issuer’s lifetime; 28800 .. 10 years)',
+        shared.integer('--member-data-lifetime', 0, 10 * 365 * 86_400),
+      )
+      .option(
+        '--presence-lifetime <seconds>',
+        'how long a presence record lives',
+        shared.integer('--presence-lifetime', 0, 86_400),
+      )
+      .option(
+        '--flags <names>',
+        `none, or a comma-separated list of ${Object.keys(GROUP_FLAG_NAMES).join(', ')}`,
+        parseFlags,
+      ),
+  ).action(async (name: string, o: MutableGroupProperties, c: Command) => {
+    const change = Object.fromEntries(
+      Object.entries(o).filter(([k]) =>
+        ['friendlyName', 'comment', 'memberDataLifetime', 'presenceLifetime', 'flags'].includes(k),
+      ),
+    ) as MutableGroupProperties
+    if (Object.keys(change).length === 0) {
+      c.error(
+        'error: nothing to change: give --friendly-name, --comment, --member-data-lifetime, ' +
+          '--presence-lifetime or --flags',
+        { exitCode: 2 },
+      )
+    }
+    await withGroup(c, name, 'write', async (group, opts, node) => {
+      await group.setProperties(change)
+      if (!opts.json) success(`changed the properties of ${pc.bold(group.peerName)}`)
+      describeGroup(group, resolveGroup(node, group.peerName), opts.json)
+    })
+  })
+
   cmd
     .command('invite <group>')
     .description(
@@ -816,6 +901,43 @@ inviter's connect will listen on.
       showRecord(record)
     })
   })
+
+  onlineOptions(
+    shared.recordOptions(
+      cmd
+        .command('update <group> <recordId>')
+        .description(
+          "update a record's data, attributes or expiration (yours, or anyone's as an admin)",
+        ),
+      false,
+    ),
+  ).action(async (name: string, recordId: string, o: RecordCliOptions, c: Command) => {
+    const data = await shared.dataArg(o, c, readBytes)
+    const attributes = await shared.attributesArg(o.attributes, readDataText)
+    await withGroup(c, name, 'write', async (group, opts) => {
+      await group.updateRecord(recordId, {
+        ...(data ? { data } : {}),
+        ...(attributes !== undefined ? { attributes } : {}),
+        ...(o.expiresIn !== undefined ? { expiresAt: shared.expiry(group, o.expiresIn) } : {}),
+      })
+      const record = group.getRecord(recordId)!
+      if (opts.json) return printJson({ recordId, record: recordJson(record) })
+      success(`updated record ${pc.bold(recordId)} (version ${record.version})`)
+      showRecord(record)
+    })
+  })
+
+  onlineOptions(
+    cmd
+      .command('delete-record <group> <recordId>')
+      .description("delete a record group-wide (yours, or anyone's as an admin)"),
+  ).action(async (name: string, recordId: string, _o: unknown, c: Command) =>
+    withGroup(c, name, 'write', async (group, opts) => {
+      await group.deleteRecord(recordId)
+      if (opts.json) printJson({ deleted: recordId })
+      else success(`deleted record ${pc.bold(recordId)}`)
+    }),
+  )
 
   onlineOptions(cmd.command('get <group> <recordId>').description('show a record')).action(
     async (name: string, recordId: string, _o: unknown, c: Command) =>

@@ -132,6 +132,44 @@ test('create, info, list, records and delete on the local database', async () =>
   )
   const got = (await ok(['group', 'get', 'team', added.recordId, ...g])) as RecordJson
   assert.equal(got.creatorId, a.peerName)
+  const updated = (await ok([
+    'group',
+    'update',
+    'team',
+    added.recordId,
+    '--data',
+    'hello again',
+    ...g,
+  ])) as { record: RecordJson }
+  assert.equal(updated.record.dataText, 'hello again')
+  const second = (await ok(['group', 'add', 'team', '--type', CHAT, '--data', 'bye', ...g])) as {
+    recordId: string
+  }
+  assert.deepEqual(await ok(['group', 'delete-record', 'team', second.recordId, ...g]), {
+    deleted: second.recordId,
+  })
+  assert.equal(
+    await fails(['group', 'get', 'team', second.recordId, ...g]),
+    'PEER_E_RECORD_NOT_FOUND',
+  )
+
+  // The owner changes the properties; cloud and names stay.
+  const changed = (await ok([
+    'group',
+    'set',
+    'team',
+    '--comment',
+    'changed',
+    '--flags',
+    'defer-expiration,disable-presence',
+    ...g,
+  ])) as Info
+  assert.equal(changed.properties['comment'], 'changed')
+  assert.equal(changed.properties['friendlyName'], 'The team')
+  assert.deepEqual(changed.properties['flagNames'], ['disable-presence', 'defer-expiration'])
+  assert.equal((await cli(['group', 'set', 'team', ...g])).code, 2, 'nothing to change')
+  assert.notEqual((await cli(['group', 'set', 'team', '--flags', 'bogus', ...g])).code, 0)
+  await ok(['group', 'set', 'team', '--flags', 'none', ...g])
 
   const members = (await ok(['group', 'members', 'team', ...g])) as Member[]
   assert.deepEqual(
@@ -352,6 +390,10 @@ test('invite a second home, join with the file, sync, members; a member may not 
   )
   assert.equal(
     await fails(['group', 'revoke', 'crew', a.peerName, '--home', b.home]),
+    'PEER_E_NOT_AUTHORIZED',
+  )
+  assert.equal(
+    await fails(['group', 'set', 'crew', '--comment', 'mine now', '--home', b.home]),
     'PEER_E_NOT_AUTHORIZED',
   )
 
