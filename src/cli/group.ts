@@ -46,13 +46,21 @@ import { parseInvitation } from '../group/invitation.ts'
 import type { GroupProperties, MutableGroupProperties } from '../group/properties.ts'
 import { MAX_IDENTITY_XML_BYTES } from '../identity/constants.ts'
 import type { PeerNode } from '../node/peer-node.ts'
+import { GLOBAL_CLOUD } from '../pnrp/cloud.ts'
 import { formatEndpoint, parseEndpoint } from '../pnrp/endpoints.ts'
 import type { Endpoint } from '../pnrp/types.ts'
 import { printFields, printJson, success } from './output.ts'
 import { readAllStdin, readPassword } from './prompt.ts'
 import * as shared from './records.ts'
 
-type GroupCliOptions = shared.OnlineCliOptions
+type GroupCliOptions = shared.OnlineCliOptions & PnrpCliOptions
+
+/** `--seed` and `--pnrp-port`: the node takes part in PNRP's Global_ cloud (members find each
+ * other through `<groupAuthority>.participant`). */
+interface PnrpCliOptions {
+  seed?: string[]
+  pnrpPort?: number
+}
 
 type RecordCliOptions = shared.RecordCliOptions
 
@@ -285,8 +293,32 @@ function groupOptions(c: Command): GroupCliOptions {
   return c.optsWithGlobals<GroupCliOptions>()
 }
 
-function withNode<T>(opts: GroupCliOptions, fn: (node: PeerNode) => Promise<T>): Promise<T> {
-  return shared.withNode(opts, 'a member of a group is an identity', fn)
+/** With --seed, the node runs PNRP (Global_, bound where the group listens). */
+function withNode<T>(
+  opts: GroupCliOptions,
+  fn: (node: PeerNode) => Promise<T>,
+  host = '0.0.0.0',
+): Promise<T> {
+  const pnrp = opts.seed
+    ? { seeds: opts.seed, port: opts.pnrpPort ?? 0, host, clouds: [GLOBAL_CLOUD] }
+    : undefined
+  return shared.withNode(opts, 'a member of a group is an identity', fn, pnrp)
+}
+
+/** The options of the commands that find members through PNRP. */
+function pnrpOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--seed <host:port>',
+      'take part in PNRP, bootstrapping from this node (repeatable): members are found and ' +
+        'registered as <groupAuthority>.participant',
+      shared.collect,
+    )
+    .option(
+      '--pnrp-port <port>',
+      "with --seed: this node's PNRP UDP port (default any free port)",
+      shared.integer('--pnrp-port', 0, 65_535),
+    )
 }
 
 /**
@@ -376,22 +408,27 @@ async function runStreaming(
   name: string,
   types: EventName[] | undefined,
   start: (group: PeerGroup, opts: GroupCliOptions, signal: AbortSignal) => Promise<void>,
+  host?: string,
 ): Promise<void> {
   const opts = groupOptions(c)
   await commands.run((signal) =>
-    withNode(opts, async (node) => {
-      const { groupPeerName } = resolveGroup(node, name)
-      const group = await node.groups.open(groupPeerName)
-      const streaming = {
-        target: group,
-        events: () => group.events({ ...(types ? { types } : {}), signal }),
-        start: () => start(group, opts, signal),
-        print: (ev: GroupEvent) => printEvent(group, ev, opts.json),
-      }
-      if (await shared.streamEvents(streaming, signal, opts.json)) {
-        shared.announce(opts.json, 'stopped', { groupPeerName }, 'stopped')
-      }
-    }),
+    withNode(
+      opts,
+      async (node) => {
+        const { groupPeerName } = resolveGroup(node, name)
+        const group = await node.groups.open(groupPeerName)
+        const streaming = {
+          target: group,
+          events: () => group.events({ ...(types ? { types } : {}), signal }),
+          start: () => start(group, opts, signal),
+          print: (ev: GroupEvent) => printEvent(group, ev, opts.json),
+        }
+        if (await shared.streamEvents(streaming, signal, opts.json)) {
+          shared.announce(opts.json, 'stopped', { groupPeerName }, 'stopped')
+        }
+      },
+      host,
+    ),
   )
 }
 
@@ -730,11 +767,10 @@ inviter's connect will listen on.
       })
     })
 
-  cmd
-    .command('password-join <invitation>')
+  pnrpOptions(cmd.command('password-join <invitation>'))
     .description(
-      'join with a password invitation: reach a member it names (or --address), prove the ' +
-        'password, receive a membership',
+      'join with a password invitation: reach a member it names (or --address, or found ' +
+        'through PNRP with --seed), prove the password, receive a membership',
     )
     .option(
       '-p, --password <password>',
@@ -765,11 +801,10 @@ inviter's connect will listen on.
       })
     })
 
-  cmd
-    .command('connect <group>')
+  pnrpOptions(cmd.command('connect <group>'))
     .description(
-      'go online: connect to members (the invitation’s addresses, or --address), listen, and ' +
-        'print events until Ctrl-C',
+      'go online: connect to members (the invitation’s addresses, --address, or through PNRP ' +
+        'with --seed), listen (and with --seed register in PNRP), and print events until Ctrl-C',
     )
     .option('--address <host:port>', 'a member to connect to (repeatable)', shared.collect)
     .option('--peer-id <id>', 'with one --address: the member that must answer there')
@@ -792,41 +827,47 @@ inviter's connect will listen on.
         c: Command,
       ) => {
         const at = o.address?.map((a) => parseEndpoint(a))
-        await runStreaming(c, name, o.types, async (group, opts, signal) => {
-          const listen = { host: o.host, port: o.port }
-          if (at) {
-            const synced = whenSynchronized(group, opts.timeout * 1000, signal)
-            synced.catch(() => undefined)
-            await group.connectByAddress(
-              at.map((a) => ({
-                ...a,
-                ...(opts.peerId !== undefined ? { peerId: opts.peerId } : {}),
-              })),
-              { signal, listen },
+        await runStreaming(
+          c,
+          name,
+          o.types,
+          async (group, opts, signal) => {
+            const listen = { host: o.host, port: o.port }
+            if (at) {
+              const synced = whenSynchronized(group, opts.timeout * 1000, signal)
+              synced.catch(() => undefined)
+              await group.connectByAddress(
+                at.map((a) => ({
+                  ...a,
+                  ...(opts.peerId !== undefined ? { peerId: opts.peerId } : {}),
+                })),
+                { signal, listen },
+              )
+              await synced
+            } else if (group.status.synchronized) {
+              await group.connect({ ...listen, signal })
+            } else {
+              const synced = whenSynchronized(group, opts.timeout * 1000, signal)
+              synced.catch(() => undefined)
+              await group.connect({ ...listen, signal })
+              await synced
+            }
+            // A member that was not synchronized connects first and listens once it is.
+            // Synchronized by now, so listen gives the address.
+            const address = await group.listen(listen)
+            if (address) listening(group, opts.json, address)
+            shared.announce(
+              opts.json,
+              'ready',
+              {
+                groupPeerName: group.peerName,
+                connections: group.connections().length,
+              },
+              `online (${group.connections().length} connection(s))`,
             )
-            await synced
-          } else if (group.status.synchronized) {
-            await group.connect({ ...listen, signal })
-          } else {
-            const synced = whenSynchronized(group, opts.timeout * 1000, signal)
-            synced.catch(() => undefined)
-            await group.connect({ ...listen, signal })
-            await synced
-          }
-          // A member that was not synchronized connects first and listens once it is.
-          // Synchronized by now, so listen gives the address.
-          const address = await group.listen(listen)
-          if (address) listening(group, opts.json, address)
-          shared.announce(
-            opts.json,
-            'ready',
-            {
-              groupPeerName: group.peerName,
-              connections: group.connections().length,
-            },
-            `online (${group.connections().length} connection(s))`,
-          )
-        })
+          },
+          o.host,
+        )
       },
     )
 

@@ -18,6 +18,7 @@ import type {
 } from '../graph/index.ts'
 import type { GroupEvents } from '../group/events.ts'
 import { PeerNode } from '../node/peer-node.ts'
+import type { PnrpOptions } from '../pnrp/service.ts'
 import { printFields, printJson, success, type GlobalOptions } from './output.ts'
 
 /** After a change made online: time for the flood to leave before the graph or group closes. */
@@ -324,10 +325,12 @@ export async function withNode<T>(
   opts: NodeCliOptions,
   why: string,
   fn: (node: PeerNode) => Promise<T>,
+  pnrp?: PnrpOptions,
 ): Promise<T> {
   const node = await PeerNode.start({
     ...(opts.home ? { dataDir: opts.home } : {}),
     ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+    ...(pnrp ? { pnrp } : {}),
   })
   try {
     if (node.identities.list().length === 0) {

@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
+import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { stopGroupCommands } from '../../src/cli/group.ts'
+import { PeerNode } from '../../src/node/peer-node.ts'
 import { cli, cliTestRoot, fails, lines, ok, start, until } from '../helpers/cli-runner.ts'
 
 const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
@@ -23,6 +25,18 @@ function freePort(): Promise<number> {
       const address = server.address()
       const port = typeof address === 'object' && address ? address.port : 0
       server.close(() => resolve(port))
+    })
+  })
+}
+
+/** A UDP port free now on 127.0.0.1. */
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4')
+    socket.once('error', reject)
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address()
+      socket.close(() => resolve(port))
     })
   })
 }
@@ -493,5 +507,61 @@ test('a password invitation: password-join through a member that is online', asy
     stopGroupCommands()
     const done = await owner.done
     assert.equal(done.code, 0, done.stderr)
+  }
+})
+
+test('with --seed, members find each other through PNRP: no address anywhere', async () => {
+  const seedPort = await freeUdpPort()
+  const seed = await PeerNode.start({
+    dataDir: join(root.path, 'pnrp-seed'),
+    pnrp: { host: '127.0.0.1', port: seedPort },
+  })
+  const a = await home('rosa')
+  const c = await home('sam')
+  const pnrp = ['--seed', `127.0.0.1:${seedPort}`]
+  await ok(['group', 'create', 'guild', '--password', 'correct horse', '--home', a.home])
+  // No --port: the invitation names no address, so only PNRP can find the owner.
+  const made = (await ok(['group', 'invite', 'guild', '--password', '--home', a.home])) as {
+    invitation: string
+  }
+  const owner = start(['group', 'connect', 'guild', ...pnrp, '--home', a.home, '--json'])
+  let member: ReturnType<typeof start> | undefined
+  try {
+    await until('the owner online', () => lines(owner.run).some((l) => l['event'] === 'ready'))
+    assert.equal(
+      await fails([
+        'group',
+        'password-join',
+        made.invitation,
+        '-p',
+        'correct horse',
+        '--home',
+        c.home,
+      ]),
+      'PEER_E_CONNECTION_FAILED',
+      'without PNRP no member is known',
+    )
+    const joined = (await ok([
+      'group',
+      'password-join',
+      made.invitation,
+      '-p',
+      'correct horse',
+      ...pnrp,
+      '--home',
+      c.home,
+    ])) as { roles: string[] }
+    assert.deepEqual(joined.roles, ['member'])
+    member = start(['group', 'connect', 'guild', ...pnrp, '--home', c.home, '--json'])
+    const run = member.run
+    await until('the member online', () => lines(run).some((l) => l['event'] === 'ready'))
+    const ready = lines(run).find((l) => l['event'] === 'ready')!
+    assert.equal(ready['connections'], 1)
+  } finally {
+    stopGroupCommands()
+    for (const run of [await owner.done, await member?.done]) {
+      if (run) assert.equal(run.code, 0, run.stderr)
+    }
+    await seed.stop()
   }
 })
