@@ -547,9 +547,10 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       const verdict = await this.validate(record, change)
       if (this.closing) return { outcome: 'unchanged' }
       if (verdict === 'reject') return { outcome: 'invalid' }
-      // A copy that cannot be validated yet never hides one that was: it is dropped, and comes
+      // A copy that cannot be validated yet never hides one that was, live or deleted (a
+      // tombstone it replaced could not stop the record coming back): it is dropped, and comes
       // back with a later sync once its signer is known.
-      if (verdict === 'defer' && live) return { outcome: 'deferred' }
+      if (verdict === 'defer' && entry && !entry.deferred) return { outcome: 'deferred' }
       const { outcome } = this.store.put(record, {
         deferred: verdict === 'defer',
         receivedAt: this.clock.now(),

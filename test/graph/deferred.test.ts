@@ -1,13 +1,16 @@
 /**
  * A copy that the security provider cannot validate yet (deferred) never replaces one it
- * validated: a member could otherwise hide any record behind a signer nobody knows. The copy
- * is dropped and comes back with a later sync, once it validates.
+ * validated, live or deleted: a member could otherwise hide any record, or bring a deleted one
+ * back, behind a signer nobody knows. The copy is dropped and comes back with a later sync,
+ * once it validates.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { RECORD_FLAG_DELETED } from '../../src/graph/constants.ts'
+import type { GraphRecord } from '../../src/graph/records.ts'
 import type { GraphSecurityProvider } from '../../src/graph/security.ts'
 import { PeerNode } from '../../src/node/peer-node.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
@@ -84,5 +87,49 @@ test('a deferred update does not replace the validated copy; it arrives once it 
     Buffer.from(gb.getRecord(id)!.data).toString(),
     'later, signed by someone b does not know',
   )
+  await drive(sim, Promise.all([a.stop(), b.stop()]))
+})
+
+test('a deferred copy does not replace a validated tombstone: the deletion stays', async () => {
+  const sim = createSim('graph-deferred-tombstone', 'graph-deferred-tombstone')
+  const a = await node(sim, 'ta')
+  const b = await node(sim, 'tb')
+  const ga = await drive(
+    sim,
+    a.graphs.create({ graphId: 'g', security: provider({ known: true }) }),
+  )
+  const { port } = await drive(sim, ga.listen())
+  const gb = await drive(sim, b.graphs.open('g', { security: provider({ known: false }) }))
+  await drive(sim, gb.connect({ address: 'ta', port }))
+  const id = await drive(
+    sim,
+    ga.addRecord({
+      type: CHAT,
+      data: Buffer.from('to delete'),
+      expiresAt: new Date(sim.clock.now() + 3_600_000),
+    }),
+  )
+  await sim.run(2_000)
+  await drive(sim, ga.deleteRecord(id))
+  await sim.run(2_000)
+  const internals = gb as unknown as {
+    store: { getEntry(id: string): { record: GraphRecord; deferred: boolean } | undefined }
+    receiveRecord(record: GraphRecord): Promise<{ outcome: string }>
+  }
+  const tombstone = internals.store.getEntry(id)!
+  assert.equal(tombstone.record.flags & RECORD_FLAG_DELETED, RECORD_FLAG_DELETED)
+  // A newer copy of the record that b cannot validate yet (a signer it does not know).
+  const copy: GraphRecord = {
+    ...tombstone.record,
+    version: tombstone.record.version + 1,
+    flags: 0,
+    modifiedAt: tombstone.record.modifiedAt + 1,
+    data: Buffer.from('later: the record back from the dead'),
+  }
+  assert.equal((await drive(sim, internals.receiveRecord(copy))).outcome, 'deferred')
+  const kept = internals.store.getEntry(id)!
+  assert.equal(kept.deferred, false)
+  assert.equal(kept.record.flags & RECORD_FLAG_DELETED, RECORD_FLAG_DELETED, 'still deleted')
+  assert.equal(gb.getRecord(id), undefined)
   await drive(sim, Promise.all([a.stop(), b.stop()]))
 })
