@@ -445,6 +445,23 @@ function listening(group: PeerGroup, json: boolean | undefined, at: Endpoint): v
   )
 }
 
+/** The properties `create` sets and `set` changes. */
+function propertyOptions(cmd: Command): Command {
+  return cmd
+    .option('--friendly-name <name>', 'a display name')
+    .option('--comment <text>', 'a comment')
+    .option(
+      '--member-data-lifetime <seconds>',
+      'how long an invitation or credential lasts (0: the issuer’s lifetime; 28800 .. 10 years)',
+      shared.integer('--member-data-lifetime', 0, 10 * 365 * 86_400),
+    )
+    .option(
+      '--presence-lifetime <seconds>',
+      'how long a presence record lives',
+      shared.integer('--presence-lifetime', 0, 86_400),
+    )
+}
+
 function roleOption(description: string): Option {
   return new Option('--role <role>', description).choices(ROLE_NAMES)
 }
@@ -505,24 +522,14 @@ inviter's connect will listen on.
 `,
     )
 
-  cmd
-    .command('create <classifier>')
-    .description('create a group; this identity becomes its owner and first admin')
-    .option('--friendly-name <name>', 'a display name')
-    .option('--comment <text>', 'a comment')
+  propertyOptions(
+    cmd
+      .command('create <classifier>')
+      .description('create a group; this identity becomes its owner and first admin'),
+  )
     .option('--cloud <name>', 'the PNRP cloud (default Global_)')
     .option('--password <password>', 'also admit joiners who know this password')
     .addOption(roleOption('with --password: the role a password joiner gets (default member)'))
-    .option(
-      '--member-data-lifetime <seconds>',
-      'how long an invitation or credential lasts (0: the issuer’s lifetime; 28800 .. 10 years)',
-      shared.integer('--member-data-lifetime', 0, 10 * 365 * 86_400),
-    )
-    .option(
-      '--presence-lifetime <seconds>',
-      'how long a presence record lives',
-      shared.integer('--presence-lifetime', 0, 86_400),
-    )
     .option('--disable-presence', 'members publish no presence')
     .action(
       async (
@@ -624,29 +631,18 @@ inviter's connect will listen on.
   )
 
   onlineOptions(
-    cmd
-      .command('set <group>')
-      .description(
-        "the owner: change the group's properties (cloud, classifier and names never change); " +
-          'they reach every member',
-      )
-      .option('--friendly-name <name>', 'a display name')
-      .option('--comment <text>', 'a comment')
-      .option(
-        '--member-data-lifetime <seconds>',
-        'how long an invitation or credential lasts (0: the issuer’s lifetime; 28800 .. 10 years)',
-        shared.integer('--member-data-lifetime', 0, 10 * 365 * 86_400),
-      )
-      .option(
-        '--presence-lifetime <seconds>',
-        'how long a presence record lives',
-        shared.integer('--presence-lifetime', 0, 86_400),
-      )
-      .option(
-        '--flags <names>',
-        `none, or a comma-separated list of ${Object.keys(GROUP_FLAG_NAMES).join(', ')}`,
-        parseFlags,
-      ),
+    propertyOptions(
+      cmd
+        .command('set <group>')
+        .description(
+          "the owner: change the group's properties (cloud, classifier and names never change); " +
+            'they reach every member',
+        ),
+    ).option(
+      '--flags <names>',
+      `none, or a comma-separated list of ${Object.keys(GROUP_FLAG_NAMES).join(', ')}`,
+      parseFlags,
+    ),
   ).action(async (name: string, o: MutableGroupProperties, c: Command) => {
     const change = Object.fromEntries(
       Object.entries(o).filter(([k]) =>

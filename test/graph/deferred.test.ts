@@ -50,25 +50,35 @@ async function node(sim: Sim, name: string): Promise<PeerNode> {
   return n
 }
 
-test('a deferred update does not replace the validated copy; it arrives once it validates', async () => {
-  const sim = createSim('graph-deferred', 'graph-deferred')
-  const a = await node(sim, 'a')
-  const b = await node(sim, 'b')
-  const atA = { known: true }
+/**
+ * Nodes `a` and `b` (named with `prefix`) on graph g: a knows every signer, b knows none of
+ * the "later" ones until atB.known is set; b connected to a, which added a record `first`.
+ */
+async function twoNodes(seed: string, prefix: string, first: string) {
+  const sim = createSim(seed, seed)
+  const a = await node(sim, `${prefix}a`)
+  const b = await node(sim, `${prefix}b`)
   const atB = { known: false }
-  const ga = await drive(sim, a.graphs.create({ graphId: 'g', security: provider(atA) }))
+  const security = provider({ known: true })
+  const ga = await drive(sim, a.graphs.create({ graphId: 'g', security }))
   const { port } = await drive(sim, ga.listen())
   const gb = await drive(sim, b.graphs.open('g', { security: provider(atB) }))
-  await drive(sim, gb.connect({ address: 'a', port }))
+  const connect = () => drive(sim, gb.connect({ address: `${prefix}a`, port }))
+  await connect()
   const id = await drive(
     sim,
     ga.addRecord({
       type: CHAT,
-      data: Buffer.from('first'),
+      data: Buffer.from(first),
       expiresAt: new Date(sim.clock.now() + 3_600_000),
     }),
   )
   await sim.run(2_000)
+  return { sim, a, b, ga, gb, atB, id, connect }
+}
+
+test('a deferred update does not replace the validated copy; it arrives once it validates', async () => {
+  const { sim, a, b, ga, gb, atB, id, connect } = await twoNodes('graph-deferred', '', 'first')
   assert.equal(Buffer.from(gb.getRecord(id)!.data).toString(), 'first')
 
   await drive(
@@ -81,7 +91,7 @@ test('a deferred update does not replace the validated copy; it arrives once it 
   // b learns the signer; the next sync (a new connection reconciles) brings the update.
   atB.known = true
   for (const c of gb.connections()) await drive(sim, gb.disconnectPeer(c.peerId, 'again'))
-  await drive(sim, gb.connect({ address: 'a', port }))
+  await connect()
   await sim.run(5_000)
   assert.equal(
     Buffer.from(gb.getRecord(id)!.data).toString(),
@@ -91,25 +101,7 @@ test('a deferred update does not replace the validated copy; it arrives once it 
 })
 
 test('a deferred copy does not replace a validated tombstone: the deletion stays', async () => {
-  const sim = createSim('graph-deferred-tombstone', 'graph-deferred-tombstone')
-  const a = await node(sim, 'ta')
-  const b = await node(sim, 'tb')
-  const ga = await drive(
-    sim,
-    a.graphs.create({ graphId: 'g', security: provider({ known: true }) }),
-  )
-  const { port } = await drive(sim, ga.listen())
-  const gb = await drive(sim, b.graphs.open('g', { security: provider({ known: false }) }))
-  await drive(sim, gb.connect({ address: 'ta', port }))
-  const id = await drive(
-    sim,
-    ga.addRecord({
-      type: CHAT,
-      data: Buffer.from('to delete'),
-      expiresAt: new Date(sim.clock.now() + 3_600_000),
-    }),
-  )
-  await sim.run(2_000)
+  const { sim, a, b, ga, gb, id } = await twoNodes('graph-deferred-tombstone', 't', 'to delete')
   await drive(sim, ga.deleteRecord(id))
   await sim.run(2_000)
   const internals = gb as unknown as {
