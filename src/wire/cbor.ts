@@ -5,12 +5,16 @@
  * headers and checks every declared length and count against the bytes actually present, the
  * nesting depth and the item count, and refuses everything outside our subset: tags,
  * indefinite lengths, floats, `undefined`, simple values other than false/true/null, map keys
- * other than text, integers beyond 2^53 - 1, trailing bytes. After decoding, the value is
- * re-encoded and must give back the input byte for byte, so each value has exactly one
- * encoding (no malleability under signatures).
+ * other than text, integers beyond 2^53 - 1, trailing bytes; and everything that is not the
+ * deterministic encoding: arguments not in their shortest form, map keys not in strictly
+ * increasing bytewise order (so no duplicates), text that is not UTF-8. So each value has
+ * exactly one encoding (no malleability under signatures), checked in the same walk rather
+ * than by encoding the decoded value again.
  */
+import { isUtf8 } from 'node:buffer'
 import { decode as cborgDecode, encode as cborgEncode, rfc8949EncodeOptions } from 'cborg'
 import { PeerError, type PeerErrorCode } from '../core/errors.ts'
+import { encodeSubset } from './cbor-encoder.ts'
 import { MAX_CBOR_BYTES, MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from './constants.ts'
 
 export interface CborLimits {
@@ -28,6 +32,9 @@ export interface CborDecodeOptions extends CborLimits {
 
 /** Deterministic encoding: shortest forms, map keys in bytewise order of their encodings. */
 export function encodeCbor(value: unknown): Uint8Array {
+  // The usual values take the direct encoder; anything else cborg's path and checks.
+  const direct = encodeSubset(value)
+  if (direct) return direct
   let bytes: Uint8Array
   try {
     bytes = cborgEncode(value, rfc8949EncodeOptions)
@@ -81,10 +88,6 @@ export function decodeCbor(bytes: Uint8Array, options: CborDecodeOptions = {}): 
   } catch (err) {
     throw new PeerError(code, `${what} is malformed: ${(err as Error).message}`, { cause: err })
   }
-  const again = cborgEncode(value, rfc8949EncodeOptions)
-  if (!Buffer.from(again).equals(bytes)) {
-    throw new PeerError(code, `${what} is not in deterministic CBOR encoding`)
-  }
   return value
 }
 
@@ -99,6 +102,9 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
   // Items still expected at each open level (a map of n entries expects 2n: keys and values).
   const remaining: number[] = [1]
   const isMap: boolean[] = [false]
+  // Where the previous key of each open map starts and ends (-1: none yet).
+  const keyStart: number[] = [-1]
+  const keyEnd: number[] = [-1]
   let pos = 0
   let items = 0
   while (remaining.length > 0) {
@@ -106,6 +112,8 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
     if (remaining[level] === 0) {
       remaining.pop()
       isMap.pop()
+      keyStart.pop()
+      keyEnd.pop()
       continue
     }
     const atKey = (isMap[level] ?? false) && (remaining[level] as number) % 2 === 0
@@ -133,6 +141,10 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
     else return `reserved header value at byte ${pos - 1}`
 
     if (atKey && major !== 3) return `map key that is not text at byte ${pos - 1}`
+    // RFC 8949 4.2.1: the shortest form of every argument (integers, lengths and counts).
+    if (major <= 5 && info >= 24 && arg < SHORTEST_FROM[info - 24]!) {
+      return `argument not in its shortest (deterministic) form at byte ${start}`
+    }
     switch (major) {
       case 0:
       case 1:
@@ -141,7 +153,19 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
       case 2:
       case 3:
         if (arg > end - pos) return `string of ${arg} bytes overruns the input at byte ${pos}`
+        if (major === 3 && arg > 0 && !isUtf8(bytes.subarray(pos, pos + arg))) {
+          return `text that is not UTF-8 at byte ${start}`
+        }
         pos += arg
+        if (atKey) {
+          // RFC 8949 4.2.1: keys in bytewise order of their encodings, each one once.
+          const previous = keyStart[level] as number
+          if (previous >= 0 && compareBytes(bytes, previous, keyEnd[level]!, start, pos) >= 0) {
+            return `map keys not in deterministic order (or repeated) at byte ${start}`
+          }
+          keyStart[level] = start
+          keyEnd[level] = pos
+        }
         break
       case 4:
       case 5: {
@@ -152,6 +176,8 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
         if (remaining.length > maxDepth) return `nesting deeper than ${maxDepth}`
         remaining.push(entries)
         isMap.push(major === 5)
+        keyStart.push(-1)
+        keyEnd.push(-1)
         break
       }
       case 6:
@@ -162,6 +188,19 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
   }
   if (pos !== end) return `${end - pos} trailing bytes`
   return undefined
+}
+
+/** The smallest argument each of the 1-, 2-, 4- and 8-byte forms may carry. */
+const SHORTEST_FROM = [24, 2 ** 8, 2 ** 16, 2 ** 32] as const
+
+/** Bytewise order of bytes[a0, a1) and bytes[b0, b1) (a prefix comes first). */
+function compareBytes(bytes: Uint8Array, a0: number, a1: number, b0: number, b1: number): number {
+  const n = Math.min(a1 - a0, b1 - b0)
+  for (let i = 0; i < n; i++) {
+    const d = (bytes[a0 + i] as number) - (bytes[b0 + i] as number)
+    if (d !== 0) return d
+  }
+  return a1 - a0 - (b1 - b0)
 }
 
 function readUint(bytes: Uint8Array, pos: number, size: number): number {

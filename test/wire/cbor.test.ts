@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 
 import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
+import { encode as cborgEncode, rfc8949EncodeOptions } from 'cborg'
 import { decodeCbor, encodeCbor, scanCbor } from '../../src/wire/cbor.ts'
+import { encodeSubset } from '../../src/wire/cbor-encoder.ts'
 import { MAX_CBOR_BYTES, MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from '../../src/wire/constants.ts'
 import { throwsPeerError } from '../helpers/assert-peer-error.ts'
 
@@ -500,5 +502,69 @@ describe('encodeCbor refuses what decoders would refuse', () => {
   test('an 8-byte float is named as a float, not as a big integer', () => {
     const float64 = new Uint8Array([0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0])
     assert.match(scanCbor(float64) ?? '', /float/)
+  })
+})
+
+describe('the direct encoder', () => {
+  /** A random value of the subset, with the edge cases of headers, keys and text. */
+  function randomValue(r: SeededRandom, depth: number): unknown {
+    const texts = ['', 'a', 'b', 'aa', 'ab', 'ba', 'é', '日本', '😀', '\u0000', 'x'.repeat(30)]
+    const ints = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]
+    switch (r.int(depth > 3 ? 5 : 8)) {
+      case 0: {
+        const n = ints[r.int(ints.length)]!
+        return r.int(2) === 0 ? n : -n - (n < 2 ** 53 - 1 ? r.int(2) : 0)
+      }
+      case 1:
+        return texts[r.int(texts.length)]! + (r.int(3) === 0 ? String(r.int(1000)) : '')
+      case 2:
+        return r.bytes(r.int(4) === 0 ? r.int(70_000) : r.int(30))
+      case 3:
+        return [true, false, null][r.int(3)]
+      case 4:
+        return Buffer.from(r.bytes(r.int(10)))
+      case 5:
+      case 6:
+        return Array.from({ length: r.int(6) }, () => randomValue(r, depth + 1))
+      default: {
+        const map: Record<string, unknown> = {}
+        for (let i = r.int(6); i > 0; i--) {
+          map[texts[r.int(texts.length)]! + (r.int(2) === 0 ? String(r.int(40)) : '')] =
+            randomValue(r, depth + 1)
+        }
+        return map
+      }
+    }
+  }
+
+  test("gives cborg's deterministic bytes for 5,000 random values", () => {
+    const r = new SeededRandom('cbor-direct-encoder')
+    for (let i = 0; i < 5_000; i++) {
+      const value = randomValue(r, 0)
+      const direct = encodeSubset(value)
+      assert.ok(direct, `inside the subset: ${describeValue(value)}`)
+      assert.equal(
+        toHexString(direct),
+        toHexString(cborgEncode(value, rfc8949EncodeOptions)),
+        describeValue(value),
+      )
+    }
+  })
+
+  test('leaves everything else to cborg: floats, -2^53, undefined, Maps, bigints', () => {
+    for (const value of [1.5, -(2 ** 53), NaN, undefined, { a: undefined }]) {
+      assert.equal(encodeSubset(value), undefined)
+      throwsPeerError(() => encodeCbor(value), 'E_INVALIDARG')
+    }
+    assert.equal(encodeSubset(new Map([['a', 1]])), undefined)
+    assert.equal(toHexString(encodeCbor(new Map([['a', 1]]))), 'a1616101')
+    assert.equal(encodeSubset(10n), undefined)
+    assert.equal(toHexString(encodeCbor(10n)), '0a')
+    assert.equal(encodeSubset(new Uint16Array(2)), undefined)
+    assert.equal(encodeSubset(new Date(0)), undefined)
+  })
+
+  test('an empty map and a map with the empty key are different shapes', () => {
+    assert.equal(toHexString(encodeCbor([{}, { '': 1 }, {}])), '83a0a16001a0')
   })
 })
