@@ -469,14 +469,9 @@ and leave. That is how a newcomer joins and adds a record the others see:
       false,
     ),
   ).action(async (graphId: string, recordId: string, o: RecordCliOptions, c: Command) => {
-    const data = await shared.dataArg(o, c, readBytes)
-    const attributes = await shared.attributesArg(o.attributes, readText)
+    const changes = await shared.recordChanges(o, c, { bytes: readBytes, text: readText })
     await withGraph(c, graphId, 'write', async (graph, opts) => {
-      await graph.updateRecord(recordId, {
-        ...(data ? { data } : {}),
-        ...(attributes !== undefined ? { attributes } : {}),
-        ...(o.expiresIn !== undefined ? { expiresAt: shared.expiry(graph, o.expiresIn) } : {}),
-      })
+      await graph.updateRecord(recordId, changes(graph))
       const record = graph.getRecord(recordId)!
       if (opts.json) return printJson({ recordId, record: recordJson(record) })
       success(`updated record ${pc.bold(recordId)} (version ${record.version})`)

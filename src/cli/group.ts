@@ -949,14 +949,9 @@ inviter's connect will listen on.
       false,
     ),
   ).action(async (name: string, recordId: string, o: RecordCliOptions, c: Command) => {
-    const data = await shared.dataArg(o, c, readBytes)
-    const attributes = await shared.attributesArg(o.attributes, readDataText)
+    const changes = await shared.recordChanges(o, c, { bytes: readBytes, text: readDataText })
     await withGroup(c, name, 'write', async (group, opts) => {
-      await group.updateRecord(recordId, {
-        ...(data ? { data } : {}),
-        ...(attributes !== undefined ? { attributes } : {}),
-        ...(o.expiresIn !== undefined ? { expiresAt: shared.expiry(group, o.expiresIn) } : {}),
-      })
+      await group.updateRecord(recordId, changes(group))
       const record = group.getRecord(recordId)!
       if (opts.json) return printJson({ recordId, record: recordJson(record) })
       success(`updated record ${pc.bold(recordId)} (version ${record.version})`)

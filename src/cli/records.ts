@@ -14,6 +14,7 @@ import type {
   GraphStatus,
   PeerRecord,
   RecordAttributes,
+  RecordUpdate,
   SearchQuery,
 } from '../graph/index.ts'
 import type { GroupEvents } from '../group/events.ts'
@@ -152,6 +153,24 @@ export function onlineOptions(cmd: Command, peer: { where: string; who: string }
 
 export function expiry(on: { peerTime(): Date }, seconds: number): Date {
   return new Date(on.peerTime().getTime() + seconds * 1000)
+}
+
+/**
+ * What an `update <recordId>` command changes (--data or --data-file, --attributes,
+ * --expires-in), read before the node starts; the expiry counts from the graph's peer time.
+ */
+export async function recordChanges(
+  o: RecordCliOptions,
+  c: Command,
+  read: { bytes: (path: string) => Promise<Uint8Array>; text: ReadText },
+): Promise<(on: { peerTime(): Date }) => RecordUpdate> {
+  const data = await dataArg(o, c, read.bytes)
+  const attributes = await attributesArg(o.attributes, read.text)
+  return (on) => ({
+    ...(data ? { data } : {}),
+    ...(attributes !== undefined ? { attributes } : {}),
+    ...(o.expiresIn !== undefined ? { expiresAt: expiry(on, o.expiresIn) } : {}),
+  })
 }
 
 // ---- output ----------------------------------------------------------------------------
