@@ -66,6 +66,8 @@ const log = createLogger('graph')
 
 /** Records handled per expiry or refresh pass; the rest follow on the next pass. */
 const LIFETIME_BATCH = 500
+/** Records of an imported database validated, then stored in one transaction. */
+const IMPORT_BATCH_RECORDS = 256
 
 export interface RecordInput {
   /** The application's record type, a GUID. */
@@ -1047,29 +1049,52 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     if (typeof file !== 'string' || file.length === 0) {
       throw new PeerError('E_INVALIDARG', 'importDatabase needs the path of an exported database')
     }
-    await this.serial(() => {
+    await this.serial(async () => {
       const { store: source } = RecordStore.open(file, {
         graphId: this.graphId,
         peerId: this.peerId,
         create: false,
       })
+      let props: GraphProperties | undefined
       try {
-        const props = parseStoredProperties(source.getMeta('properties'))
+        props = parseStoredProperties(source.getMeta('properties'))
         if (!props) {
           throw new PeerError('PEER_E_INVALID_DATABASE', `${file} holds no graph properties`)
         }
-        this.store.transaction(() => {
-          for (const r of source.list({ includeDeleted: true, includeInternal: true })) {
-            checkRecordShape(r, props.maxRecordSize)
-            this.store.put(r, { receivedAt: this.clock.now() })
-          }
-          this.store.setMeta('properties', JSON.stringify(props))
-          this.store.setMeta('synchronized', '1')
-        })
-        this.props = props
+        // A malformed file changes nothing: every record's shape is checked first.
+        for (const record of source.list({ includeDeleted: true, includeInternal: true })) {
+          checkRecordShape(record, props.maxRecordSize)
+        }
+        // A file is no more trusted than a neighbour: the security provider validates every
+        // record; what it rejects stays out, what it defers waits (validateDeferredRecords).
+        // Validation may be asynchronous, so records are stored a batch at a time.
+        let batch: { record: GraphRecord; verdict: 'accept' | 'defer' }[] = []
+        const flush = (): void => {
+          this.store.transaction(() => {
+            for (const { record, verdict } of batch) {
+              const stored = this.store.getEntry(record.id)
+              // As in receiveRecord: a deferred copy never replaces an accepted one.
+              if (verdict === 'defer' && stored && !stored.deferred) continue
+              this.store.put(record, {
+                receivedAt: this.clock.now(),
+                deferred: verdict === 'defer',
+              })
+            }
+          })
+          batch = []
+        }
+        for (const record of source.list({ includeDeleted: true, includeInternal: true })) {
+          const verdict = await this.validate(record, isDeleted(record) ? 'deleted' : 'added')
+          if (verdict !== 'reject') batch.push({ record, verdict })
+          if (batch.length >= IMPORT_BATCH_RECORDS) flush()
+        }
+        flush()
+        this.store.setMeta('properties', JSON.stringify(props))
+        this.store.setMeta('synchronized', '1')
       } finally {
         source.close()
       }
+      this.props = props
       if (!this.state.synchronized) this.setStatus({ synchronized: true })
       this.scheduleLifetimes()
     })

@@ -26,13 +26,16 @@ after(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
-/** Defers records whose data starts with "later" until `known` is set. */
+/** Defers records whose data starts with "later" until `known` is set; rejects "forged". */
 function provider(state: { known: boolean }): GraphSecurityProvider {
   return {
     name: 'defer-later',
     secureRecord: () => new Uint8Array(0),
-    validateRecord: (r) =>
-      !state.known && Buffer.from(r.data).toString().startsWith('later') ? 'defer' : 'accept',
+    validateRecord: (r) => {
+      const text = Buffer.from(r.data).toString()
+      if (text.startsWith('forged')) return 'reject'
+      return !state.known && text.startsWith('later') ? 'defer' : 'accept'
+    },
   }
 }
 
@@ -123,5 +126,40 @@ test('a deferred copy does not replace a validated tombstone: the deletion stays
   assert.equal(kept.deferred, false)
   assert.equal(kept.record.flags & RECORD_FLAG_DELETED, RECORD_FLAG_DELETED, 'still deleted')
   assert.equal(gb.getRecord(id), undefined)
+  await drive(sim, Promise.all([a.stop(), b.stop()]))
+})
+
+test('an imported database is validated like records from a neighbour', async () => {
+  const sim = createSim('graph-deferred-import', 'graph-deferred-import')
+  const a = await node(sim, 'ia')
+  const b = await node(sim, 'ib')
+  // The file comes from a graph without the provider: anything could be in it.
+  const plain = await drive(sim, a.graphs.create({ graphId: 'imported' }))
+  const ids: Record<string, string> = {}
+  for (const text of ['fine', 'forged by someone', 'later, by a signer b learns']) {
+    ids[text.split(' ')[0]!] = await drive(
+      sim,
+      plain.addRecord({
+        type: CHAT,
+        data: Buffer.from(text),
+        expiresAt: new Date(sim.clock.now() + 3_600_000),
+      }),
+    )
+  }
+  const file = join(root, 'imported.sqlite3')
+  await drive(sim, plain.exportDatabase(file))
+  const atB = { known: false }
+  const gb = await drive(
+    sim,
+    b.graphs.open('imported', { peerId: plain.peerId, security: provider(atB) }),
+  )
+  await drive(sim, gb.importDatabase(file))
+  assert.equal(Buffer.from(gb.getRecord(ids['fine']!)!.data).toString(), 'fine')
+  assert.equal(gb.getRecord(ids['forged']!), undefined, 'rejected: never stored')
+  assert.equal(gb.getRecord(ids['later,']!), undefined, 'deferred until validated')
+  atB.known = true
+  assert.equal(await drive(sim, gb.validateDeferredRecords()), 1)
+  assert.equal(gb.getRecord(ids['forged']!), undefined)
+  assert.ok(gb.getRecord(ids['later,']!))
   await drive(sim, Promise.all([a.stop(), b.stop()]))
 })
