@@ -366,6 +366,33 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     return this.graph.validateDeferredRecords()
   }
 
+  /** Windows' PeerGroupExportDatabase: a consistent copy of this member's database, to `file`. */
+  async exportDatabase(file: string): Promise<void> {
+    this.checkReady()
+    await this.graph.exportDatabase(file)
+  }
+
+  /**
+   * Windows' PeerGroupImportDatabase: merges a database this identity exported from this group
+   * (PEER_E_INVALID_DATABASE otherwise) into a group opened with groups.open, before it
+   * connects (PEER_E_GROUP_IN_USE). Every record passes the group's checks as if a member
+   * had sent it; records signed by members the file introduces are settled at the end.
+   */
+  async importDatabase(file: string): Promise<void> {
+    try {
+      await this.graph.importDatabase(file)
+    } catch (err) {
+      if (!(err instanceof PeerError && err.code === 'PEER_E_GRAPH_IN_USE')) throw err
+      throw new PeerError(
+        'PEER_E_GROUP_IN_USE',
+        'import a database only into a group opened with groups.open, before it connects',
+        { cause: err },
+      )
+    }
+    this.session.learnStored()
+    await this.graph.validateDeferredRecords()
+  }
+
   async setPresence(on: boolean): Promise<void> {
     if (on) await this.session.publishMembership()
     await this.graph.setPresence(on)

@@ -128,7 +128,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   /** Binds the opened graph: learns what its store already holds and follows its events. */
   attach(graph: PeerGraph): void {
     this.graph_ = graph
-    if (graph.status.synchronized) this.loadStored()
+    if (graph.status.synchronized) this.learnStored()
     this.unsubscribe.push(
       graph.on('record-changed', (e) => this.onRecordChanged(e)),
       graph.on('status-changed', (e) => {
@@ -157,8 +157,8 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     )
   }
 
-  /** The stored membership and revocation records and properties (at open). */
-  private loadStored(): void {
+  /** The stored membership and revocation records and properties (at open, after an import). */
+  learnStored(): void {
     for (const r of this.graph.records({ type: MEMBERSHIP_RECORD_TYPE })) {
       if (r.deleted) continue
       try {
@@ -282,7 +282,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
 
   /** After the first sync: this member publishes its membership record (MS-PPSEC). */
   private afterSync(): void {
-    if (this.props_ === undefined) this.loadStored()
+    if (this.props_ === undefined) this.learnStored()
     // MEMBER_DATA_OPTIONAL (windows-api.md): a member's data appears once it acts.
     if ((this.props_?.flags ?? 0) & GROUP_FLAG_MEMBER_DATA_OPTIONAL) return
     this.publishMembership().catch((err: unknown) => {

@@ -553,6 +553,14 @@ describe('config export and import', () => {
     try {
       const alice = await one.identities.create({ classifier: 'alice' })
       const group = await one.groups.create({ classifier: 'team', friendlyName: 'Team' })
+      const note = await group.addRecord({
+        type: CHAT,
+        data: Buffer.from('kept in the database'),
+        expiresAt: new Date(Date.now() + 60 * MINUTE),
+      })
+      const database = join(root.path, 'config-team.sqlite3')
+      await group.exportDatabase(database)
+      await rejectsPeerError(group.importDatabase(database), 'PEER_E_GROUP_IN_USE', 'created here')
       const config = await group.exportConfig('config password', { logN: 10 })
       assert.match(config, /^<PEERGROUPCONFIG VERSION="1.0"><IDENTITYPEERNAME>/)
       assert.ok(config.includes(`<GROUPPEERNAME>${group.peerName}</GROUPPEERNAME>`))
@@ -581,6 +589,14 @@ describe('config export and import', () => {
       const opened = await two.groups.open(group.peerName)
       assert.equal(opened.credential.roles[0], 'admin')
       assert.equal(opened.status.synchronized, false, 'its records come from the members')
+      // ... or from a database this identity exported (PeerGroupImportDatabase), offline.
+      await opened.importDatabase(database)
+      assert.equal(opened.status.synchronized, true)
+      assert.equal(text(opened.getRecord(note)?.data), 'kept in the database')
+      assert.deepEqual(
+        opened.members().map((m) => m.identity),
+        [alice.peerName],
+      )
     } finally {
       await one.stop()
       await two.stop()
