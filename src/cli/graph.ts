@@ -569,6 +569,30 @@ and leave. That is how a newcomer joins and adds a record the others see:
   )
 
   cmd
+    .command('export-database <graphId> <file>')
+    .description("copy this peer's graph database to FILE (overwritten)")
+    .action(async (graphId: string, file: string, _o: unknown, c: Command) =>
+      withGraph(c, graphId, 'read', async (graph, opts) => {
+        await graph.exportDatabase(file)
+        if (opts.json) printJson({ graphId, file })
+        else success(`wrote ${graphId}'s database to ${file}`)
+      }),
+    )
+
+  cmd
+    .command('import-database <graphId> <file>')
+    .description(
+      'merge a database exported from this graph by this peer (before listening or connecting)',
+    )
+    .action(async (graphId: string, file: string, _o: unknown, c: Command) =>
+      withGraph(c, graphId, 'read', async (graph, opts) => {
+        await graph.importDatabase(file)
+        if (opts.json) printJson({ graphId, file })
+        else success(`imported ${file} into ${graphId}`)
+      }),
+    )
+
+  cmd
     .command('send <graphId> <peerId>')
     .description(
       'send data to a node over a direct connection: go online (--connect), open a direct ' +

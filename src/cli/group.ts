@@ -1075,6 +1075,31 @@ inviter's connect will listen on.
     })
 
   cmd
+    .command('export-database <group> <file>')
+    .description("copy this member's group database to FILE (overwritten)")
+    .action(async (name: string, file: string, _o: unknown, c: Command) =>
+      withGroup(c, name, 'read', async (group, opts) => {
+        await group.exportDatabase(file)
+        if (opts.json) printJson({ groupPeerName: group.peerName, file })
+        else success(`wrote ${group.peerName}'s database to ${file}`)
+      }),
+    )
+
+  cmd
+    .command('import-database <group> <file>')
+    .description(
+      'merge a database this identity exported from the group (before connecting); every ' +
+        "record passes the group's checks",
+    )
+    .action(async (name: string, file: string, _o: unknown, c: Command) =>
+      withGroup(c, name, 'read', async (group, opts) => {
+        await group.importDatabase(file)
+        if (opts.json) printJson({ groupPeerName: group.peerName, file })
+        else success(`imported ${file} into ${group.peerName}`)
+      }),
+    )
+
+  cmd
     .command('import <file>')
     .description('import an exported group configuration (FILE, or - for stdin)')
     .option(

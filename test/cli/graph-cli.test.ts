@@ -151,6 +151,20 @@ test('create, add, list, get, search, update, delete on the local database', asy
 
   const opened = (await ok(['graph', 'open', 'other', ...g])) as { dataCreated: boolean }
   assert.equal(opened.dataCreated, true)
+
+  // Database export and import (a merge: importing our own copy changes nothing).
+  const database = join(root.path, 'chat.sqlite3')
+  const before = await ok(['graph', 'list', 'chat', ...g])
+  assert.deepEqual(await ok(['graph', 'export-database', 'chat', database, ...g]), {
+    graphId: 'chat',
+    file: database,
+  })
+  await ok(['graph', 'import-database', 'chat', database, ...g])
+  assert.deepEqual(await ok(['graph', 'list', 'chat', ...g]), before)
+  assert.equal(
+    await fails(['graph', 'import-database', 'other', database, ...g]),
+    'PEER_E_INVALID_DATABASE',
+  )
 })
 
 test('a second home joins with --connect: its add floods to a listening node', async () => {

@@ -227,6 +227,11 @@ test('create, info, list, records and delete on the local database', async () =>
   ])) as { groupPeerName: string; file: string }
   assert.equal(exported.groupPeerName, created.groupPeerName)
   assert.match(await readFile(config, 'utf8'), /^<PEERGROUPCONFIG/)
+  const database = join(root.path, 'team.sqlite3')
+  assert.deepEqual(await ok(['group', 'export-database', 'team', database, ...g]), {
+    groupPeerName: created.groupPeerName,
+    file: database,
+  })
   await ok(['group', 'delete', 'team', '--yes', ...g])
   assert.equal(
     await fails(['group', 'import', config, '-p', 'wrong password', ...g]),
@@ -244,6 +249,17 @@ test('create, info, list, records and delete on the local database', async () =>
   const imported = (await ok(['group', 'info', 'team', ...g])) as Info
   assert.equal(imported.status.synchronized, false, 'its records come from the members')
   assert.deepEqual(imported.credential.roles, ['admin'])
+  // ... or from the database it exported.
+  await ok(['group', 'import-database', 'team', database, ...g])
+  const restored = (await ok(['group', 'list', 'team', ...g])) as RecordJson[]
+  assert.deepEqual(
+    restored.map((r) => r.dataText),
+    ['hello again'],
+  )
+  assert.equal(
+    await fails(['group', 'import-database', 'team', join(root.path, 'nothing'), ...g]),
+    'PEER_E_DATABASE_NOT_PRESENT',
+  )
 })
 
 test('invite a second home, join with the file, sync, members; a member may not invite', async () => {
