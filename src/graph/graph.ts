@@ -1084,7 +1084,13 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
           batch = []
         }
         for (const record of source.list({ includeDeleted: true, includeInternal: true })) {
-          const verdict = await this.validate(record, isDeleted(record) ? 'deleted' : 'added')
+          // The change as receiveRecord names it for the same record from a neighbour.
+          const change = isDeleted(record)
+            ? 'deleted'
+            : this.store.getEntry(record.id)
+              ? 'updated'
+              : 'added'
+          const verdict = await this.validate(record, change)
           if (verdict !== 'reject') batch.push({ record, verdict })
           if (batch.length >= IMPORT_BATCH_RECORDS) flush()
         }
