@@ -59,6 +59,8 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   readonly ctx: SessionContext
   private graph_: PeerGraph | undefined
   private props_: GroupProperties | undefined
+  /** Members with a membership record stored here: a further one (a renewal) is no join. */
+  private readonly withMembership = new Set<string>()
   /** Handles open on this session. */
   private handles = 0
   private closing: Promise<void> | undefined
@@ -162,7 +164,9 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     for (const r of this.graph.records({ type: MEMBERSHIP_RECORD_TYPE })) {
       if (r.deleted) continue
       try {
-        this.security.acceptChain(decodeChain(r.data))
+        const chain = decodeChain(r.data)
+        this.withMembership.add((chain[chain.length - 1] as Certificate).subjectName)
+        this.security.acceptChain(chain)
       } catch {
         // an expired membership: its member is no longer listed
       }
@@ -208,8 +212,11 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
         const leaf = chain[chain.length - 1] as Certificate
         this.adoptRenewal(chain)
         // A member's further memberships (renewed credentials) are not a join.
-        if (e.change === 'added' && !this.hasOtherMembership(leaf.subjectName, e.recordId))
+        const first = !this.withMembership.has(leaf.subjectName)
+        this.withMembership.add(leaf.subjectName)
+        if (e.change === 'added' && first) {
           this.emit('member-changed', { change: 'joined', identity: leaf.subjectName })
+        }
       } catch {
         // validated before it was stored; nothing to tell
       }
@@ -217,20 +224,6 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     }
     if (e.recordType === REVOCATION_RECORD_TYPE) return
     this.emit('record-changed', e)
-  }
-
-  /** Whether a membership record other than `except` is stored for `peerName`. */
-  private hasOtherMembership(peerName: string, except: string): boolean {
-    for (const r of this.graph.records({ type: MEMBERSHIP_RECORD_TYPE })) {
-      if (r.deleted || r.id === except) continue
-      try {
-        const chain = decodeChain(r.data)
-        if ((chain[chain.length - 1] as Certificate).subjectName === peerName) return true
-      } catch {
-        // stored after validation; one that no longer decodes names no one
-      }
-    }
-    return false
   }
 
   /** Credentials issued to this member and stored in the group (STORE_CREDENTIALS). */
