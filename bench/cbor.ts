@@ -2,9 +2,9 @@
  * Our deterministic CBOR codec (src/wire) against cborg with RFC 8949 options, the library it
  * replaced on the hot path, on messages the protocols send: a PNRP AUTHORITY with a CPA and
  * route entries, a graph record, a small ACK. Encoding: encodeCbor (the direct encoder) vs
- * cborg's encode. Decoding: decodeCbor (one checking walk, then cborg's decode) vs what it did
- * before: the walk, cborg's decode, and cborg's encode of the value again to prove the input
- * canonical. Both in the same run; prints microseconds per call and the ratio.
+ * cborg's encode. Decoding: decodeCbor (one checking walk, then the direct decoder) vs what it
+ * did before: the walk, cborg's decode, and cborg's encode of the value again to prove the
+ * input canonical. Both in the same run; prints microseconds per call and the ratio.
  *
  *   npx tsx bench/cbor.ts [--iterations 100000]
  */

@@ -1,7 +1,8 @@
 /**
- * Deterministic CBOR (RFC 8949 section 4.2.1, "core deterministic encoding") over cborg.
+ * Deterministic CBOR (RFC 8949 section 4.2.1, "core deterministic encoding"): our own encoder
+ * and decoder for the subset we use (cbor-encoder.ts, cbor-decoder.ts), cborg for the rest.
  *
- * Decoding is strict and bounded. Before cborg allocates anything, `scanCbor` walks the item
+ * Decoding is strict and bounded. Before anything is allocated, `scanCbor` walks the item
  * headers and checks every declared length and count against the bytes actually present, the
  * nesting depth and the item count, and refuses everything outside our subset: tags,
  * indefinite lengths, floats, `undefined`, simple values other than false/true/null, map keys
@@ -12,8 +13,9 @@
  * than by encoding the decoded value again.
  */
 import { isUtf8 } from 'node:buffer'
-import { decode as cborgDecode, encode as cborgEncode, rfc8949EncodeOptions } from 'cborg'
+import { encode as cborgEncode, rfc8949EncodeOptions } from 'cborg'
 import { PeerError, type PeerErrorCode } from '../core/errors.ts'
+import { decodeScanned } from './cbor-decoder.ts'
 import { encodeSubset } from './cbor-encoder.ts'
 import { MAX_CBOR_BYTES, MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from './constants.ts'
 
@@ -53,17 +55,6 @@ export function encodeCbor(value: unknown): Uint8Array {
   return bytes
 }
 
-const DECODE_OPTIONS = {
-  strict: true,
-  allowIndefinite: false,
-  allowUndefined: false,
-  allowInfinity: false,
-  allowNaN: false,
-  allowBigInt: false,
-  rejectDuplicateMapKeys: true,
-  useMaps: false,
-} as const
-
 export function decodeCbor(bytes: Uint8Array, options: CborDecodeOptions = {}): unknown {
   const code = options.code ?? 'PEER_E_MALFORMED_MESSAGE'
   const what = options.what ?? 'CBOR data'
@@ -82,13 +73,7 @@ export function decodeCbor(bytes: Uint8Array, options: CborDecodeOptions = {}): 
   }
   const problem = scanCbor(bytes, options)
   if (problem) throw new PeerError(code, `${what} is malformed: ${problem}`)
-  let value: unknown
-  try {
-    value = cborgDecode(bytes, DECODE_OPTIONS)
-  } catch (err) {
-    throw new PeerError(code, `${what} is malformed: ${(err as Error).message}`, { cause: err })
-  }
-  return value
+  return decodeScanned(bytes)
 }
 
 /**
@@ -148,7 +133,10 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits = {}): string | u
     switch (major) {
       case 0:
       case 1:
-        if (arg > Number.MAX_SAFE_INTEGER) return `integer beyond 2^53-1 at byte ${start}`
+        // Safe integers only: up to 2^53 - 1, down to -(2^53 - 1) (argument 2^53 - 2).
+        if (arg > Number.MAX_SAFE_INTEGER - major) {
+          return `integer beyond 2^53-1 at byte ${start}`
+        }
         break
       case 2:
       case 3:

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 
 import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
-import { encode as cborgEncode, rfc8949EncodeOptions } from 'cborg'
+import { decode as cborgDecode, encode as cborgEncode, rfc8949EncodeOptions } from 'cborg'
 import { decodeCbor, encodeCbor, scanCbor } from '../../src/wire/cbor.ts'
 import { encodeSubset } from '../../src/wire/cbor-encoder.ts'
 import { MAX_CBOR_BYTES, MAX_CBOR_DEPTH, MAX_CBOR_ITEMS } from '../../src/wire/constants.ts'
@@ -505,42 +505,61 @@ describe('encodeCbor refuses what decoders would refuse', () => {
   })
 })
 
-describe('the direct encoder', () => {
-  /** A random value of the subset, with the edge cases of headers, keys and text. */
-  function randomValue(r: SeededRandom, depth: number): unknown {
-    const texts = ['', 'a', 'b', 'aa', 'ab', 'ba', 'é', '日本', '😀', '\u0000', 'x'.repeat(30)]
-    const ints = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]
-    switch (r.int(depth > 3 ? 5 : 8)) {
-      case 0: {
-        const n = ints[r.int(ints.length)]!
-        return r.int(2) === 0 ? n : -n - (n < 2 ** 53 - 1 ? r.int(2) : 0)
+/** A random value of the subset, with the edge cases of headers, keys and text. */
+function randomSubsetValue(r: SeededRandom, depth: number): unknown {
+  const texts = [
+    '',
+    'a',
+    'b',
+    'aa',
+    'ab',
+    'ba',
+    'é',
+    '日本',
+    '😀',
+    '\u0000',
+    '__proto__',
+    'x'.repeat(30),
+  ]
+  const ints = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]
+  switch (r.int(depth > 3 ? 5 : 8)) {
+    case 0: {
+      const n = ints[r.int(ints.length)]!
+      return r.int(2) === 0 ? n : -n - (n < 2 ** 53 - 1 ? r.int(2) : 0)
+    }
+    case 1:
+      return texts[r.int(texts.length)]! + (r.int(3) === 0 ? String(r.int(1000)) : '')
+    case 2:
+      return r.bytes(r.int(4) === 0 ? r.int(70_000) : r.int(30))
+    case 3:
+      return [true, false, null][r.int(3)]
+    case 4:
+      return Buffer.from(r.bytes(r.int(10)))
+    case 5:
+    case 6:
+      return Array.from({ length: r.int(6) }, () => randomSubsetValue(r, depth + 1))
+    default: {
+      const map: Record<string, unknown> = {}
+      for (let i = r.int(6); i > 0; i--) {
+        // Defined, not assigned: "__proto__" is a key like any other.
+        const key = texts[r.int(texts.length)]! + (r.int(2) === 0 ? String(r.int(40)) : '')
+        Object.defineProperty(map, key, {
+          value: randomSubsetValue(r, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        })
       }
-      case 1:
-        return texts[r.int(texts.length)]! + (r.int(3) === 0 ? String(r.int(1000)) : '')
-      case 2:
-        return r.bytes(r.int(4) === 0 ? r.int(70_000) : r.int(30))
-      case 3:
-        return [true, false, null][r.int(3)]
-      case 4:
-        return Buffer.from(r.bytes(r.int(10)))
-      case 5:
-      case 6:
-        return Array.from({ length: r.int(6) }, () => randomValue(r, depth + 1))
-      default: {
-        const map: Record<string, unknown> = {}
-        for (let i = r.int(6); i > 0; i--) {
-          map[texts[r.int(texts.length)]! + (r.int(2) === 0 ? String(r.int(40)) : '')] =
-            randomValue(r, depth + 1)
-        }
-        return map
-      }
+      return map
     }
   }
+}
 
+describe('the direct encoder', () => {
   test("gives cborg's deterministic bytes for 5,000 random values", () => {
     const r = new SeededRandom('cbor-direct-encoder')
     for (let i = 0; i < 5_000; i++) {
-      const value = randomValue(r, 0)
+      const value = randomSubsetValue(r, 0)
       const direct = encodeSubset(value)
       assert.ok(direct, `inside the subset: ${describeValue(value)}`)
       assert.equal(
@@ -566,5 +585,41 @@ describe('the direct encoder', () => {
 
   test('an empty map and a map with the empty key are different shapes', () => {
     assert.equal(toHexString(encodeCbor([{}, { '': 1 }, {}])), '83a0a16001a0')
+  })
+})
+
+describe('the direct decoder', () => {
+  const CBORG_OPTIONS = {
+    strict: true,
+    allowIndefinite: false,
+    allowUndefined: false,
+    allowInfinity: false,
+    allowNaN: false,
+    allowBigInt: false,
+    rejectDuplicateMapKeys: true,
+    useMaps: false,
+  } as const
+
+  test("gives cborg's values for 3,000 random and mutated documents", () => {
+    const r = new SeededRandom('cbor-direct-decoder')
+    let decoded = 0
+    for (let i = 0; i < 3_000; i++) {
+      const bytes = new Uint8Array(encodeCbor(randomSubsetValue(r, 0)))
+      if (i % 2 === 1)
+        for (let k = 1 + r.int(3); k > 0; k--) bytes[r.int(bytes.length)] = r.int(256)
+      if (scanCbor(bytes)) continue
+      const theirs: unknown = cborgDecode(bytes, CBORG_OPTIONS)
+      assert.deepStrictEqual(decodeCbor(bytes), theirs, toHexString(bytes))
+      decoded++
+    }
+    assert.ok(decoded > 1_500, `${decoded} documents decoded`)
+  })
+
+  test('-2^53 is refused, as cborg refuses it; "__proto__" is an own key', () => {
+    malformed(hex('3b 001fffffffffffff'), /beyond 2\^53-1/)
+    assert.equal(decodeCbor(hex('3b 001ffffffffffffe')), -(2 ** 53 - 1))
+    const value = decodeCbor(hex('a1 69 5f5f70726f746f5f5f 01')) as Record<string, unknown>
+    assert.equal(Object.getPrototypeOf(value), Object.prototype)
+    assert.deepEqual(Object.keys(value), ['__proto__'])
   })
 })
