@@ -77,7 +77,9 @@ function read(r: Reader): unknown {
       return -1 - argument(r, info)
     case 2: {
       const length = argument(r, info)
-      const out = r.bytes.slice(r.pos, r.pos + length)
+      // A copy in a plain Uint8Array, never a view of the input (a Buffer's slice is a view).
+      const out = new Uint8Array(length)
+      out.set(r.bytes.subarray(r.pos, r.pos + length))
       r.pos += length
       return out
     }

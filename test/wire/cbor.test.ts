@@ -615,6 +615,14 @@ describe('the direct decoder', () => {
     assert.ok(decoded > 1_500, `${decoded} documents decoded`)
   })
 
+  test('byte strings are plain copies, also when the input is a Buffer', () => {
+    const input = Buffer.from(hex('81 43 010203'))
+    const [bytes] = decodeCbor(input) as [Uint8Array]
+    assert.equal(bytes.constructor, Uint8Array)
+    input[2] = 9
+    assert.deepEqual([...bytes], [1, 2, 3])
+  })
+
   test('-2^53 is refused, as cborg refuses it; "__proto__" is an own key', () => {
     malformed(hex('3b 001fffffffffffff'), /beyond 2\^53-1/)
     assert.equal(decodeCbor(hex('3b 001ffffffffffffe')), -(2 ** 53 - 1))
