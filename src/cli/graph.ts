@@ -2,7 +2,7 @@
  * `peerinfra graph ...`: Peer Graphing from the command line. With no daemon, each command
  * opens the graph's database in --home, does its work and closes it:
  *
- * - `create`, `open` and the record commands (add, update, delete, get, list, search) work
+ * - `create`, `open`, `set` and the record commands (add, update, delete, get, list, search) work
  *   offline on the local database. With `--connect host:port` they go online first: connect
  *   to that node of the graph, synchronise, do the operation (a change floods to every node),
  *   wait a second for the flood, and leave. A newcomer joins and adds this way.
@@ -21,6 +21,7 @@ import {
   GRAPH_EVENT_TYPES,
   type GraphEvents,
   type GraphEventType,
+  type MutableGraphProperties,
   type PeerGraph,
   type PeerRecord,
 } from '../graph/index.ts'
@@ -192,6 +193,23 @@ function onlineOptions(cmd: Command): Command {
   return shared.onlineOptions(cmd, { where: 'this node of the graph', who: 'the peer' })
 }
 
+/** The options of the four properties a graph may change (create and set). */
+function propertyOptions(cmd: Command): Command {
+  return cmd
+    .option('--friendly-name <name>', 'a display name')
+    .option('--comment <text>', 'a comment')
+    .option(
+      '--presence-lifetime <seconds>',
+      'how long a presence record lives (300 to 86400)',
+      shared.integer('--presence-lifetime', 0, 86_400),
+    )
+    .option(
+      '--presence-max <n>',
+      'nodes that publish presence (-1 all, 0 none)',
+      shared.integer('--presence-max', -1, 10_000),
+    )
+}
+
 function listening(graph: PeerGraph, json: boolean | undefined, at: Endpoint): void {
   shared.announce(
     json,
@@ -254,25 +272,15 @@ and leave. That is how a newcomer joins and adds a record the others see:
 `,
     )
 
-  cmd
-    .command('create <graphId>')
-    .description('create a graph (needs an identity: it becomes the creator)')
-    .option('--friendly-name <name>', 'a display name')
-    .option('--comment <text>', 'a comment')
+  propertyOptions(
+    cmd
+      .command('create <graphId>')
+      .description('create a graph (needs an identity: it becomes the creator)'),
+  )
     .option(
       '--max-record-size <bytes>',
       'largest record (1024 to 62914560; default 60 MB)',
       shared.integer('--max-record-size', 0, 60 * 1024 * 1024),
-    )
-    .option(
-      '--presence-lifetime <seconds>',
-      'how long a presence record lives (300 to 86400)',
-      shared.integer('--presence-lifetime', 0, 86_400),
-    )
-    .option(
-      '--presence-max <n>',
-      'nodes that publish presence (-1 all, 0 none)',
-      shared.integer('--presence-max', -1, 10_000),
     )
     .option('--defer-expiration', 'no record expires until the graph has connected to a node')
     .action(
@@ -327,6 +335,35 @@ and leave. That is how a newcomer joins and adds a record the others see:
       } finally {
         await graph.close()
       }
+    })
+  })
+
+  onlineOptions(
+    propertyOptions(
+      cmd
+        .command('set <graphId>')
+        .description(
+          "change the graph's friendly name, comment or presence settings (with --connect: " +
+            'they reach every node)',
+        ),
+    ),
+  ).action(async (graphId: string, o: Partial<MutableGraphProperties>, c: Command) => {
+    const change = Object.fromEntries(
+      Object.entries(o).filter(([k]) =>
+        ['friendlyName', 'comment', 'presenceLifetime', 'presenceMax'].includes(k),
+      ),
+    ) as Partial<MutableGraphProperties>
+    if (Object.keys(change).length === 0) {
+      c.error(
+        'error: nothing to change: give --friendly-name, --comment, --presence-lifetime or ' +
+          '--presence-max',
+        { exitCode: 2 },
+      )
+    }
+    await withGraph(c, graphId, 'write', async (graph, opts) => {
+      await graph.setProperties(change)
+      if (!opts.json) success(`changed the properties of ${pc.bold(graphId)}`)
+      describeGraph(graph, opts.json)
     })
   })
 

@@ -146,15 +146,15 @@ export class FramedConnection {
     return this.duplex.write(encodeFrame(payload))
   }
 
-  /**
-   * Sends one frame whose body is `pieces`, in one write where the duplex can (writev), so the
-   * body is never copied into a single buffer first.
-   */
   /** The largest frame body this connection sends or accepts. */
   get maxFrameBytes(): number {
     return this.decoder.maxFrameBytes
   }
 
+  /**
+   * Sends one frame whose body is `pieces`, in one write where the duplex can (writev), so the
+   * body is never copied into a single buffer first.
+   */
   sendPieces(pieces: readonly Uint8Array[]): boolean {
     let length = 0
     for (const piece of pieces) length += piece.length

@@ -50,6 +50,27 @@ test('create, add, list, get, search, update, delete on the local database', asy
   assert.equal(created.properties['presenceLifetime'], 600)
   assert.equal(await fails(['graph', 'create', 'chat', ...g]), 'PEER_E_DATABASE_ALREADY_PRESENT')
 
+  const set = (await ok([
+    'graph',
+    'set',
+    'chat',
+    '--comment',
+    'renamed',
+    '--presence-max',
+    '5',
+    ...g,
+  ])) as { properties: Record<string, unknown> }
+  assert.equal(set.properties['comment'], 'renamed')
+  assert.equal(set.properties['presenceMax'], 5)
+  assert.equal(set.properties['friendlyName'], 'Chat', 'left out: kept')
+  const reopened = (await ok(['graph', 'open', 'chat', ...g])) as typeof set
+  assert.equal(reopened.properties['comment'], 'renamed', 'stored')
+  assert.equal(
+    await fails(['graph', 'set', 'chat', '--presence-lifetime', '10', ...g]),
+    'E_INVALIDARG',
+  )
+  assert.equal((await cli(['graph', 'set', 'chat', ...g])).code, 2, 'nothing to change')
+
   const first = (await ok([
     'graph',
     'add',
