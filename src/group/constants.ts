@@ -77,7 +77,10 @@ export const GROUP_DOMAIN = {
   passwordProof: 'peerinfra/v1/group-password',
 } as const
 
-/** A password join gives up after this long (windows-api.md: use a 30 s application timeout). */
+/**
+ * A password join gives up on a member this long after its secure connection is up, and tries
+ * the next one (windows-api.md: use a 30 s application timeout).
+ */
 export const JOIN_TIMEOUT_MS = 30_000
 /** An authenticator answers at most this many wrong password proofs per minute (online guessing). */
 export const MAX_PASSWORD_FAILURES_PER_MINUTE = 10

@@ -76,8 +76,13 @@ export function checkPasswordProof(
   return key.verify(GROUP_DOMAIN.passwordProof, proofMessage(handshakeHash, joiner), proof)
 }
 
-/** The next message on `channel`, or PEER_E_TIMEOUT / the close reason. */
-function nextMessage(channel: Channel, clock: Clock, signal?: AbortSignal): Promise<JoinMessage> {
+/** The next message on `channel`, or PEER_E_TIMEOUT at `deadline` / the close reason. */
+function nextMessage(
+  channel: Channel,
+  clock: Clock,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<JoinMessage> {
   return new Promise((resolve, reject) => {
     const cleanup: (() => void)[] = []
     const finish = (fn: () => void) => {
@@ -86,7 +91,7 @@ function nextMessage(channel: Channel, clock: Clock, signal?: AbortSignal): Prom
     }
     const timer = clock.setTimeout(
       () => finish(() => reject(new PeerError('PEER_E_TIMEOUT', 'the password join timed out'))),
-      JOIN_TIMEOUT_MS,
+      Math.max(0, deadline - clock.now()),
     )
     cleanup.push(() => timer.cancel())
     cleanup.push(
@@ -167,7 +172,8 @@ export class PasswordAuthenticator {
   private async run(channel: Channel, remote: RemoteCredentials, hh: Uint8Array): Promise<void> {
     const send = (m: JoinMessage) => channel.send(encodeJoinMessage(m))
     const refuse = (code: string, reason: string) => send({ t: 'refused', code, reason })
-    const hello = await nextMessage(channel, this.ctx.clock)
+    const deadline = this.ctx.clock.now() + JOIN_TIMEOUT_MS
+    const hello = await nextMessage(channel, this.ctx.clock, deadline)
     if (hello.t !== 'hello' || hello.v !== GROUP_WIRE_VERSION) {
       return refuse('PEER_E_UNSUPPORTED_VERSION', 'expected hello version 1')
     }
@@ -175,7 +181,7 @@ export class PasswordAuthenticator {
     const props = this.ctx.properties()
     if (why || !props?.password) return refuse('PEER_E_NOT_AUTHORIZED', why ?? 'no password')
     await send({ t: 'salt', salt: props.password.salt })
-    const proof = await nextMessage(channel, this.ctx.clock)
+    const proof = await nextMessage(channel, this.ctx.clock, deadline)
     if (proof.t !== 'proof') return refuse('PEER_E_MALFORMED_MESSAGE', 'expected a proof')
     const now = this.ctx.clock.now()
     this.failures = this.failures.filter((t) => t > now - MINUTE_MS)
@@ -292,15 +298,18 @@ export async function passwordJoin(p: PasswordJoinParams): Promise<Certificate[]
 }
 
 async function exchange(p: PasswordJoinParams, channel: Channel, hh: Uint8Array) {
+  // One deadline for the whole exchange with this member, not one per message (the member
+  // keeps one too): a member answering each step just in time must not hold us twice as long.
+  const deadline = p.clock.now() + JOIN_TIMEOUT_MS
   await channel.send(encodeJoinMessage({ t: 'hello', v: GROUP_WIRE_VERSION }))
-  const salt = await nextMessage(channel, p.clock, p.signal)
+  const salt = await nextMessage(channel, p.clock, deadline, p.signal)
   if (salt.t === 'refused') throw new PeerError(refusalCode(salt.code), salt.reason)
   if (salt.t !== 'salt') throw new PeerError('PEER_E_MALFORMED_MESSAGE', 'expected the salt')
   const key = passwordKeyPair(p.password, salt.salt)
   await channel.send(
     encodeJoinMessage({ t: 'proof', proof: passwordProof(key, hh, p.identity.peerName) }),
   )
-  const answer = await nextMessage(channel, p.clock, p.signal)
+  const answer = await nextMessage(channel, p.clock, deadline, p.signal)
   if (answer.t === 'refused') throw new PeerError(refusalCode(answer.code), answer.reason)
   if (answer.t !== 'chain') throw new PeerError('PEER_E_MALFORMED_MESSAGE', 'expected a chain')
   const chain = decodeChain(answer.chain)

@@ -10,8 +10,10 @@ import { describe, test } from 'node:test'
 import {
   GROUP_FLAG_DEFER_EXPIRATION,
   GROUP_FLAG_DISABLE_PRESENCE,
+  JOIN_TIMEOUT_MS,
   MEMBERSHIP_RECORD_TYPE,
 } from '../../src/group/constants.ts'
+import { encodeChain } from '../../src/group/credentials.ts'
 import type { GroupEvents } from '../../src/group/events.ts'
 import { PeerGroup } from '../../src/group/group.ts'
 import { participantName } from '../../src/group/discovery.ts'
@@ -24,7 +26,7 @@ import {
   JOIN_REQUEST,
   type JoinMessage,
 } from '../../src/group/messages.ts'
-import { passwordProof } from '../../src/group/password-join.ts'
+import { passwordJoin, passwordProof } from '../../src/group/password-join.ts'
 import { passwordKeyPair } from '../../src/group/password.ts'
 import { RESTRICTED_CONNECTION_MS } from '../../src/graph/constants.ts'
 import { graphContext } from '../../src/graph/network.ts'
@@ -541,6 +543,65 @@ describe('password groups', () => {
     assert.equal(ga.connections().length, 0)
     await drive(sim, manager.stop())
     await drive(sim, Promise.all([a.node.stop(), o.node.stop()]))
+  })
+
+  test('a member that answers each step just in time still ends the join after JOIN_TIMEOUT_MS', async () => {
+    const { sim, a, invitation } = await passwordGroup('group-password-slow')
+    const b = await peer(sim, 'b')
+    const info = parseInvitation(invitation)
+    // m speaks as a (the owner) but answers the hello 20 s late and the proof 15 s late: each
+    // step within the limit, the two together not.
+    sim.network.addNode('m')
+    const member = new ConnectionManager({
+      credentials: new SessionCredentials(
+        a.node.identities.get(a.peerName),
+        sim.random.fork('slow'),
+      ),
+      context: graphContext(info.groupPeerName),
+      streams: sim.node('m').streams,
+      clock: sim.clock,
+      random: sim.random.fork('slow/cm'),
+      payload: () => encodeChain(info.chain),
+    })
+    const { port } = await drive(sim, member.listen())
+    const answers: JoinMessage[] = [
+      { t: 'salt', salt: new Uint8Array(16).fill(1) },
+      { t: 'refused', code: 'PEER_E_NOT_AUTHORIZED', reason: 'too late to matter' },
+    ]
+    const delays = [20_000, 15_000]
+    member.on('connected', (connection) =>
+      connection.mux.on('channel', (channel) =>
+        channel.on('message', () => {
+          const answer = answers.shift()!
+          sim.clock.setTimeout(
+            () => void channel.send(encodeJoinMessage(answer)).catch(() => undefined),
+            delays.shift()!,
+          )
+        }),
+      ),
+    )
+    const started = sim.clock.now()
+    await rejectsPeerError(
+      drive(
+        sim,
+        passwordJoin({
+          identity: b.node.identities.get(b.peerName),
+          groupPeerName: info.groupPeerName,
+          root: info.chain[0]!,
+          role: info.roleUuids[0]!,
+          password: PASSWORD,
+          addresses: [{ address: 'm', port }],
+          streams: sim.node('b').streams,
+          clock: sim.clock,
+          random: sim.random.fork('slow/joiner'),
+        }),
+      ),
+      'PEER_E_CONNECTION_FAILED',
+    )
+    const took = sim.clock.now() - started
+    assert.ok(took >= JOIN_TIMEOUT_MS && took < JOIN_TIMEOUT_MS + 1_000, `gave up after ${took} ms`)
+    await drive(sim, member.stop())
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop()]))
   })
 })
 
