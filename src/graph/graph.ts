@@ -490,6 +490,43 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   }
 
   /**
+   * @internal For a security provider: every stored copy whose last change `peerId` made,
+   * tombstones and Graphing's own records included, deferred ones not.
+   */
+  storedRecordsModifiedBy(peerId: string): GraphRecord[] {
+    this.checkOpen()
+    return [...this.store.list({ modifiedBy: peerId, includeDeleted: true, includeInternal: true })]
+  }
+
+  /**
+   * @internal For a security provider whose verdicts changed (a revocation): validates again
+   * every stored copy whose last change `peerId` made and removes here those it now rejects
+   * (record-changed deleted for the ones shown). Returns how many went.
+   */
+  async revalidateModifiedBy(peerId: string): Promise<number> {
+    this.checkOpen()
+    return this.serial(async () => {
+      let removed = 0
+      const records = this.store.list({
+        modifiedBy: peerId,
+        includeDeleted: true,
+        includeDeferred: true,
+        includeInternal: true,
+      })
+      for (const record of records) {
+        const verdict = await this.validate(record, isDeleted(record) ? 'deleted' : 'updated')
+        if (this.closed) break
+        if (verdict !== 'reject') continue
+        const shown = this.store.get(record.id) !== undefined
+        this.store.remove(record.id)
+        removed++
+        if (shown) this.emitRecord('deleted', record)
+      }
+      return removed
+    })
+  }
+
+  /**
    * Stores a record made here: the provider secures it, then validates it like any other
    * (windows-api.md: validation runs locally and on every receiver).
    */

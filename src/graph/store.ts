@@ -34,6 +34,8 @@ export interface PutResult {
 export interface ListOptions {
   type?: string
   creator?: string
+  /** Only the records whose last change `modifiedBy` made. */
+  modifiedBy?: string
   /** Tombstones too (sync and flooding need them; Get and Enum do not show them). */
   includeDeleted?: boolean
   /** Deferred records too. */
@@ -331,6 +333,10 @@ export class RecordStore {
     if (options.creator !== undefined) {
       where.push('creator = ?')
       params.push(options.creator)
+    }
+    if (options.modifiedBy !== undefined) {
+      where.push('modified_by = ?')
+      params.push(options.modifiedBy)
     }
     if (!options.includeDeleted) where.push(`(flags & ${RECORD_FLAG_DELETED}) = 0`)
     if (!options.includeDeferred) where.push('deferred = 0')

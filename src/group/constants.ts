@@ -27,6 +27,12 @@ export const MEMBERSHIP_RECORD_TYPE = '01000000-0000-0000-0000-000000000000'
 export const SECURITY_PROPERTIES_RECORD_TYPE = '02000000-0000-0000-0000-000000000000'
 /** peerinfra: an admin's revocation of a membership certificate (beyond Windows). */
 export const REVOCATION_RECORD_TYPE = '03000000-0000-0000-0000-000000000000'
+/**
+ * peerinfra: a revocation lists the records the revoked certificate had signed as the revoking
+ * admin held them (their digests), so a revoked key cannot add backdated ones; at most this many.
+ * Beyond it the revocation holds no list and only its time applies (a warning is logged).
+ */
+export const MAX_REVOCATION_KEPT_RECORDS = 100_000
 export const GROUP_RECORD_TYPES: readonly string[] = [
   MEMBERSHIP_RECORD_TYPE,
   SECURITY_PROPERTIES_RECORD_TYPE,

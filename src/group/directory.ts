@@ -9,12 +9,17 @@ import type { Certificate } from '../identity/certificate.ts'
 import { MAX_CHAIN_LENGTH } from '../identity/constants.ts'
 import { serialOf } from './credentials.ts'
 
+interface RevokedEntry {
+  at: number
+  kept: ReadonlySet<string> | undefined
+}
+
 export class MemberDirectory {
   private readonly bySerial = new Map<string, Certificate>()
   /** Each member's certificates, the latest (by notBefore) last. */
   private readonly byName = new Map<string, Certificate[]>()
-  /** Revoked serials, with the time the revocation took effect. */
-  private readonly revoked = new Map<string, number>()
+  /** Revoked serials: when the revocation took effect, and the records it keeps (hex digests). */
+  private readonly revoked = new Map<string, RevokedEntry>()
   /** Each membership certificate's issuer, when the issuer is a membership certificate too. */
   private readonly issuerOf = new Map<string, string>()
 
@@ -56,21 +61,83 @@ export class MemberDirectory {
     return [...this.byName.keys()]
   }
 
-  revoke(serialHex: string, at: number): void {
+  /**
+   * Records a revocation of `serialHex` from `at`, keeping the records whose digests `kept`
+   * lists (undefined: every record signed before `at`). Two revocations of one certificate
+   * combine to the stricter: the earlier time, and only the records both keep. True when this
+   * changed what is revoked.
+   */
+  revoke(serialHex: string, at: number, kept?: ReadonlySet<string>): boolean {
     const before = this.revoked.get(serialHex)
-    if (before === undefined || at < before) this.revoked.set(serialHex, at)
+    if (before === undefined) {
+      this.revoked.set(serialHex, { at, kept })
+      return true
+    }
+    const next: RevokedEntry = {
+      at: Math.min(at, before.at),
+      kept:
+        kept === undefined
+          ? before.kept
+          : before.kept === undefined
+            ? kept
+            : new Set([...kept].filter((d) => before.kept!.has(d))),
+    }
+    if (next.at === before.at && next.kept?.size === before.kept?.size) return false
+    this.revoked.set(serialHex, next)
+    return true
+  }
+
+  /** Forgets every revocation (they are learnt again from the records that stand). */
+  clearRevocations(): void {
+    this.revoked.clear()
   }
 
   /** When `cert` was revoked, itself or through a certificate above it, if it was. */
   revokedAt(cert: Certificate): number | undefined {
     let at: number | undefined
+    for (const r of this.revocationsOf(cert)) if (at === undefined || r.at < at) at = r.at
+    return at
+  }
+
+  /**
+   * Whether a record `cert` signed at `modifiedAt` stands: always while the certificate is not
+   * revoked; once it is, only when every revocation on its chain dates from later and keeps
+   * the record (`digestHex` is asked for only then).
+   */
+  allows(cert: Certificate, modifiedAt: number, digestHex: () => string): boolean {
+    let digest: string | undefined
+    for (const r of this.revocationsOf(cert)) {
+      if (modifiedAt >= r.at) return false
+      if (r.kept !== undefined && !r.kept.has((digest ??= digestHex()))) return false
+    }
+    return true
+  }
+
+  /** True when the certificate `serialHex` is `cert` or one above it. */
+  isOnChainOf(serialHex: string, cert: Certificate): boolean {
+    let serial: string | undefined = serialOf(cert)
+    for (let depth = 0; serial !== undefined && depth <= MAX_CHAIN_LENGTH; depth++) {
+      if (serial === serialHex) return true
+      serial = this.issuerOf.get(serial)
+    }
+    return false
+  }
+
+  /** The members holding `serialHex` or a certificate it (or one below it) issued. */
+  subjectsUnder(serialHex: string): string[] {
+    return [...this.byName]
+      .filter(([, certs]) => certs.some((c) => this.isOnChainOf(serialHex, c)))
+      .map(([name]) => name)
+  }
+
+  /** The revocations of `cert` and of the certificates above it. */
+  private *revocationsOf(cert: Certificate): Generator<RevokedEntry> {
     let serial: string | undefined = serialOf(cert)
     for (let depth = 0; serial !== undefined && depth <= MAX_CHAIN_LENGTH; depth++) {
       const r = this.revoked.get(serial)
-      if (r !== undefined && (at === undefined || r < at)) at = r
+      if (r !== undefined) yield r
       serial = this.issuerOf.get(serial)
     }
-    return at
   }
 
   /** True when a certificate of `chain` (or one above it) is revoked. */

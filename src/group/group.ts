@@ -6,6 +6,7 @@
  * (session.ts).
  */
 import { PeerError } from '../core/errors.ts'
+import { createLogger } from '../core/log.ts'
 import { TypedEmitter } from '../core/events.ts'
 import type { Certificate } from '../identity/certificate.ts'
 import { parseIdentityInfo, type IdentityInfo } from '../identity/identity-info.ts'
@@ -25,6 +26,7 @@ import { parseGuid } from '../graph/records.ts'
 import {
   GROUP_FLAG_DISABLE_PRESENCE,
   GROUP_RECORD_TYPES,
+  MAX_REVOCATION_KEPT_RECORDS,
   MEMBERSHIP_RECORD_TYPE,
   REVOCATION_RECORD_TYPE,
   ROLE_MEMBER,
@@ -50,6 +52,8 @@ import {
 } from './properties.ts'
 import { encodeRevocation } from './revocation.ts'
 import type { GroupSession } from './session.ts'
+
+const log = createLogger('group')
 
 export interface CredentialInfo {
   /** The member's raw Ed25519 key. */
@@ -633,9 +637,25 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     }
     const now = this.session.now()
     for (const cert of certs) {
+      // What it signed until now, as this admin holds it, stays; nothing else it signs will.
+      const signed = this.session.security.recordsSignedUnder(serialOf(cert), (peer) =>
+        this.graph.storedRecordsModifiedBy(peer),
+      )
+      const kept = signed.length <= MAX_REVOCATION_KEPT_RECORDS ? signed : undefined
+      if (!kept) {
+        log.warn('too many records to list in the revocation: only its time applies', {
+          member: subjectPeerName,
+          records: signed.length,
+        })
+      }
       await this.graph.addRecord({
         type: REVOCATION_RECORD_TYPE,
-        data: encodeRevocation({ serial: cert.serial, peerName: subjectPeerName, revokedAt: now }),
+        data: encodeRevocation({
+          serial: cert.serial,
+          peerName: subjectPeerName,
+          revokedAt: now,
+          ...(kept ? { kept } : {}),
+        }),
         // As long as the group root: the revocation must outlive the revoked certificate.
         expiresAt: new Date(this.session.state.root.notAfter),
       })

@@ -8,11 +8,11 @@
  *  2. the security-properties record must be signed by the group key; a membership record's
  *     chain must verify for the group (its certificates are learned from it);
  *  3. the creator's and modifier's certificates are looked up; unknown -> deferred;
- *  4. they name the record's creator and modifier, the modifier is not revoked at the time
- *     of the change, the change lies within the modifier's membership (and so does the
- *     record's lifetime);
+ *  4. they name the record's creator and modifier; if the modifier is revoked, the change
+ *     predates the revocation and the revocation keeps it (revocation.ts); the change lies
+ *     within the modifier's membership (and so does the record's lifetime);
  *  5. only an admin changes another member's record (Graphing's signature and contact records,
- *     which every node keeps up to date, excepted), and only admins revoke;
+ *     which every node keeps up to date, excepted), and only admins revoke, never themselves;
  *  6. the modifier's signature verifies.
  */
 import { toHex as hex } from '../core/bytes.ts'
@@ -25,6 +25,7 @@ import {
   GRAPH_INFO_RECORD_TYPE,
   SIGNATURE_RECORD_TYPE,
 } from '../graph/constants.ts'
+import { digestHex, recordDigest } from '../graph/record-codec.ts'
 import { isDeleted, type GraphRecord } from '../graph/records.ts'
 import type {
   ConnectionVerdict,
@@ -80,8 +81,11 @@ export interface GroupSecurityContext {
   now: () => number
   /** Told when certificates became known (deferred records may now validate). */
   onLearned?: () => void
-  /** Told when a revocation became known. */
-  onRevoked?: (peerName: string) => void
+  /**
+   * Told when a revocation became known or stricter: `peerName` and the revoked serial (hex),
+   * so the records it no longer keeps can go.
+   */
+  onRevoked?: (peerName: string, serialHex: string) => void
   onAuthenticationFailed?: (remote: RemoteCredentials, reason: string) => void
   /** Serves password joiners (password-join.ts). */
   passwordJoins?: PasswordAuthenticator
@@ -200,8 +204,9 @@ export class GroupSecurity implements GraphSecurityProvider {
     if (!modifier || (!shared && !creator)) return 'defer'
     if (modifier.subjectName !== record.modifiedBy) return 'reject'
     if (creator && creator.subjectName !== record.creator) return 'reject'
-    const revokedAt = this.directory.revokedAt(modifier)
-    if (revokedAt !== undefined && record.modifiedAt >= revokedAt) return 'reject'
+    // A revoked signer's record stands only if the revocations keep it (revocation.ts).
+    const digest = () => digestHex(recordDigest(record))
+    if (!this.directory.allows(modifier, record.modifiedAt, digest)) return 'reject'
     if (!modifier.isValidAt(record.modifiedAt, MAX_CLOCK_SKEW_MS)) return 'reject'
     if (!PERMANENT_TYPES.includes(record.type) && record.expiresAt > modifier.notAfter) {
       return 'reject'
@@ -213,24 +218,55 @@ export class GroupSecurity implements GraphSecurityProvider {
     if (!verifyRecordSignature(this.ctx.groupPeerName, record, sig, modifier.subject))
       return 'reject'
     if (record.type === REVOCATION_RECORD_TYPE && !isDeleted(record)) {
-      if (!this.learnRevocation(record.data)) return 'reject'
+      if (!this.learnRevocation(record.data, { by: modifier })) return 'reject'
     }
     return 'accept'
   }
 
-  /** Applies a revocation record's content (validated, or stored earlier); false if malformed. */
-  learnRevocation(data: Uint8Array, options: { notify?: boolean } = {}): boolean {
+  /**
+   * The digests of the stored records signed under the certificate `serialHex` or one it
+   * issued (what a revocation of it keeps), found among what `storedBy` gives for a member.
+   */
+  recordsSignedUnder(
+    serialHex: string,
+    storedBy: (peerName: string) => readonly GraphRecord[],
+  ): Uint8Array[] {
+    const digests: Uint8Array[] = []
+    for (const signer of this.directory.subjectsUnder(serialHex)) {
+      for (const record of storedBy(signer)) {
+        let modifier
+        try {
+          modifier = this.directory.get(hex(readRecordSignature(record).modifierSerial))
+        } catch {
+          continue
+        }
+        if (modifier && this.directory.isOnChainOf(serialHex, modifier)) {
+          digests.push(recordDigest(record))
+        }
+      }
+    }
+    return digests
+  }
+
+  /**
+   * Applies a revocation record's content (validated, or stored earlier); false if malformed,
+   * or when `by` (its signer) revokes itself or a certificate above it.
+   */
+  learnRevocation(data: Uint8Array, options: { notify?: boolean; by?: Certificate } = {}): boolean {
     let r
     try {
       r = decodeRevocation(data)
     } catch {
       return false
     }
+    const serial = hex(r.serial)
     // The serial must be the named member's, or the wrong member would be reported gone.
-    const known = this.directory.get(hex(r.serial))
+    const known = this.directory.get(serial)
     if (known && known.subjectName !== r.peerName) return false
-    this.directory.revoke(hex(r.serial), r.revokedAt)
-    if (options.notify !== false) this.ctx.onRevoked?.(r.peerName)
+    if (options.by && this.directory.isOnChainOf(serial, options.by)) return false
+    const kept = r.kept && new Set(r.kept.map(digestHex))
+    const changed = this.directory.revoke(serial, r.revokedAt, kept)
+    if (changed && options.notify !== false) this.ctx.onRevoked?.(r.peerName, serial)
     return true
   }
 

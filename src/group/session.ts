@@ -88,7 +88,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       ...(state.ownerKey ? { ownerKey: state.ownerKey } : {}),
       now: () => this.now(),
       onLearned: () => this.revalidateSoon(),
-      onRevoked: (peerName) => this.onRevoked(peerName),
+      onRevoked: (peerName, serial) => this.onRevoked(peerName, serial),
       onAuthenticationFailed: (remote, reason) =>
         this.emit('authentication-failed', { identity: remote.peerId, reason }),
       passwordJoins: new PasswordAuthenticator({
@@ -171,9 +171,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
         // an expired membership: its member is no longer listed
       }
     }
-    for (const r of this.graph.records({ type: REVOCATION_RECORD_TYPE })) {
-      this.security.learnRevocation(r.data, { notify: false })
-    }
+    this.learnRevocations()
     const propsRecord = this.graph.getRecord(securityPropertiesRecordId(this.creatorPeerName()))
     if (propsRecord) this.readProperties(propsRecord.data)
   }
@@ -242,8 +240,18 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     })
   }
 
-  /** A revocation arrived: it is told, and every member it cuts off loses its connections. */
-  private onRevoked(peerName: string): void {
+  /** Learns the revocations of the stored revocation records. */
+  private learnRevocations(): void {
+    for (const r of this.graph.records({ type: REVOCATION_RECORD_TYPE })) {
+      this.security.learnRevocation(r.data, { notify: false })
+    }
+  }
+
+  /**
+   * A revocation arrived: it is told, every member it cuts off loses its connections, and the
+   * records signed under the revoked certificate that the revocation does not keep go.
+   */
+  private onRevoked(peerName: string, serial: string): void {
     this.emit('member-changed', { change: 'left', identity: peerName })
     const graph = this.graph_
     if (!graph || graph.isClosed) return
@@ -257,6 +265,21 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
         graph.disconnectPeer(peer, `${peer} was revoked`).catch(() => {})
       }
     }
+    const signers = new Set([peerName, ...directory.subjectsUnder(serial)])
+    void (async () => {
+      let removed = 0
+      for (const signer of signers) {
+        if (graph.isClosed) return
+        removed += await graph.revalidateModifiedBy(signer)
+      }
+      if (removed === 0) return
+      log.info('records a revocation does not keep removed', { peerName, removed })
+      // A revoked admin's revocations may have been among them: what stands is learnt again.
+      directory.clearRevocations()
+      this.learnRevocations()
+    })().catch((err: unknown) => {
+      log.debug('records not re-validated after a revocation', { error: (err as Error).message })
+    })
   }
 
   private revalidateSoon(): void {

@@ -320,6 +320,88 @@ describe('outsiders and revocation', () => {
     await rejectsPeerError(drive(sim, gb.revoke(c.peerName)), 'PEER_E_NOT_AUTHORIZED')
     await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
   })
+
+  test('what a revoked member signed that the revoking admin never held goes where it was accepted', async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-revoke-kept')
+    const c = await peer(sim, 'c')
+    const gc = await drive(
+      sim,
+      c.node.groups.join({ invitation: await ga.createInvitation({ invitee: c.infoXml }) }),
+    )
+    await drive(sim, gc.connect())
+    await sim.run(5_000)
+    const seen = await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('seen'), expiresAt: later(sim, 60) }),
+    )
+    await sim.run(5_000)
+    assert.ok(ga.getRecord(seen) && gc.getRecord(seen))
+
+    // a is cut off while b writes a record (dated before the revocation) that reaches c only.
+    const split = sim.network.partition(['a'], ['b', 'c'])
+    const unseen = await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('unseen'), expiresAt: later(sim, 60) }),
+    )
+    await sim.run(5_000)
+    assert.ok(gc.getRecord(unseen))
+    assert.equal(ga.getRecord(unseen), undefined)
+    assert.equal(await drive(sim, ga.revoke(b.peerName)), 1)
+    const gone: string[] = []
+    gc.on('record-changed', (e) => {
+      if (e.change === 'deleted') gone.push(e.recordId)
+    })
+    sim.network.heal(split)
+    await sim.run(180_000)
+
+    assert.ok(
+      gc.members().every((m) => m.identity !== b.peerName),
+      'c learned of the revocation',
+    )
+    assert.equal(gc.getRecord(unseen), undefined, 'the revocation does not keep it')
+    assert.deepEqual(gone, [unseen])
+    assert.ok(gc.getRecord(seen), 'what the admin held stays')
+    assert.ok(ga.getRecord(seen))
+    assert.equal(ga.getRecord(unseen), undefined)
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+
+  test('a revocation by an admin that is itself revoked without it being kept is undone', async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-revoke-undone')
+    const join = async (name: string, roles: string[]) => {
+      const p = await peer(sim, name)
+      const invitation = await drive(sim, ga.createInvitation({ invitee: p.infoXml, roles }))
+      const g = await drive(sim, p.node.groups.join({ invitation }))
+      await drive(sim, g.connect())
+      return { p, g }
+    }
+    const admin = await join('c', ['admin'])
+    const d = await join('d', ['member'])
+    await sim.run(10_000)
+    // a is cut off while admin c revokes b; d learns of it, a never does.
+    const split = sim.network.partition(['a'], ['b', 'c', 'd'])
+    assert.equal(await drive(sim, admin.g.revoke(b.peerName)), 1)
+    await sim.run(10_000)
+    assert.equal(
+      d.g.members().some((m) => m.identity === b.peerName),
+      false,
+    )
+    // Then a revokes c, keeping only what c had signed as a held it.
+    assert.equal(await drive(sim, ga.revoke(admin.p.peerName)), 1)
+    sim.network.heal(split)
+    await sim.run(180_000)
+    assert.equal(
+      d.g.members().some((m) => m.identity === admin.p.peerName),
+      false,
+      'c is revoked at d',
+    )
+    assert.ok(
+      d.g.members().some((m) => m.identity === b.peerName),
+      "c's revocation of b is gone, and b is a member again at d",
+    )
+    assert.equal(gb.status.hasConnections, true)
+    await drive(sim, Promise.all([a, b, admin.p, d.p].map((x) => x.node.stop())))
+  })
 })
 
 describe('handles, restart and delete', () => {

@@ -4,9 +4,11 @@ import assert from 'node:assert/strict'
 import { PeerError } from '../../src/core/errors.ts'
 import { SeededRandom } from '../../src/core/random.ts'
 import { CONTACT_RECORD_TYPE, SIGNATURE_RECORD_TYPE } from '../../src/graph/constants.ts'
+import { DIGEST_BYTES, recordDigest } from '../../src/graph/record-codec.ts'
 import { newRecordId, type GraphRecord } from '../../src/graph/records.ts'
 import type { RemoteCredentials } from '../../src/graph/security.ts'
 import {
+  MAX_REVOCATION_KEPT_RECORDS,
   MEMBERSHIP_RECORD_TYPE,
   REVOCATION_RECORD_TYPE,
   ROLE_INVITING_MEMBER,
@@ -16,11 +18,12 @@ import {
 import { createGroupRoot, encodeChain, type GroupRoot } from '../../src/group/credentials.ts'
 import { createGroupProperties, securityPropertiesRecord } from '../../src/group/properties.ts'
 import { readRecordSignature, signRecord } from '../../src/group/record-signing.ts'
-import { encodeRevocation } from '../../src/group/revocation.ts'
+import { decodeRevocation, encodeRevocation } from '../../src/group/revocation.ts'
 import { GroupSecurity, GROUP_PROVIDER_NAME } from '../../src/group/security.ts'
 import type { Certificate } from '../../src/identity/certificate.ts'
-import { MAX_CLOCK_SKEW_MS } from '../../src/identity/constants.ts'
+import { MAX_CLOCK_SKEW_MS, SERIAL_BYTES } from '../../src/identity/constants.ts'
 import type { KeyPair } from '../../src/identity/keys.ts'
+import { encodeCbor } from '../../src/wire/index.ts'
 import { assertPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
 import { issueMember, rootIssuer, type GroupMember, type Issuer } from '../helpers/group-fixture.ts'
 
@@ -742,6 +745,109 @@ describe('GroupSecurity: revocation', () => {
     )
     assert.equal(c.validateRecord(r, 'added'), 'reject')
     assert.deepEqual(calls.revoked, [])
+  })
+
+  test('a revocation that lists what it keeps refuses records the revoked key signs backdated', () => {
+    const { g, a, b, c, calls } = setup('revoke-kept')
+    const kept = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T }))
+    const unseen = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T + 1 }))
+    for (const r of [kept, unseen]) assert.equal(c.validateRecord(r, 'added'), 'accept')
+    const revocation = secured(
+      a,
+      makeRecord(g.random, {
+        type: REVOCATION_RECORD_TYPE,
+        creator: g.a.name,
+        data: encodeRevocation({
+          serial: leafOf(g.b).serial,
+          peerName: g.b.name,
+          revokedAt: REVOKED_AT,
+          kept: [recordDigest(kept)],
+        }),
+      }),
+    )
+    assert.equal(c.validateRecord(revocation, 'added'), 'accept')
+    assert.deepEqual(calls.revoked, [g.b.name])
+    assert.equal(c.validateRecord(kept, 'added'), 'accept')
+    assert.equal(c.validateRecord(unseen, 'updated'), 'reject', 'the admin never held it')
+    // The revoked key signs a new record, and an update of a kept one, both dated earlier.
+    const backdated = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T + 2 }))
+    const rewritten = secured(b, { ...kept, version: 2, data: new Uint8Array([1]) }, 'updated')
+    assert.equal(c.validateRecord(backdated, 'added'), 'reject')
+    assert.equal(c.validateRecord(rewritten, 'updated'), 'reject')
+    // The same revocation again changes nothing and is not told twice.
+    assert.equal(c.validateRecord(revocation, 'added'), 'accept')
+    assert.deepEqual(calls.revoked, [g.b.name])
+  })
+
+  test('two revocations of one certificate combine to the stricter: earlier, keeping less', () => {
+    const { g, a, b, c, calls } = setup('revoke-combine')
+    const one = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T }))
+    const two = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T + MINUTE }))
+    const revoke = (revokedAt: number, kept?: GraphRecord[]) =>
+      secured(
+        a,
+        makeRecord(g.random, {
+          type: REVOCATION_RECORD_TYPE,
+          creator: g.a.name,
+          data: encodeRevocation({
+            serial: leafOf(g.b).serial,
+            peerName: g.b.name,
+            revokedAt,
+            ...(kept ? { kept: kept.map(recordDigest) } : {}),
+          }),
+        }),
+      )
+    assert.equal(c.validateRecord(revoke(REVOKED_AT, [one, two]), 'added'), 'accept')
+    assert.equal(c.validateRecord(two, 'added'), 'accept')
+    // A second admin's revocation without a list keeps the first one's list.
+    assert.equal(c.validateRecord(revoke(REVOKED_AT + HOUR), 'added'), 'accept')
+    assert.equal(c.validateRecord(two, 'added'), 'accept')
+    assert.equal(calls.revoked.length, 1, 'nothing became stricter')
+    // One that keeps only `one`, and from an earlier time, narrows both.
+    assert.equal(c.validateRecord(revoke(T + 1, [one]), 'added'), 'accept')
+    assert.equal(calls.revoked.length, 2)
+    assert.equal(c.directory.revokedAt(leafOf(g.b)), T + 1)
+    assert.equal(c.validateRecord(one, 'added'), 'accept')
+    assert.equal(c.validateRecord(two, 'added'), 'reject')
+  })
+
+  test('an admin may not revoke itself or a certificate above it', () => {
+    const { g, a, c, calls } = setup('revoke-self')
+    const self = secured(
+      a,
+      makeRecord(g.random, {
+        type: REVOCATION_RECORD_TYPE,
+        creator: g.a.name,
+        data: encodeRevocation({ serial: leafOf(g.a).serial, peerName: g.a.name, revokedAt: T }),
+      }),
+    )
+    assert.equal(c.validateRecord(self, 'added'), 'reject')
+    assert.deepEqual(calls.revoked, [])
+    assert.equal(c.directory.revokedAt(leafOf(g.a)), undefined)
+  })
+
+  test("a revocation's list is whole digests, within its limit", () => {
+    const base = { serial: new Uint8Array(SERIAL_BYTES), peerName: 'x.y', revokedAt: T }
+    const kept = [new Uint8Array(DIGEST_BYTES).fill(1), new Uint8Array(DIGEST_BYTES).fill(2)]
+    assert.deepEqual(decodeRevocation(encodeRevocation({ ...base, kept })).kept, kept)
+    assert.equal(decodeRevocation(encodeRevocation(base)).kept, undefined)
+    assert.deepEqual(decodeRevocation(encodeRevocation({ ...base, kept: [] })).kept, [])
+    const ragged = encodeCbor({ ...base, kept: new Uint8Array(DIGEST_BYTES + 1) })
+    throwsPeerError(() => decodeRevocation(ragged), 'PEER_E_INVALID_RECORD', /whole number/)
+    const tooMany = encodeCbor({
+      ...base,
+      kept: new Uint8Array((MAX_REVOCATION_KEPT_RECORDS + 1) * DIGEST_BYTES),
+    })
+    throwsPeerError(() => decodeRevocation(tooMany), 'PEER_E_INVALID_RECORD')
+    throwsPeerError(
+      () =>
+        encodeRevocation({
+          ...base,
+          kept: new Array<Uint8Array>(MAX_REVOCATION_KEPT_RECORDS + 1).fill(kept[0]!),
+        }),
+      'PEER_E_TOO_LARGE',
+    )
+    throwsPeerError(() => encodeRevocation({ ...base, kept: [new Uint8Array(3)] }), 'E_INVALIDARG')
   })
 })
 

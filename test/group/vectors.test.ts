@@ -13,11 +13,12 @@
  *   GROUP_VECTORS_PRINT=1 node --import tsx --test test/group/vectors.test.ts
  */
 import assert from 'node:assert/strict'
-import { scryptSync } from 'node:crypto'
+import { createHash, scryptSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/bytes.ts'
 import { SeededRandom } from '../../src/core/random.ts'
+import { encodeRecord, recordDigest } from '../../src/graph/record-codec.ts'
 import { newGuid, newRecordId, type GraphRecord } from '../../src/graph/records.ts'
 import {
   DEFAULT_MEMBER_DATA_LIFETIME_S,
@@ -150,11 +151,13 @@ function makeGroupVectors() {
     refused: { t: 'refused', code: 'PEER_E_NOT_AUTHORIZED', reason: 'the password is wrong' },
   }
 
-  // alice revokes bob at T0 + 10 days (no randomness: the record id is not shown).
+  // alice revokes bob at T0 + 10 days, keeping bob's record (no randomness: the record id is
+  // not shown).
   const revocation = encodeRevocation({
     serial: bobGmc.serial,
     peerName: bob,
     revokedAt: T0 + 10 * DAY,
+    kept: [recordDigest(record)],
   })
 
   // alice's password invitation, valid a week, naming where she listens.
@@ -414,11 +417,18 @@ test('the security properties: a CBOR map signed by the group key with the root 
   assert.equal(providerOf('bob').validateRecord(v.propsRecord, 'added'), 'accept')
 })
 
-test('the revocation names bob’s serial, bob and the time', () => {
+test('the revocation names bob’s serial, bob, the time and the digest of bob’s record', () => {
   const r = decodeRevocation(hexBytes(v.hex.revocation))
   assert.equal(r.peerName, v.names.bob)
   assert.equal(r.revokedAt, T0 + 10 * DAY)
   assert.deepEqual(r.serial, Certificate.decode(hexBytes(v.hex.gmc)).serial)
+  // 12.3's digest, computed here independently of record-codec.ts.
+  const digest = createHash('sha256')
+    .update('peerinfra/v1/graph-record\u0000')
+    .update(encodeRecord(v.record))
+    .digest()
+    .subarray(0, 16)
+  assert.deepEqual(r.kept, [new Uint8Array(digest)])
 })
 
 test('the password join: an Ed25519 key pair seeded by scrypt, proof = its signature', () => {
