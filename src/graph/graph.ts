@@ -783,11 +783,10 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
 
   /** Windows' GetNodeInfo(0): this node's id, peer id and listening addresses. */
   get localNode(): LocalNodeInfo {
-    const address = this.network?.address
     return {
       nodeId: this.nodeId,
       peerId: this.peerId,
-      addresses: address ? [{ ...address }] : [],
+      addresses: this.network?.reachable ?? [],
       attributes: this.presence.attributes,
     }
   }

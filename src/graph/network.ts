@@ -32,6 +32,7 @@ import {
   PROBE_PROBABILITY,
   MAX_DIRECT_CONNECTIONS,
   MAX_NEIGHBORS,
+  MAX_NODE_ADDRESSES,
   MAX_PEER_TIME_SKEW_MS,
   MAX_REFERRAL_ATTEMPTS,
   MAX_REFERRAL_LIST,
@@ -217,6 +218,11 @@ export class GraphNetwork {
     return this.listenAddress
   }
 
+  /** Where other nodes reach our listener (at most MAX_NODE_ADDRESSES); [] before listen(). */
+  get reachable(): Address[] {
+    return this.connections.reachable.slice(0, MAX_NODE_ADDRESSES).map((a) => ({ ...a }))
+  }
+
   /** Established links of a kind. */
   linksOf(kind: LinkKind): Link[] {
     return [...this.links.values()].filter((l) => l.kind === kind && l.established)
@@ -287,7 +293,7 @@ export class GraphNetwork {
     return {
       type: 'connect',
       n: nodeIdBytes(this.host.nodeId),
-      a: this.listenAddress ? [[this.listenAddress.address, this.listenAddress.port]] : [],
+      a: this.reachable.map((a) => [a.address, a.port] as [string, number]),
       ...(kind === 'direct' ? { d: true as const } : {}),
     }
   }

@@ -5,9 +5,9 @@
  * nearby IDs and a "nearest" resolve finds them first).
  */
 import net from 'node:net'
-import { networkInterfaces } from 'node:os'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
+import { isWildcard } from '../transport/addresses.ts'
 import { MAX_ADDRESS_LENGTH, MIN_PNRP_PORT, SERVICE_LOCATION_BYTES } from './constants.ts'
 import type { Endpoint } from './types.ts'
 
@@ -69,30 +69,6 @@ export function isRoutable(e: Endpoint): boolean {
   }
   if (net.isIPv6(a)) return !a.startsWith('ff')
   return true
-}
-
-/** An address any interface would answer to, rather than one interface's. */
-export function isWildcard(address: string): boolean {
-  return address === '0.0.0.0' || address === '::'
-}
-
-/**
- * The machine's addresses for a cloud: global-scope addresses (IPv4 that is not loopback, IPv6
- * that is neither loopback nor link-local) of every interface that is up; loopback when there
- * are none, so a machine without a network still reaches itself.
- */
-export function machineAddresses(family: 'ipv4' | 'any' = 'any'): string[] {
-  const found: string[] = []
-  for (const list of Object.values(networkInterfaces())) {
-    for (const info of list ?? []) {
-      if (info.internal) continue
-      if (info.family === 'IPv6') {
-        if (family === 'ipv4' || info.address.toLowerCase().startsWith('fe80')) continue
-      }
-      found.push(info.address)
-    }
-  }
-  return found.length > 0 ? found : ['127.0.0.1']
 }
 
 /**

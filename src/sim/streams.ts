@@ -269,6 +269,7 @@ export class SimDuplex implements Duplex {
 /** A listening port. close() stops accepting; accepted streams stay open. */
 export class SimStreamListener extends PortHolder implements StreamListener {
   readonly address: Address
+  readonly reachable: readonly Address[]
 
   constructor(
     node: SimNode,
@@ -277,6 +278,7 @@ export class SimStreamListener extends PortHolder implements StreamListener {
   ) {
     super(node.listeners, node.tcpPorts, port)
     this.address = Object.freeze({ address: node.name, port })
+    this.reachable = [this.address]
   }
 }
 

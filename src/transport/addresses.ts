@@ -4,6 +4,7 @@
  * caller's back.
  */
 import net from 'node:net'
+import { networkInterfaces } from 'node:os'
 
 import { PeerError } from '../core/errors.ts'
 import { DEFAULT_LISTEN_HOST } from './constants.ts'
@@ -51,4 +52,38 @@ export function listenAddress(options: { host?: string; port?: number }, what: s
   const port = options.port ?? 0
   checkAddress(address, port, what, true)
   return { address, port }
+}
+
+/** An address any interface would answer to, rather than one interface's. */
+export function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::'
+}
+
+/**
+ * The machine's addresses peers can reach: global-scope addresses (IPv4 that is not loopback,
+ * IPv6 that is neither loopback nor link-local; IPv4 only for `ipv4`) of every interface that
+ * is up; loopback when there are none, so a machine without a network still reaches itself.
+ */
+export function machineAddresses(family: 'ipv4' | 'any' = 'any'): string[] {
+  const found: string[] = []
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      if (info.internal) continue
+      if (info.family === 'IPv6') {
+        if (family === 'ipv4' || info.address.toLowerCase().startsWith('fe80')) continue
+      }
+      found.push(info.address)
+    }
+  }
+  return found.length > 0 ? found : ['127.0.0.1']
+}
+
+/**
+ * Where peers reach a listener bound to `bound`: that address, or for a wildcard the machine's
+ * addresses (IPv4 ones for 0.0.0.0, every family for ::), each with the bound port.
+ */
+export function reachableAddresses(bound: Address): Address[] {
+  if (!isWildcard(bound.address)) return [{ ...bound }]
+  const family = bound.address === '0.0.0.0' ? 'ipv4' : 'any'
+  return machineAddresses(family).map((address) => ({ address, port: bound.port }))
 }

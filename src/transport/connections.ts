@@ -78,6 +78,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
     return this.listener?.address
   }
 
+  /** Where peers reach the listener (its interface addresses for a wildcard); [] before listen(). */
+  get reachable(): readonly Address[] {
+    return this.listener?.reachable ?? []
+  }
+
   get ownPeerName(): string {
     return this.options.credentials.identity.peerName
   }

@@ -15,7 +15,7 @@ import net from 'node:net'
 import { abortError } from '../core/abort.ts'
 import { systemClock, type Clock, type Timer } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
-import { checkAddress, formatAddress, listenAddress } from './addresses.ts'
+import { checkAddress, formatAddress, listenAddress, reachableAddresses } from './addresses.ts'
 import { CLOSE_GRACE_MS, MAX_QUEUED_WRITE_BYTES, STREAM_HIGH_WATER_BYTES } from './constants.ts'
 import {
   causedBy,
@@ -313,6 +313,7 @@ export class TcpDuplex implements Duplex {
  */
 export class TcpListener implements StreamListener {
   readonly address: Address
+  readonly reachable: readonly Address[]
   /** Errors accepting a connection (e.g. EMFILE): counted, never thrown. */
   acceptErrors = 0
   private closing: Promise<void> | undefined
@@ -323,6 +324,7 @@ export class TcpListener implements StreamListener {
   ) {
     const bound = server.address() as net.AddressInfo
     this.address = { address: bound.address, port: bound.port }
+    this.reachable = reachableAddresses(this.address)
     server.on('error', () => {
       this.acceptErrors++
     })

@@ -53,7 +53,10 @@ export interface Duplex {
 }
 
 export interface StreamListener {
+  /** The address it is bound to (a wildcard when bound to every interface). */
   readonly address: Address
+  /** Where peers reach it: the bound address, or a wildcard's interface addresses. */
+  readonly reachable: readonly Address[]
   /** Stops accepting; connections already accepted stay open. */
   close(): Promise<void>
 }

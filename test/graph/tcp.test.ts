@@ -1,7 +1,8 @@
 /**
  * A graph over real TCP on 127.0.0.1 with the real clock: five PeerNodes form a graph (each
  * connects to the one before), records added anywhere flood to all, a late node connects and
- * synchronises everything, and stopping the nodes leaves no socket or timer behind.
+ * synchronises everything and listens on every interface (only loopback is dialled), and
+ * stopping the nodes leaves no socket or timer behind.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -9,7 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import type { PeerGraph } from '../../src/graph/graph.ts'
+import { MAX_NODE_ADDRESSES } from '../../src/graph/constants.ts'
 import { PeerNode } from '../../src/node/peer-node.ts'
+import { machineAddresses } from '../../src/transport/addresses.ts'
 import { until, watchHandles } from '../helpers/handles.ts'
 
 const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
@@ -64,5 +67,16 @@ describe('a graph over TCP on 127.0.0.1', () => {
       late.connections('neighbor').map((c) => c.peerId),
       [graphs[2]!.peerId],
     )
+
+    // Listening on every interface, it tells the machine's addresses, never 0.0.0.0: in its
+    // node info and in the presence its neighbour learns.
+    const { port } = await late.listen({ host: '0.0.0.0' })
+    const reachable = machineAddresses('ipv4')
+      .slice(0, MAX_NODE_ADDRESSES)
+      .map((address) => ({ address, port }))
+    assert.deepEqual(late.localNode.addresses, reachable)
+    const seen = () => graphs[2]!.nodes({ peerId: late.peerId })[0]?.addresses ?? []
+    await until(() => seen().length > 0, "the late node's presence at its neighbour", 10_000)
+    assert.deepEqual(seen(), reachable)
   })
 })

@@ -4,6 +4,7 @@ import net from 'node:net'
 
 import { VirtualClock } from '../../src/core/clock.ts'
 import { PeerError } from '../../src/core/errors.ts'
+import { isWildcard, machineAddresses } from '../../src/transport/addresses.ts'
 import { MAX_QUEUED_WRITE_BYTES, STREAM_HIGH_WATER_BYTES } from '../../src/transport/constants.ts'
 import { createNodeNetwork } from '../../src/transport/node-network.ts'
 import { TcpTransport, type TcpTransportOptions } from '../../src/transport/tcp.ts'
@@ -387,9 +388,31 @@ describe('TCP listening', () => {
       /in use/,
     )
     assert.equal((err.cause as NodeJS.ErrnoException).code, 'EADDRINUSE')
+    assert.deepEqual(listener.reachable, [listener.address])
     await listener.close()
     await listener.close() // idempotent
   })
+
+  test(
+    'bound to every interface, it is reachable at the machine addresses, never 0.0.0.0',
+    T,
+    async () => {
+      const transport = tcp()
+      const listener = await transport.listen({ host: '0.0.0.0' }, () => {})
+      const { port } = listener.address
+      assert.equal(listener.address.address, '0.0.0.0')
+      assert.deepEqual(
+        listener.reachable,
+        machineAddresses('ipv4').map((address) => ({ address, port })),
+      )
+      assert.ok(listener.reachable.every((a) => net.isIPv4(a.address) && !isWildcard(a.address)))
+      // Only reached through loopback here: no traffic leaves the machine.
+      const duplex = await transport.dial({ address: '127.0.0.1', port })
+      duplex.close()
+      await listener.close()
+      await transport.close()
+    },
+  )
 
   test('close() stops accepting; accepted connections stay open', T, async () => {
     const transport = tcp()
