@@ -47,3 +47,16 @@ export const GRAPH_EVENT_TYPES: readonly GraphEventType[] = [
   'synchronized',
 ]
 export type GraphEventType = keyof GraphEvents
+
+/**
+ * Windows' pType event filter: a predicate passing record-changed and synchronized events of
+ * `recordTypes` (canonical GUIDs) and every event of another type; undefined passes all.
+ */
+export function recordTypeFilter(
+  recordTypes: readonly string[] | undefined,
+): (ev: { type: PropertyKey; data: unknown }) => boolean {
+  if (!recordTypes) return () => true
+  return (ev) =>
+    (ev.type !== 'record-changed' && ev.type !== 'synchronized') ||
+    recordTypes.includes((ev.data as { recordType: string }).recordType)
+}

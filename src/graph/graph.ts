@@ -28,7 +28,12 @@ import {
   RECORD_FLAG_AUTOREFRESH,
   RECORD_FLAG_DELETED,
 } from './constants.ts'
-import type { GraphEvents, GraphEventType, RecordChangeType } from './events.ts'
+import {
+  recordTypeFilter,
+  type GraphEvents,
+  type GraphEventType,
+  type RecordChangeType,
+} from './events.ts'
 import {
   graphInfoRecord,
   graphInfoRecordId,
@@ -1151,12 +1156,8 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   override events<K extends GraphEventType = GraphEventType>(
     options: GraphEventOptions<K> = {},
   ): AsyncIterableIterator<EventOf<GraphEvents, K>> {
-    const { recordTypes: wanted, filter, ...rest } = options
-    const recordTypes = wanted?.map((t) => parseGuid(t, 'a record type filter'))
-    const byType = (ev: EventOf<GraphEvents, K>): boolean => {
-      const e = ev as EventOf<GraphEvents>
-      return !recordTypes || !hasRecordType(e) || recordTypes.includes(e.data.recordType)
-    }
+    const { recordTypes, filter, ...rest } = options
+    const byType = recordTypeFilter(recordTypes?.map((t) => parseGuid(t, 'a record type filter')))
     return super.events({ ...rest, filter: (ev) => byType(ev) && (!filter || filter(ev)) })
   }
 
@@ -1226,12 +1227,6 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       `graph "${this.graphId}" has not synchronized yet: connect to a node of the graph first`,
     )
   }
-}
-
-function hasRecordType(
-  ev: EventOf<GraphEvents>,
-): ev is EventOf<GraphEvents, 'record-changed' | 'synchronized'> {
-  return ev.type === 'record-changed' || ev.type === 'synchronized'
 }
 
 function nextVersion(r: GraphRecord): number {

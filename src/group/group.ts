@@ -7,7 +7,7 @@
  */
 import { PeerError } from '../core/errors.ts'
 import { createLogger } from '../core/log.ts'
-import { TypedEmitter } from '../core/events.ts'
+import { TypedEmitter, type EventOf, type SubscribeOptions } from '../core/events.ts'
 import type { Certificate } from '../identity/certificate.ts'
 import { parseIdentityInfo, type IdentityInfo } from '../identity/identity-info.ts'
 import type {
@@ -22,6 +22,7 @@ import type { PeerRecord } from '../graph/peer-record.ts'
 import type { NodeInfo } from '../graph/presence.ts'
 import type { SearchQuery } from '../graph/search.ts'
 import type { GraphStatus } from '../graph/status.ts'
+import { recordTypeFilter } from '../graph/events.ts'
 import { parseGuid } from '../graph/records.ts'
 import {
   GROUP_FLAG_DISABLE_PRESENCE,
@@ -42,7 +43,7 @@ import {
   rolesOf,
   serialOf,
 } from './credentials.ts'
-import { GROUP_EVENT_TYPES, type GroupEvents } from './events.ts'
+import { GROUP_EVENT_TYPES, type GroupEvents, type GroupEventType } from './events.ts'
 import { exportConfig } from './config.ts'
 import { createInvitation, parseInvitation, type InvitationInfo } from './invitation.ts'
 import {
@@ -63,6 +64,13 @@ export interface CredentialInfo {
   validityEnd: Date
   roles: RoleName[]
   serial: string
+}
+
+export interface GroupEventOptions<
+  K extends GroupEventType = GroupEventType,
+> extends SubscribeOptions<GroupEvents, K> {
+  /** Only record-changed and synchronized events of these record types (others pass). */
+  recordTypes?: readonly string[]
 }
 
 /** Windows' PEER_MEMBER. */
@@ -406,8 +414,19 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     return this.graph.setNodeAttributes(text)
   }
 
+  /** The group's shared time (Windows' PeerGroupPeerTimeToUniversalTime of now). */
   peerTime(): Date {
     return this.graph.peerTime()
+  }
+
+  /** A local time expressed in peer time (Windows' PeerGroupUniversalTimeToPeerTime). */
+  toPeerTime(date: Date): Date {
+    return this.graph.toPeerTime(date)
+  }
+
+  /** A peer time expressed in local time (Windows' PeerGroupPeerTimeToUniversalTime). */
+  fromPeerTime(date: Date): Date {
+    return this.graph.fromPeerTime(date)
   }
 
   // ---- members ---------------------------------------------------------------------------
@@ -676,6 +695,18 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
   }
 
   // ---- events and lifecycle ---------------------------------------------------------------
+
+  /**
+   * Events as an async iterator, optionally of some types and, for record-changed and
+   * synchronized, of some record types (Windows' pType filter, as for graphs).
+   */
+  override events<K extends GroupEventType = GroupEventType>(
+    options: GroupEventOptions<K> = {},
+  ): AsyncIterableIterator<EventOf<GroupEvents, K>> {
+    const { recordTypes, filter, ...rest } = options
+    const byType = recordTypeFilter(recordTypes?.map((t) => parseGuid(t, 'a record type filter')))
+    return super.events({ ...rest, filter: (ev) => byType(ev) && (!filter || filter(ev)) })
+  }
 
   get isClosed(): boolean {
     return this.closed || this.session.isClosed

@@ -6,6 +6,7 @@ export {
   type GroupMember,
   type CredentialInfo,
   type InvitationOptions,
+  type GroupEventOptions,
 } from './group.ts'
 export {
   GROUP_EVENT_TYPES,

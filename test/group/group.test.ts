@@ -130,6 +130,28 @@ describe('create', () => {
     await drive(sim, a.node.stop())
   })
 
+  test('events filter by record type and peer time converts both ways, as for graphs', async () => {
+    const sim = createSim('group-events', 'group-events')
+    const a = await peer(sim, 'a')
+    const g = await drive(sim, a.node.groups.create({ classifier: 'team' }))
+    const OTHER = '0dd0d0d0-1111-4222-8333-444455556666'
+    const it = g.events({ types: ['record-changed'], recordTypes: [OTHER.toUpperCase()] })
+    await drive(sim, g.addRecord({ type: CHAT, expiresAt: later(sim, 30) }))
+    const wanted = await drive(sim, g.addRecord({ type: OTHER, expiresAt: later(sim, 30) }))
+    const first = await drive(sim, it.next())
+    assert.deepEqual(first.value, {
+      type: 'record-changed',
+      data: { change: 'added', recordId: wanted, recordType: OTHER },
+    })
+    await it.return?.()
+    throwsPeerError(() => g.events({ recordTypes: ['not-a-guid'] }), 'E_INVALIDARG')
+
+    const local = new Date(sim.clock.now())
+    assert.equal(g.toPeerTime(local).getTime(), g.peerTime().getTime())
+    assert.equal(g.fromPeerTime(g.toPeerTime(local)).getTime(), local.getTime())
+    await drive(sim, a.node.stop())
+  })
+
   test('bad properties and weak passwords are refused', async () => {
     const sim = createSim('group-create-bad', 'group-create-bad')
     const a = await peer(sim, 'a')
