@@ -603,7 +603,8 @@ inviter's connect will listen on.
             else
               for (const g of list)
                 process.stdout.write(
-                  `${g.owner ? pc.green('owner ') : '      '}${g.groupPeerName}  ${pc.dim(`as ${g.identity}`)}\n`,
+                  `${g.owner ? pc.green('owner ') : '      '}${g.groupPeerName}` +
+                    `${g.friendlyName ? ` "${g.friendlyName}"` : ''}  ${pc.dim(`as ${g.identity}`)}\n`,
                 )
             return Promise.resolve()
           })

@@ -60,6 +60,8 @@ export interface PasswordJoinOptions {
 
 export interface GroupSummary {
   groupPeerName: string
+  /** As last known here ('' when none is known). */
+  friendlyName: string
   identity: string
   cloud: string
   /** Whether this node holds the group key (it created the group). */
@@ -93,7 +95,7 @@ export class GroupManager {
   groupsOf(identity: string): IdentitySummary[] {
     return [...this.states.values()]
       .filter((s) => s.identity === identity)
-      .map((s) => ({ peerName: s.groupPeerName, friendlyName: s.groupPeerName }))
+      .map((s) => ({ peerName: s.groupPeerName, friendlyName: s.friendlyName ?? '' }))
   }
 
   list(options: { identity?: string } = {}): GroupSummary[] {
@@ -103,6 +105,7 @@ export class GroupManager {
       .filter((s) => identity === undefined || s.identity === identity)
       .map((s) => ({
         groupPeerName: s.groupPeerName,
+        friendlyName: s.friendlyName ?? '',
         identity: s.identity,
         cloud: s.cloud,
         owner: s.ownerKey !== undefined,
@@ -144,6 +147,7 @@ export class GroupManager {
       groupPeerName: root.peerName,
       identity: identity.peerName,
       cloud: props.cloud,
+      friendlyName: props.friendlyName,
       root: root.certificate,
       chain,
       ownerKey: root.key,
@@ -351,6 +355,7 @@ export class GroupManager {
       groupPeerName: info.groupPeerName,
       identity: identity.peerName,
       cloud: info.cloud,
+      friendlyName: info.groupFriendlyName,
       root: chain[0] as Certificate,
       chain,
       hints: hints.map((a) => ({ address: a.address, port: a.port })),

@@ -67,6 +67,8 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   private unsubscribe: (() => void)[] = []
   /** Deferred records are re-validated once per turn when certificates arrive. */
   private revalidation: Promise<void> | undefined
+  /** The state saves in flight, in order. */
+  private saving: Promise<void> = Promise.resolve()
   private publishing: Promise<void> | undefined
   /** The certificate whose membership record is known to be in the group. */
   private publishedSerial: string | undefined
@@ -185,8 +187,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     try {
       const creator = this.creatorPeerName()
       const record = { data, creator, id: securityPropertiesRecordId(creator) }
-      this.props_ = propertiesFromRecord(record, this.state.groupPeerName)
-      this.graph.setDeferExpiration((this.props_.flags & GROUP_FLAG_DEFER_EXPIRATION) !== 0)
+      this.adoptProperties(propertiesFromRecord(record, this.state.groupPeerName))
     } catch (err) {
       log.warn('stored group properties do not parse', { error: (err as Error).message })
     }
@@ -231,9 +232,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     if (!isCertificateOf(leaf, this.ctx.identity.publicKey, this.state.identity)) return
     if (leaf.notBefore <= mine.notBefore || serialOf(leaf) === serialOf(mine)) return
     this.state.chain = chain
-    this.ctx.save(this.state).catch((err: unknown) => {
-      log.warn('could not save renewed credentials', { error: (err as Error).message })
-    })
+    this.saveState('renewed credentials')
     // Resolvers check the chain in the PNRP registration: it must be the current one.
     this.participant?.update({ payload: encodeChain(chain) }).catch((err: unknown) => {
       log.warn('could not update the PNRP registration', { error: (err as Error).message })
@@ -342,7 +341,26 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       securityPropertiesRecordId(props.creatorPeerName),
       (current, now) => securityPropertiesRecord(props, now, current),
     )
+    this.adoptProperties(props)
+  }
+
+  private adoptProperties(props: GroupProperties): void {
     this.props_ = props
+    this.graph.setDeferExpiration((props.flags & GROUP_FLAG_DEFER_EXPIRATION) !== 0)
+    if (this.state.friendlyName !== props.friendlyName) {
+      // Kept in the state too, so listings show it while the group is closed.
+      this.state.friendlyName = props.friendlyName
+      this.saveState('the group friendly name')
+    }
+  }
+
+  /** Saves the state after the saves before it; close() waits for the last. */
+  private saveState(what: string): void {
+    this.saving = this.saving
+      .then(() => this.ctx.save(this.state))
+      .catch((err: unknown) => {
+        log.warn(`could not save ${what}`, { error: (err as Error).message })
+      })
   }
 
   /**
@@ -415,6 +433,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
       await this.registering
       await this.participant?.unregister().catch(() => {})
       await this.graph_?.close()
+      await this.saving
       this.ctx.onClosed()
     })()
     return this.closing

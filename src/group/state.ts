@@ -24,6 +24,8 @@ export interface GroupState {
   /** The member's identity peer name. */
   identity: string
   cloud: string
+  /** The group's friendly name as last known here (for listings of closed groups). */
+  friendlyName?: string
   root: Certificate
   /** Root first, the member's certificate last. */
   chain: Certificate[]
@@ -48,6 +50,7 @@ export async function saveState(dir: string, state: GroupState): Promise<void> {
     groupPeerName: state.groupPeerName,
     identity: state.identity,
     cloud: state.cloud,
+    ...(state.friendlyName ? { friendlyName: state.friendlyName } : {}),
     root: toBase64(state.root.encode()),
     chain: toBase64(encodeChain(state.chain)),
     ...(state.ownerKey ? { ownerKey: toBase64(state.ownerKey.exportSeed()) } : {}),
@@ -85,6 +88,7 @@ function parseState(text: string, file: string): GroupState {
       groupPeerName: text_('groupPeerName'),
       identity: text_('identity'),
       cloud: text_('cloud'),
+      ...(j['friendlyName'] !== undefined ? { friendlyName: text_('friendlyName') } : {}),
       root: Certificate.decode(bytes('root')),
       chain: decodeChain(bytes('chain')),
       ...(j['ownerKey'] !== undefined ? { ownerKey: KeyPair.fromSeed(bytes('ownerKey')) } : {}),

@@ -110,9 +110,19 @@ test('create, info, list, records and delete on the local database', async () =>
   assert.equal(info.properties['comment'], 'hello')
   assert.deepEqual(await ok(['group', 'info', 'team', ...g]), info)
 
-  const groups = (await ok(['group', 'list', ...g])) as { groupPeerName: string; owner: boolean }[]
+  const groups = (await ok(['group', 'list', ...g])) as {
+    groupPeerName: string
+    friendlyName: string
+    owner: boolean
+  }[]
   assert.deepEqual(groups.map((x) => x.groupPeerName).sort(), [created.groupPeerName, other].sort())
   assert.ok(groups.every((x) => x.owner))
+  assert.equal(
+    groups.find((x) => x.groupPeerName === created.groupPeerName)?.friendlyName,
+    'The team',
+  )
+  const listed = await cli(['group', 'list', ...g])
+  assert.match(listed.stdout, new RegExp(`${created.groupPeerName} "The team"`))
 
   const added = (await ok([
     'group',

@@ -114,20 +114,26 @@ describe('create', () => {
     )
     assert.deepEqual([...g.records()], [])
     assert.deepEqual(
-      a.node.groups.list().map((s) => s.groupPeerName),
-      [g.peerName],
+      a.node.groups.list().map((s) => [s.groupPeerName, s.friendlyName]),
+      [[g.peerName, 'Team']],
     )
-    assert.deepEqual(
-      a.node.identities.groupsOf(a.peerName).map((s) => s.peerName),
-      [g.peerName],
-    )
+    assert.deepEqual(a.node.identities.groupsOf(a.peerName), [
+      { peerName: g.peerName, friendlyName: 'Team' },
+    ])
     await rejectsPeerError(drive(sim, a.node.identities.delete(a.peerName)), 'PEER_E_GROUPS_EXIST')
 
     const changed = collect(g, 'property-changed')
     await drive(sim, g.setProperties({ friendlyName: 'Team 2' }))
     assert.equal(g.properties.friendlyName, 'Team 2')
     assert.equal(changed.length, 1)
+    assert.equal(a.node.groups.list()[0]!.friendlyName, 'Team 2')
     await drive(sim, a.node.stop())
+    // The state file keeps it, for listings while the group is closed.
+    const file = join(root.path, sim.name, 'a', 'groups', stateFileName(a.peerName, g.peerName))
+    assert.equal(
+      (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)['friendlyName'],
+      'Team 2',
+    )
   })
 
   test('events filter by record type and peer time converts both ways, as for graphs', async () => {
@@ -185,6 +191,7 @@ describe('invite and join', () => {
     assert.deepEqual(info.roles, ['member'])
     assert.equal(gb.status.synchronized, true)
     assert.equal(gb.properties.friendlyName, 'Team')
+    assert.equal(b.node.groups.list()[0]!.friendlyName, 'Team', 'from the invitation')
     assert.deepEqual(gb.credential.roles, ['member'])
 
     const seenAtB = collect(gb, 'record-changed')
