@@ -259,7 +259,7 @@ export function pnrpCommand(): Command {
     cmd
       .command('resolve')
       .description('find the registrations of a peer name')
-      .argument('<name>', 'the peer name to resolve')
+      .argument('<name>', 'the peer name to resolve, or its host name (demo.pnrp.net)')
       .option('--max <n>', 'results wanted (1 to 100)', '1')
       .option('--timeout <seconds>', 'give up after this long (at most 600)', '30')
       .addOption(

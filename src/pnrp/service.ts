@@ -363,8 +363,8 @@ export class PnrpService extends TypedEmitter<PnrpEvents> {
   }
 
   /**
-   * Resolves a name (PeerPnrpResolve): up to `max` registrations, each validated against a
-   * fresh nonce. PEER_E_NOT_FOUND when the name has no registration in reach,
+   * Resolves a name (PeerPnrpResolve), a peer name or its `.pnrp.net` host name: up to `max`
+   * registrations, each validated against a fresh nonce. PEER_E_NOT_FOUND when the name has no registration in reach,
    * PEER_E_TIMEOUT when the timeout ended a resolve that had found nothing, E_ABORT.
    */
   async resolve(peerName: string, options: ResolveOptions = {}): Promise<PnrpRecord[]> {
@@ -448,7 +448,7 @@ export class PnrpService extends TypedEmitter<PnrpEvents> {
     onRecord: (record: PnrpRecord) => void,
   ): Promise<{ timedOut: boolean }> {
     this.checkRunning()
-    const name = parseName(peerName).toString()
+    const name = parseResolvable(peerName).toString()
     const max = checkRange(options.max ?? DEFAULT_MAX_RESULTS, 1, MAX_RESULTS, 'max')
     const timeoutMs = checkRange(
       options.timeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
@@ -667,6 +667,12 @@ function parseName(text: string): PeerName {
   if (typeof text !== 'string')
     throw new PeerError('PEER_E_INVALID_PEER_NAME', 'a peer name is text')
   return PeerName.parse(text)
+}
+
+/** A peer name, or its host name (`classifier.authority.pnrp.net`, which Windows' getaddrinfo resolves through PNRP). */
+function parseResolvable(text: string): PeerName {
+  const host = typeof text === 'string' && /\.pnrp\.net\.?$/i.test(text)
+  return host ? PeerName.fromHostName(text) : parseName(text)
 }
 
 function toEndpoint(value: Endpoint | Address | string): Endpoint {

@@ -116,6 +116,16 @@ test('seed, register and resolve in three processes', async () => {
     assert.equal(records.length, 1)
     assert.deepEqual(records[0]?.['endpoints'], [{ address: '127.0.0.1', port: 9000 }])
     assert.equal(records[0]?.['payloadText'], 'hi there')
+    const byHost = await run([
+      'pnrp',
+      'resolve',
+      'cli-demo.pnrp.net',
+      '--home',
+      join(home, 'res'),
+      ...common,
+    ])
+    assert.equal(byHost.code, 0, byHost.stderr)
+    assert.deepEqual(JSON.parse(byHost.stdout), records)
 
     const cloudList = await run(['pnrp', 'clouds', '--home', join(home, 'res'), ...common])
     assert.equal(cloudList.code, 0, cloudList.stderr)

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { KeyPair } from '../../src/identity/keys.ts'
+import { PeerName } from '../../src/identity/peer-name.ts'
 import type { PeerNode } from '../../src/node/peer-node.ts'
 import { Cpa } from '../../src/pnrp/cpa.ts'
 import { encodePnrpMessage } from '../../src/pnrp/messages.ts'
@@ -121,6 +122,18 @@ describe('node.pnrp in the simulator', () => {
       await drive(sim, c.pnrp.register({ peerName: '0.shared', addresses: ['10.0.0.3:80'] }))
       const shared = await drive(sim, d.pnrp.resolve('0.shared', { max: 5 }))
       assert.deepEqual(shared.map((r) => r.endpoints[0]?.address).sort(), ['10.0.0.2', '10.0.0.3'])
+      // Host names resolve as their peer names do (Windows: getaddrinfo on .pnrp.net).
+      const byHost = await drive(sim, d.pnrp.resolve('shared.PNRP.net.', { max: 5 }))
+      assert.deepEqual(
+        byHost.map((r) => r.peerName),
+        ['0.shared', '0.shared'],
+      )
+      const securedHost = PeerName.toHostName(secured)
+      assert.deepEqual(await drive(sim, c.pnrp.resolve(securedHost)), found)
+      await rejectsPeerError(
+        drive(sim, d.pnrp.resolve('-bad-.pnrp.net')),
+        'PEER_E_INVALID_PEER_HOST_NAME',
+      )
       const streamed: string[] = []
       await drive(
         sim,
