@@ -79,13 +79,21 @@ export function identityCommand(): Command {
       '',
     )
     .option('-f, --friendly-name <name>', 'a display name (default: the peer name)')
+    .option(
+      '--same-key-as <peerName>',
+      "use that identity's key (one key, several names: one per classifier)",
+    )
     .option('--default', 'make it the default identity')
     .action(
-      async (o: { classifier: string; friendlyName?: string; default?: boolean }, c: Command) =>
+      async (
+        o: { classifier: string; friendlyName?: string; sameKeyAs?: string; default?: boolean },
+        c: Command,
+      ) =>
         withNode(c, async (node, g) => {
           const identity = await node.identities.create({
             classifier: o.classifier,
             friendlyName: o.friendlyName ?? null,
+            ...(o.sameKeyAs !== undefined ? { key: node.identities.find(o.sameKeyAs).keyPair } : {}),
           })
           if (o.default) await node.identities.setDefault(identity.peerName)
           if (!g.json) success(`created ${pc.bold(identity.peerName)}`)

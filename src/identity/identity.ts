@@ -64,14 +64,21 @@ export class Identity {
     this.createdAt = createdAt
   }
 
-  /** A new identity (not yet stored): fresh key from `random`, IDC valid from `now` for 1000 years. */
+  /**
+   * A new identity (not yet stored): `key`, or a fresh key from `random`; IDC valid from `now`
+   * for 1000 years.
+   */
   static create(options: {
     classifier?: string
     friendlyName?: string | null
+    key?: KeyPair
     random: Random
     now: number
   }): Identity {
-    const keyPair = KeyPair.generate(options.random)
+    if (options.key !== undefined && !(options.key instanceof KeyPair)) {
+      throw new PeerError('E_INVALIDARG', 'an identity key is a KeyPair (identity.keyPair)')
+    }
+    const keyPair = options.key ?? KeyPair.generate(options.random)
     const peerName = PeerName.fromParts(keyPair.publicKey.authority, options.classifier ?? '')
     const certificate = issueCertificate({
       issuer: keyPair,

@@ -296,7 +296,14 @@ export class IdentityStore {
   }
 
   /** PeerIdentityCreate: a new key and identity; the first identity becomes the default. */
-  create(options: { classifier?: string; friendlyName?: string | null } = {}): Promise<Identity> {
+  /**
+   * PeerIdentityCreate: a new identity with a new key, or with `key` (Windows' hCryptProv: one
+   * key may own several names, one per classifier). PEER_E_ALREADY_EXISTS for a key and
+   * classifier already here; PEER_E_TOO_MANY_IDENTITIES.
+   */
+  create(
+    options: { classifier?: string; friendlyName?: string | null; key?: KeyPair } = {},
+  ): Promise<Identity> {
     return this.serialize(async () => {
       this.checkRoom()
       const identity = Identity.create({

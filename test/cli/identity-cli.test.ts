@@ -153,6 +153,29 @@ test('create, list, show, default, rename, info, export, import, delete', async 
   assert.deepEqual(JSON.parse(gone.stdout), [])
 })
 
+test('--same-key-as makes a second name for one key', async () => {
+  const dir = join(home, 'same-key')
+  const make = async (...args: string[]) => {
+    const r = await run(['identity', 'create', ...args, '--home', dir, '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    return String((JSON.parse(r.stdout) as Record<string, unknown>)['peerName'])
+  }
+  const work = await make('-c', 'work')
+  const play = await make('-c', 'play', '--same-key-as', 'work')
+  assert.equal(play, `${work.split('.')[0]}.play`)
+  const again = await run([
+    'identity',
+    'create',
+    '-c',
+    'work',
+    '--same-key-as',
+    play,
+    '--home',
+    dir,
+  ])
+  assert.match(again.stderr, /PEER_E_ALREADY_EXISTS/)
+})
+
 test('errors carry their Windows code; usage errors exit 2', async () => {
   const missing = await run(['identity', 'show', 'nobody', '--home', home, '--json'])
   assert.equal(missing.code, 1)

@@ -22,6 +22,7 @@ import { SeededRandom } from '../../src/core/random.ts'
 import { parseIdentityInfo } from '../../src/identity/identity-info.ts'
 import { STALE_TEMP_FILE_MS } from '../../src/identity/constants.ts'
 import { IdentityStore } from '../../src/identity/store.ts'
+import type { KeyPair } from '../../src/identity/keys.ts'
 import {
   rejectsPeerError as rejectsCode,
   throwsPeerError as throwsCode,
@@ -127,6 +128,26 @@ describe('IdentityStore', () => {
     // a failed call does not block the next one
     const ok = await store.create({ classifier: 'ok' })
     assert.equal(store.getDefault().peerName, ok.peerName)
+  })
+
+  test('create with an existing key: one key, one name per classifier', async () => {
+    const store = await IdentityStore.open(freshDir(), options('store/create-key'))
+    const work = await store.create({ classifier: 'work', friendlyName: 'Work' })
+    const home = await store.create({ classifier: 'home', key: work.keyPair })
+    assert.equal(home.peerName, `${work.key.authority}.home`)
+    assert.deepEqual(home.publicKey, work.publicKey)
+    await rejectsCode(
+      store.create({ classifier: 'work', key: work.keyPair }),
+      'PEER_E_ALREADY_EXISTS',
+    )
+    await rejectsCode(
+      store.create({ classifier: 'x', key: work.publicKey as unknown as KeyPair }),
+      'E_INVALIDARG',
+    )
+    // Both survive a reopen, with the one key.
+    const again = await IdentityStore.open(store.dir, options('store/create-key-2'))
+    assert.deepEqual(again.get(home.peerName).publicKey, work.publicKey)
+    assert.equal(again.list().length, 2)
   })
 
   test('find by full name, classifier, authority prefix; ambiguity is reported', async () => {
