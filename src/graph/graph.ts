@@ -12,6 +12,7 @@ import { TypedEmitter, type EventOf, type SubscribeOptions } from '../core/event
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import type { Identity } from '../identity/identity.ts'
+import type { PortHubs } from '../transport/port-hub.ts'
 import type { StreamTransport } from '../transport/types.ts'
 import { normalizeAttributes, type RecordAttributes } from './attributes.ts'
 import {
@@ -121,6 +122,8 @@ export interface GraphContext {
   identity: Identity | undefined
   /** The node's stream transport, made on first use. */
   streams: () => StreamTransport
+  /** The listening ports the node's graphs share (port-hub.ts); each its own when left out. */
+  hubs?: () => PortHubs
   /** Called once the graph has closed (the manager forgets it). */
   onClosed: () => void
   tuning?: GraphTuning
@@ -196,6 +199,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   private readonly onClosed: () => void
   private readonly identity: Identity | undefined
   private readonly streams: () => StreamTransport
+  private readonly hubs: (() => PortHubs) | undefined
   private network: GraphNetwork | undefined
   private readonly tuning: GraphTuning
   private props: GraphProperties | undefined
@@ -229,6 +233,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
     this.onClosed = ctx.onClosed
     this.identity = ctx.identity
     this.streams = ctx.streams
+    this.hubs = ctx.hubs
     this.tuning = ctx.tuning ?? {}
     this.props = ctx.properties
     this.recordTypeSyncPrecedence = ctx.recordTypeSyncPrecedence
@@ -965,6 +970,7 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
       host: this.host(),
       identity: this.identity,
       streams: this.streams(),
+      ...(this.hubs ? { hubs: this.hubs() } : {}),
       clock: this.clock,
       random: this.random,
       ...this.tuning,

@@ -10,6 +10,7 @@ import type { Clock } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
 import type { Identity } from '../identity/identity.ts'
+import type { PortHubs } from '../transport/port-hub.ts'
 import type { StreamTransport } from '../transport/types.ts'
 import { PeerGraph, type GraphOrigin, type GraphTuning } from './graph.ts'
 import {
@@ -34,6 +35,8 @@ export interface GraphManagerContext {
   identityOf: (peerId: string) => Identity | undefined
   /** The node's stream transport (TCP, or the simulator's), made on first use. */
   streams: () => StreamTransport
+  /** The listening ports its graphs share, so graphs and groups can listen on one port. */
+  hubs?: () => PortHubs
 }
 
 export interface GraphCreateOptions extends GraphCreateProperties {
@@ -190,6 +193,7 @@ export class GraphManager {
         recordTypeSyncPrecedence: precedence,
         identity: this.ctx.identityOf(store.getMeta('peerId')!),
         streams: this.ctx.streams,
+        ...(this.ctx.hubs ? { hubs: this.ctx.hubs } : {}),
         ...(tuning ? { tuning } : {}),
         onClosed: () => this.open_.delete(file),
       },

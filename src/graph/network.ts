@@ -20,6 +20,7 @@ import type { Identity } from '../identity/identity.ts'
 import { ConnectionManager, type PeerConnection } from '../transport/connections.ts'
 import { SessionCredentials, type RemotePeer } from '../transport/secure-session.ts'
 import type { Channel } from '../transport/mux.ts'
+import type { PortHubs } from '../transport/port-hub.ts'
 import type { Address, StreamTransport } from '../transport/types.ts'
 import {
   ANNOUNCE_THRESHOLD_BYTES,
@@ -129,6 +130,8 @@ export interface GraphNetworkOptions {
   probeProbability?: number
   /** The graph's security provider: its handshake payload and connection check. */
   security?: GraphSecurityProvider
+  /** Listening ports the node's graphs share (their own port each when left out). */
+  hubs?: PortHubs
 }
 
 export interface ConnectOptions {
@@ -205,6 +208,7 @@ export class GraphNetwork {
       streams: options.streams,
       clock: options.clock,
       random: options.random,
+      ...(options.hubs ? { hubs: options.hubs } : {}),
       ...connectionSecurity(options.security, (remote) => this.restricted.add(remote)),
     })
     this.connections.on('connected', (c) => this.onConnection(c))

@@ -14,6 +14,7 @@ import { GraphManager } from '../graph/graphs.ts'
 import { GroupManager } from '../group/groups.ts'
 import { PnrpService, type PnrpOptions } from '../pnrp/service.ts'
 import { createNodeNetwork, type NodeNetwork } from '../transport/node-network.ts'
+import { PortHubs } from '../transport/port-hub.ts'
 import type { Network } from '../transport/types.ts'
 import { resolveDataDir } from './home.ts'
 
@@ -47,6 +48,8 @@ export class PeerNode {
   private ownNetwork: NodeNetwork | undefined
   /** The network the caller passed, if any. */
   private givenNetwork: Network | undefined
+  /** The listening ports its graphs and groups share, made on first use. */
+  private portHubs: PortHubs | undefined
   private stopped = false
 
   private constructor(
@@ -71,6 +74,8 @@ export class PeerNode {
           ? this.identities.get(peerId)
           : undefined,
       streams: () => this.transport().streams,
+      // One listening socket per port for all of this node's graphs and groups.
+      hubs: () => (this.portHubs ??= new PortHubs(this.transport().streams, this.clock)),
     })
     this.groupManager = new GroupManager({
       dir: join(dataDir, 'groups'),

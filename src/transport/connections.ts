@@ -13,7 +13,13 @@ import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import { MAX_CONNECTIONS, MAX_PENDING_HANDSHAKES } from './constants.ts'
 import { Mux } from './mux.ts'
-import { SecureSession, type RemotePeer, type SessionCredentials } from './secure-session.ts'
+import { PortHubs } from './port-hub.ts'
+import {
+  contextSelector,
+  SecureSession,
+  type RemotePeer,
+  type SessionCredentials,
+} from './secure-session.ts'
 import type { Address, DialOptions, Duplex, StreamListener, StreamTransport } from './types.ts'
 
 const log = createLogger('transport')
@@ -48,6 +54,8 @@ export interface ConnectionManagerOptions {
   /** Checks each remote before its connection is accepted; throw a PeerError to refuse. */
   authorize?: (remote: RemotePeer) => void | Promise<void>
   handshakeTimeoutMs?: number
+  /** Listening ports shared with other contexts of this node (its own port when left out). */
+  hubs?: PortHubs
 }
 
 export interface ConnectOptions extends DialOptions {
@@ -98,7 +106,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
   async listen(options: { host?: string; port?: number } = {}): Promise<Address> {
     this.checkRunning()
     if (this.listener) throw new PeerError('PEER_E_ALREADY_LISTENING', 'already listening')
-    this.listener = await this.options.streams.listen(options, (duplex) => this.accept(duplex))
+    // Through a hub: the port may be shared with other contexts (port-hub.ts).
+    const hubs = this.options.hubs ?? new PortHubs(this.options.streams, this.options.clock)
+    this.listener = await hubs.listen(options, contextSelector(this.options.context), (duplex) =>
+      this.accept(duplex),
+    )
     return this.listener.address
   }
 

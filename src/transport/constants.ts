@@ -55,6 +55,15 @@ export const HANDSHAKE_PAYLOAD_VERSION = 1
 export const PROLOGUE_PREFIX = 'peerinfra/1 '
 /** Verified handshake identities a node remembers, so a returning peer costs no signature check. */
 export const VERIFIED_IDENTITY_CACHE = 1024
+/**
+ * The first handshake message's payload names the context by the first CONTEXT_SELECTOR_BYTES
+ * of SHA-256(CONTEXT_SELECTOR_DOMAIN || 0x00 || context), so one listening port can serve
+ * several contexts (port-hub.ts) and a wrong context is refused at once.
+ */
+export const CONTEXT_SELECTOR_BYTES = 16
+export const CONTEXT_SELECTOR_DOMAIN = 'peerinfra/v1/context'
+/** Bytes of the first handshake frame: length header, ephemeral key, context selector. */
+export const FIRST_HANDSHAKE_FRAME_BYTES = 4 + 32 + CONTEXT_SELECTOR_BYTES
 /** Domain of the signature binding an Ed25519 identity to its Noise static key. */
 export const NOISE_BINDING_DOMAIN = 'peerinfra/v1/noise-static-key'
 

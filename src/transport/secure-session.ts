@@ -3,18 +3,19 @@
  * side's Ed25519 identity bound to its Noise static key (docs/PROTOCOL.md, "Secure channel").
  *
  *   initiator                                   responder
- *   -> e                                         (payload: empty)
+ *   -> e                                         (payload: the context selector, clear)
  *                        <- e, ee, s, es         (payload: responder identity)
  *   -> s, se                                     (payload: initiator identity)
  *
  * The prologue names the protocol and its context (`peerinfra/1 graph:chat`), so a session
- * made for one graph or group can never be confused with another's. After the handshake each
+ * made for one graph or group can never be confused with another's; the first message names the
+ * context too (its selector), so a shared port can route it and a wrong one fails at once. After the handshake each
  * frame carries one Noise transport message; each direction rekeys every
  * REKEY_INTERVAL_MESSAGES messages.
  */
 import { createHash } from 'node:crypto'
 import { abortError } from '../core/abort.ts'
-import { utf8 } from '../core/bytes.ts'
+import { bytesEqual, utf8 } from '../core/bytes.ts'
 import type { Clock, Timer } from '../core/clock.ts'
 import { PeerError, toPeerError } from '../core/errors.ts'
 import type { Random } from '../core/random.ts'
@@ -23,6 +24,8 @@ import { PublicKey } from '../identity/keys.ts'
 import { PeerName } from '../identity/peer-name.ts'
 import { decodeMessage, encodeCbor } from '../wire/index.ts'
 import {
+  CONTEXT_SELECTOR_BYTES,
+  CONTEXT_SELECTOR_DOMAIN,
   HANDSHAKE_PAYLOAD_VERSION,
   HANDSHAKE_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
@@ -301,6 +304,17 @@ export function prologueFor(context: string): Uint8Array {
   return utf8(PROLOGUE_PREFIX + context)
 }
 
+/** The first handshake message's payload: which context the initiator asks for. */
+export function contextSelector(context: string): Uint8Array {
+  const digest = createHash('sha256')
+    .update(CONTEXT_SELECTOR_DOMAIN)
+    .update(ZERO_BYTE)
+    .update(context, 'utf8')
+    .digest()
+  return new Uint8Array(digest.subarray(0, CONTEXT_SELECTOR_BYTES))
+}
+const ZERO_BYTE = new Uint8Array(1)
+
 function identityPayload(options: SecureSessionOptions): Uint8Array {
   const { credentials } = options
   return encodeCbor({
@@ -415,7 +429,7 @@ function handshake(
     if (options.signal?.aborted) return onAbort()
     options.signal?.addEventListener('abort', onAbort, { once: true })
 
-    // Message 1 (initiator, `-> e`) carries no payload; 2 and 3 carry the identities.
+    // Message 1 (initiator, `-> e`) carries the context selector; 2 and 3 the identities.
     let step = 0
     // Responder: once the last handshake message is read, the initiator may already be sending
     // transport messages while `authorize` runs; they wait here for the session.
@@ -453,8 +467,11 @@ function handshake(
               })
               .catch((err: unknown) => fail(err, 'the remote peer was refused'))
           } else if (step === 1) {
-            if (hs.readMessage(frame).length !== 0) {
-              throw notAuthenticated('the first handshake message must carry no payload')
+            const selector = hs.readMessage(frame)
+            if (!bytesEqual(selector, contextSelector(options.context))) {
+              throw notAuthenticated(
+                `the initiator asks for another context than ${options.context}`,
+              )
             }
             framed.send(hs.writeMessage(identityPayload(options)))
           } else if (step === 2) {
@@ -474,15 +491,21 @@ function handshake(
       close: (error) =>
         finish(
           error ??
-            new PeerError(
-              'PEER_E_CONNECTION_FAILED',
-              'the connection closed during the secure handshake',
-            ),
+            (initiator && step === 0
+              ? // A listener closes at once a stream for a context it does not serve (port-hub.ts).
+                new PeerError(
+                  'PEER_E_CONNECTION_REFUSED',
+                  `the peer closed the connection unanswered: it serves no ${options.context} there, or is busy`,
+                )
+              : new PeerError(
+                  'PEER_E_CONNECTION_FAILED',
+                  'the connection closed during the secure handshake',
+                )),
         ),
     })
     if (initiator) {
       try {
-        framed.send(hs.writeMessage(EMPTY))
+        framed.send(hs.writeMessage(contextSelector(options.context)))
       } catch (err) {
         fail(err, 'the secure handshake failed')
       }

@@ -158,6 +158,45 @@ describe('create', () => {
     await drive(sim, a.node.stop())
   })
 
+  test('two groups of one node listen on one port, as Windows groups share TCP 3587', async () => {
+    const sim = createSim('group-one-port', 'group-one-port')
+    const a = await peer(sim, 'a')
+    const team = await drive(sim, a.node.groups.create({ classifier: 'team' }))
+    const club = await drive(sim, a.node.groups.create({ classifier: 'club' }))
+    await drive(sim, team.connect({ port: 3587 }))
+    await drive(sim, club.connect({ port: 3587 }))
+    assert.deepEqual(
+      [team, club].map((g) => g.localNode.addresses),
+      [[{ address: 'a', port: 3587 }], [{ address: 'a', port: 3587 }]],
+    )
+    const b = await peer(sim, 'b')
+    const c = await peer(sim, 'c')
+    const joined = await Promise.all([
+      drive(
+        sim,
+        b.node.groups.join({ invitation: await team.createInvitation({ invitee: b.infoXml }) }),
+      ),
+      drive(
+        sim,
+        c.node.groups.join({ invitation: await club.createInvitation({ invitee: c.infoXml }) }),
+      ),
+    ])
+    for (const g of joined) await drive(sim, g.connect())
+    await sim.run(5_000)
+    assert.deepEqual(
+      joined.map((g) => [g.status.synchronized, g.connections().map((x) => x.peerId)]),
+      [
+        [true, [a.peerName]],
+        [true, [a.peerName]],
+      ],
+    )
+    assert.deepEqual(
+      [team, club].map((g) => g.connections().map((x) => x.peerId)),
+      [[b.peerName], [c.peerName]],
+    )
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+
   test('bad properties and weak passwords are refused', async () => {
     const sim = createSim('group-create-bad', 'group-create-bad')
     const a = await peer(sim, 'a')

@@ -126,7 +126,7 @@ describe('ConnectionManager', () => {
     await assert.rejects(a.connect(address, { peerName: other.ownPeerName }), {
       code: 'PEER_E_CONNECTION_NOT_AUTHENTICATED',
     })
-    await assert.rejects(a.connect(otherAddress), { code: 'PEER_E_CONNECTION_NOT_AUTHENTICATED' })
+    await assert.rejects(a.connect(otherAddress), { code: 'PEER_E_CONNECTION_REFUSED' })
     assert.equal(a.connections().length, 0)
     // Failed attempts leave nothing behind in the manager.
     assert.equal((a as unknown as { duplexes: Set<unknown> }).duplexes.size, 0)

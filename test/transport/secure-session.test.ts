@@ -19,6 +19,7 @@ import {
   MAX_SECURE_MESSAGE_BYTES,
   SESSION_MAX_REASSEMBLY_BYTES,
 } from '../../src/transport/constants.ts'
+import { assertPeerError } from '../helpers/assert-peer-error.ts'
 
 const random = new SeededRandom('secure-session')
 const clock = new SystemClock()
@@ -187,6 +188,10 @@ describe('SecureSession', () => {
       SecureSession.respond(y, options(bob, { context: 'graph:two' })),
     ])
     assert.ok(results.every((r) => r.status === 'rejected'))
+    // The responder refuses at the first message, whose selector names the other context.
+    const responder = results[1] as PromiseRejectedResult
+    assertPeerError(responder.reason, 'PEER_E_CONNECTION_NOT_AUTHENTICATED')
+    assert.match((responder.reason as Error).message, /another context than graph:two/)
   })
 
   test('authorize can refuse the remote peer', async () => {
