@@ -93,7 +93,9 @@ export function identityCommand(): Command {
           const identity = await node.identities.create({
             classifier: o.classifier,
             friendlyName: o.friendlyName ?? null,
-            ...(o.sameKeyAs !== undefined ? { key: node.identities.find(o.sameKeyAs).keyPair } : {}),
+            ...(o.sameKeyAs !== undefined
+              ? { key: node.identities.find(o.sameKeyAs).keyPair }
+              : {}),
           })
           if (o.default) await node.identities.setDefault(identity.peerName)
           if (!g.json) success(`created ${pc.bold(identity.peerName)}`)
