@@ -325,7 +325,7 @@ function pnrpOptions(cmd: Command): Command {
  * This identity's group named `name`: its peer name, or unambiguously its classifier or the
  * start of its peer name.
  */
-function resolveGroup(node: PeerNode, name: string): GroupSummary {
+export function resolveGroup(node: PeerNode, name: string): GroupSummary {
   const mine = node.groups.list({ identity: node.identity.peerName })
   const exact = mine.find((g) => g.groupPeerName === name)
   if (exact) return exact

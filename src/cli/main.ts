@@ -5,6 +5,7 @@ import { setLogPatterns } from '../core/log.ts'
 import { graphCommand } from './graph.ts'
 import { groupCommand } from './group.ts'
 import { identityCommand } from './identity.ts'
+import { nodeCommand } from './node.ts'
 import { reportError } from './output.ts'
 import { pnrpCommand } from './pnrp.ts'
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(pnrpCommand())
   program.addCommand(graphCommand())
   program.addCommand(groupCommand())
+  program.addCommand(nodeCommand())
   return program
 }
 

@@ -1,0 +1,115 @@
+/**
+ * `peerinfra node start`: a long-running node brings every group of its identity online on one
+ * TCP port (and runs PNRP), prints their events, and stops cleanly; members of two different
+ * groups reach each of them through that one port. Real TCP and UDP on 127.0.0.1 only.
+ */
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { stopNodeCommands } from '../../src/cli/node.ts'
+import { cli, cliTestRoot, fails, lines, ok, start, until } from '../helpers/cli-runner.ts'
+
+const CHAT = '0cc0c0c0-1111-4222-8333-444455556666'
+const root = cliTestRoot('peerinfra-node-cli-')
+
+async function home(name: string): Promise<{ home: string; infoFile: string }> {
+  const dir = join(root.path, name)
+  await ok(['identity', 'create', '-c', name, '--home', dir])
+  const info = (await ok(['identity', 'info', '--home', dir])) as { xml: string }
+  const infoFile = join(root.path, `${name}.xml`)
+  await writeFile(infoFile, info.xml)
+  return { home: dir, infoFile }
+}
+
+test('node start serves two groups on one port, with PNRP, until stopped', async () => {
+  const a = await home('alice')
+  const team = (await ok(['group', 'create', 'team', '--home', a.home])) as {
+    groupPeerName: string
+  }
+  const club = (await ok(['group', 'create', 'club', '--home', a.home])) as {
+    groupPeerName: string
+  }
+  assert.equal(
+    await fails(['node', 'start', '--group', 'nope', '--home', a.home]),
+    'PEER_E_NOT_FOUND',
+  )
+  assert.equal((await cli(['node', 'start', '--port', 'x', '--home', a.home])).code, 2)
+
+  const node = start([
+    'node',
+    'start',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--pnrp-port',
+    '0',
+    '--home',
+    a.home,
+    '--json',
+  ])
+  try {
+    await until('the node to be ready', () => lines(node.run).some((l) => l['event'] === 'ready'))
+    const out = lines(node.run)
+    const ready = out.find((l) => l['event'] === 'ready')!
+    assert.deepEqual(
+      (ready['groups'] as string[]).sort(),
+      [team.groupPeerName, club.groupPeerName].sort(),
+    )
+    assert.ok(ready['pnrp'], 'PNRP runs')
+    const listening = out.filter((l) => l['event'] === 'listening')
+    assert.equal(listening.length, 2)
+    const port = listening[0]!['port'] as number
+    assert.ok(
+      listening.every((l) => l['port'] === port),
+      'both groups on one port',
+    )
+
+    // A member of each group reaches its group through that port.
+    for (const [name, group] of [
+      ['bob', 'team'],
+      ['carol', 'club'],
+    ] as const) {
+      const member = await home(name)
+      const invitation = join(root.path, `${name}.inv`)
+      await ok([
+        'group',
+        'invite',
+        group,
+        '--invitee',
+        member.infoFile,
+        '--out',
+        invitation,
+        '--home',
+        a.home,
+      ])
+      await ok(['group', 'join', invitation, '--home', member.home])
+      const added = (await ok([
+        'group',
+        'add',
+        group,
+        '--type',
+        CHAT,
+        '--data',
+        `hello ${group}`,
+        '--connect',
+        `127.0.0.1:${port}`,
+        '--home',
+        member.home,
+      ])) as { recordId: string }
+      await until(`the node to see ${name}'s record`, () =>
+        lines(node.run).some(
+          (l) => l['event'] === 'record-changed' && l['recordId'] === added.recordId,
+        ),
+      )
+      const seen = lines(node.run).find((l) => l['recordId'] === added.recordId)!
+      assert.equal(seen['group'], group === 'team' ? team.groupPeerName : club.groupPeerName)
+    }
+  } finally {
+    stopNodeCommands()
+  }
+  const done = await node.done
+  assert.equal(done.code, 0, done.stderr)
+  assert.equal(lines(done).at(-1)?.['event'], 'stopped')
+})
