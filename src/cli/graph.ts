@@ -195,9 +195,8 @@ function onlineOptions(cmd: Command): Command {
 
 /** The options of the four properties a graph may change (create and set). */
 function propertyOptions(cmd: Command): Command {
-  return cmd
-    .option('--friendly-name <name>', 'a display name')
-    .option('--comment <text>', 'a comment')
+  return shared
+    .nameOptions(cmd)
     .option(
       '--presence-lifetime <seconds>',
       'how long a presence record lives (300 to 86400)',

@@ -447,9 +447,8 @@ function listening(group: PeerGroup, json: boolean | undefined, at: Endpoint): v
 
 /** The properties `create` sets and `set` changes. */
 function propertyOptions(cmd: Command): Command {
-  return cmd
-    .option('--friendly-name <name>', 'a display name')
-    .option('--comment <text>', 'a comment')
+  return shared
+    .nameOptions(cmd)
     .option(
       '--member-data-lifetime <seconds>',
       'how long an invitation or credential lasts (0: the issuer’s lifetime; 28800 .. 10 years)',

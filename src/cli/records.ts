@@ -434,6 +434,13 @@ export async function runOnline<G extends { close(): Promise<void> }, T>(
 
 // ---- long-running commands -------------------------------------------------------------
 
+/** --friendly-name and --comment, which graphs and groups take on create and set. */
+export function nameOptions(cmd: Command): Command {
+  return cmd
+    .option('--friendly-name <name>', 'a display name')
+    .option('--comment <text>', 'a comment')
+}
+
 /**
  * The long-running commands of one kind: `run` runs one with a signal that aborts on SIGINT or
  * SIGTERM, or when `stopAll` is called (tests, embedders).

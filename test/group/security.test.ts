@@ -18,7 +18,7 @@ import {
 import { createGroupRoot, encodeChain, type GroupRoot } from '../../src/group/credentials.ts'
 import { createGroupProperties, securityPropertiesRecord } from '../../src/group/properties.ts'
 import { readRecordSignature, signRecord } from '../../src/group/record-signing.ts'
-import { decodeRevocation, encodeRevocation } from '../../src/group/revocation.ts'
+import { decodeRevocation, encodeRevocation, type Revocation } from '../../src/group/revocation.ts'
 import { GroupSecurity, GROUP_PROVIDER_NAME } from '../../src/group/security.ts'
 import type { Certificate } from '../../src/identity/certificate.ts'
 import { MAX_CLOCK_SKEW_MS, SERIAL_BYTES } from '../../src/identity/constants.ts'
@@ -130,6 +130,23 @@ function makeRecord(
 function secured(provider: GroupSecurity, r: GraphRecord, change: 'added' | 'updated' = 'added') {
   r.securityData = provider.secureRecord(r, change)
   return r
+}
+
+/** A revocation record `signer` (an admin's provider, named `creator`) secured. */
+function revocationRecord(
+  g: { random: SeededRandom },
+  signer: GroupSecurity,
+  creator: string,
+  revocation: Revocation,
+): GraphRecord {
+  return secured(
+    signer,
+    makeRecord(g.random, {
+      type: REVOCATION_RECORD_TYPE,
+      creator,
+      data: encodeRevocation(revocation),
+    }),
+  )
 }
 
 /** A record's signature made directly, bypassing secureRecord's rules. */
@@ -752,19 +769,12 @@ describe('GroupSecurity: revocation', () => {
     const kept = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T }))
     const unseen = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T + 1 }))
     for (const r of [kept, unseen]) assert.equal(c.validateRecord(r, 'added'), 'accept')
-    const revocation = secured(
-      a,
-      makeRecord(g.random, {
-        type: REVOCATION_RECORD_TYPE,
-        creator: g.a.name,
-        data: encodeRevocation({
-          serial: leafOf(g.b).serial,
-          peerName: g.b.name,
-          revokedAt: REVOKED_AT,
-          kept: [recordDigest(kept)],
-        }),
-      }),
-    )
+    const revocation = revocationRecord(g, a, g.a.name, {
+      serial: leafOf(g.b).serial,
+      peerName: g.b.name,
+      revokedAt: REVOKED_AT,
+      kept: [recordDigest(kept)],
+    })
     assert.equal(c.validateRecord(revocation, 'added'), 'accept')
     assert.deepEqual(calls.revoked, [g.b.name])
     assert.equal(c.validateRecord(kept, 'added'), 'accept')
@@ -784,19 +794,12 @@ describe('GroupSecurity: revocation', () => {
     const one = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T }))
     const two = secured(b, makeRecord(g.random, { creator: g.b.name, modifiedAt: T + MINUTE }))
     const revoke = (revokedAt: number, kept?: GraphRecord[]) =>
-      secured(
-        a,
-        makeRecord(g.random, {
-          type: REVOCATION_RECORD_TYPE,
-          creator: g.a.name,
-          data: encodeRevocation({
-            serial: leafOf(g.b).serial,
-            peerName: g.b.name,
-            revokedAt,
-            ...(kept ? { kept: kept.map(recordDigest) } : {}),
-          }),
-        }),
-      )
+      revocationRecord(g, a, g.a.name, {
+        serial: leafOf(g.b).serial,
+        peerName: g.b.name,
+        revokedAt,
+        ...(kept ? { kept: kept.map(recordDigest) } : {}),
+      })
     assert.equal(c.validateRecord(revoke(REVOKED_AT, [one, two]), 'added'), 'accept')
     assert.equal(c.validateRecord(two, 'added'), 'accept')
     // A second admin's revocation without a list keeps the first one's list.
@@ -813,14 +816,11 @@ describe('GroupSecurity: revocation', () => {
 
   test('an admin may not revoke itself or a certificate above it', () => {
     const { g, a, c, calls } = setup('revoke-self')
-    const self = secured(
-      a,
-      makeRecord(g.random, {
-        type: REVOCATION_RECORD_TYPE,
-        creator: g.a.name,
-        data: encodeRevocation({ serial: leafOf(g.a).serial, peerName: g.a.name, revokedAt: T }),
-      }),
-    )
+    const self = revocationRecord(g, a, g.a.name, {
+      serial: leafOf(g.a).serial,
+      peerName: g.a.name,
+      revokedAt: T,
+    })
     assert.equal(c.validateRecord(self, 'added'), 'reject')
     assert.deepEqual(calls.revoked, [])
     assert.equal(c.directory.revokedAt(leafOf(g.a)), undefined)
@@ -1069,15 +1069,12 @@ describe('GroupSecurity: revocation names', () => {
     const a = providerOf(g, g.a).provider
     const { provider: c, calls } = providerOf(g, g.c)
     c.acceptChain(g.b.chain)
-    const r = secured(
-      a,
-      makeRecord(g.random, {
-        type: REVOCATION_RECORD_TYPE,
-        creator: g.a.name,
-        // B's serial, C's name.
-        data: encodeRevocation({ serial: leafOf(g.b).serial, peerName: g.c.name, revokedAt: T }),
-      }),
-    )
+    // B's serial, C's name.
+    const r = revocationRecord(g, a, g.a.name, {
+      serial: leafOf(g.b).serial,
+      peerName: g.c.name,
+      revokedAt: T,
+    })
     assert.equal(c.validateRecord(r, 'added'), 'reject')
     assert.deepEqual(calls.revoked, [])
   })
