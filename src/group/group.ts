@@ -23,6 +23,7 @@ import type { NodeInfo } from '../graph/presence.ts'
 import type { SearchQuery } from '../graph/search.ts'
 import type { GraphStatus } from '../graph/status.ts'
 import { recordTypeFilter } from '../graph/events.ts'
+import { ALL_LINK_LOCAL, LINK_LOCAL_PREFIX } from '../pnrp/cloud.ts'
 import { parseGuid } from '../graph/records.ts'
 import {
   GROUP_FLAG_DISABLE_PRESENCE,
@@ -45,7 +46,12 @@ import {
 } from './credentials.ts'
 import { GROUP_EVENT_TYPES, type GroupEvents, type GroupEventType } from './events.ts'
 import { exportConfig } from './config.ts'
-import { createInvitation, parseInvitation, type InvitationInfo } from './invitation.ts'
+import {
+  createInvitation,
+  parseInvitation,
+  type InvitationInfo,
+  type InvitationScope,
+} from './invitation.ts'
 import {
   changeGroupProperties,
   type GroupProperties,
@@ -529,7 +535,7 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
       ...(password?.notAfter !== undefined ? { notAfter: password.notAfter } : {}),
       groupFriendlyName: props?.friendlyName ?? '',
       cloud: this.session.state.cloud,
-      scope: 'global',
+      scope: scopeOfCloud(this.session.state.cloud),
       cloudFlags: 0,
       issuerFriendlyName: this.session.ctx.identity.friendlyName,
       addresses: this.graph.localNode.addresses.slice(0, 4),
@@ -719,4 +725,9 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     for (const off of this.forwarding) off()
     await this.session.release()
   }
+}
+
+/** The invitation's SCOPE for a group cloud: `LinkLocal_<if>` clouds are link-local (cloud.ts). */
+function scopeOfCloud(cloud: string): InvitationScope {
+  return cloud.startsWith(LINK_LOCAL_PREFIX) || cloud === ALL_LINK_LOCAL ? 'link-local' : 'global'
 }

@@ -197,6 +197,28 @@ describe('create', () => {
     await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
   })
 
+  test("an invitation's scope follows the group's cloud", async () => {
+    const sim = createSim('group-scope', 'group-scope')
+    const a = await peer(sim, 'a')
+    const b = await peer(sim, 'b')
+    const local = await drive(
+      sim,
+      a.node.groups.create({ classifier: 'lan', cloud: 'LinkLocal_eth0' }),
+    )
+    const global = await drive(sim, a.node.groups.create({ classifier: 'wan' }))
+    const scopes = await Promise.all(
+      [local, global].map(async (g) => {
+        const info = parseInvitation(await g.createInvitation({ invitee: b.infoXml }))
+        return [info.cloud, info.scope]
+      }),
+    )
+    assert.deepEqual(scopes, [
+      ['LinkLocal_eth0', 'link-local'],
+      ['Global_', 'global'],
+    ])
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop()]))
+  })
+
   test('bad properties and weak passwords are refused', async () => {
     const sim = createSim('group-create-bad', 'group-create-bad')
     const a = await peer(sim, 'a')
