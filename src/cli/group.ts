@@ -1145,5 +1145,40 @@ inviter's connect will listen on.
       })
     })
 
+  onlineOptions(
+    cmd
+      .command('send <group> <member>')
+      .description(
+        'send data to a member over a direct connection: go online (--connect), open a direct ' +
+          'connection to MEMBER, send, close. The receiver sees incoming-data (group connect/watch)',
+      ),
+  )
+    .option('--to <host:port>', "MEMBER's address, when it is not the --connect member")
+    .requiredOption('--type <guid>', 'the data type, a GUID')
+    .option('--data <text>', 'the data, as UTF-8 text')
+    .option('--data-file <file>', 'the data, from a file')
+    .action(
+      async (name: string, member: string, o: RecordCliOptions & { to?: string }, c: Command) => {
+        if (groupOptions(c).connect === undefined) {
+          c.error('error: send needs --connect <host:port>, a member to go online through', {
+            exitCode: 2,
+          })
+        }
+        const data = (await shared.dataArg(o, c, readBytes)) ?? new Uint8Array(0)
+        const to = o.to === undefined ? undefined : parseEndpoint(o.to)
+        await withGroup(c, name, 'read', async (group, opts) => {
+          const connectionId = await group.openDirectConnection(
+            member,
+            to ?? parseEndpoint(opts.connect!),
+          )
+          await group.sendData(connectionId, o.type!, data)
+          await shared.sleep(shared.FLOOD_WAIT_MS)
+          await group.closeDirectConnection(connectionId)
+          if (opts.json) printJson({ sent: data.length, member, connectionId })
+          else success(`sent ${data.length} bytes to ${pc.bold(member)}`)
+        })
+      },
+    )
+
   return cmd
 }

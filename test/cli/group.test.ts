@@ -358,6 +358,30 @@ test('invite a second home, join with the file, sync, members; a member may not 
     assert.equal(change['change'], 'added')
     assert.equal((change['record'] as RecordJson).dataText, 'hi from bob')
 
+    // A direct message from bob reaches alice's connect as incoming-data.
+    const sent = (await ok([
+      'group',
+      'send',
+      'crew',
+      a.peerName,
+      '--type',
+      CHAT,
+      '--data',
+      'psst',
+      '--connect',
+      `127.0.0.1:${port}`,
+      '--home',
+      b.home,
+    ])) as { sent: number }
+    assert.equal(sent.sent, 4)
+    await until('incoming-data on alice', () => !!seen('incoming-data'))
+    assert.equal(seen('incoming-data')!['dataText'], 'psst')
+    assert.equal(
+      (await cli(['group', 'send', 'crew', a.peerName, '--type', CHAT, '--home', b.home])).code,
+      2,
+      'no --connect',
+    )
+
     const members = (await ok([
       'group',
       'members',
