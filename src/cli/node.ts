@@ -118,7 +118,9 @@ async function run(node: PeerNode, opts: NodeStartOptions, signal: AbortSignal):
       }
       members.push({ kind: 'graph', name: graphId, target: await node.graphs.open(graphId) })
     }
-    const printing = members.map((m) => printEvents(m, opts.json, signal))
+    // Handled at once: a printer that fails while the others go online must not go unhandled.
+    const printing = Promise.all(members.map((m) => printEvents(m, opts.json, signal)))
+    printing.catch(() => {})
     const listen = { host: opts.host, port: opts.port }
     for (const m of members) {
       const address = await goOnline(m, listen, opts.json, signal)
@@ -136,7 +138,8 @@ async function run(node: PeerNode, opts: NodeStartOptions, signal: AbortSignal):
       },
       `node of ${node.identity.peerName} running: ${members.length} group(s) and graph(s); Ctrl-C stops`,
     )
-    await Promise.all(printing)
+    // With nothing to print (no group, no graph) the node still runs PNRP until stopped.
+    await Promise.all([printing, aborted(signal)])
     shared.announce(opts.json, 'stopped', {}, 'stopped')
   } finally {
     for (const m of members) await m.target.close()
@@ -149,7 +152,10 @@ function groupsToOpen(node: PeerNode, wanted: string[] | undefined): string[] {
   return node.groups.list({ identity: node.identity.peerName }).map((g) => g.groupPeerName)
 }
 
-/** Connects and listens; a group that reaches no member now keeps trying and is reported. */
+/**
+ * Connects and listens. A group or graph that cannot (a member that has not synchronized yet
+ * and reaches no one) is reported as offline and stays so; its events still print.
+ */
 async function goOnline(
   m: Member,
   listen: { host: string; port: number },
@@ -217,4 +223,11 @@ function pnrpEndpoints(node: PeerNode): Record<string, string[]> {
   return Object.fromEntries(
     node.pnrp.clouds().map((c) => [c.name, node.pnrp.endpoints(c.name).map(formatEndpoint)]),
   )
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    signal.addEventListener('abort', () => resolve(), { once: true })
+  })
 }

@@ -130,6 +130,13 @@ export class MemberDirectory {
       .map(([name]) => name)
   }
 
+  /** The members with a certificate that is revoked, itself or through one above it. */
+  revokedSubjects(): string[] {
+    return [...this.byName]
+      .filter(([, certs]) => certs.some((c) => this.revokedAt(c) !== undefined))
+      .map(([name]) => name)
+  }
+
   /** The revocations of `cert` and of the certificates above it. */
   private *revocationsOf(cert: Certificate): Generator<RevokedEntry> {
     let serial: string | undefined = serialOf(cert)

@@ -176,6 +176,9 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     this.learnRevocations()
     const propsRecord = this.graph.getRecord(securityPropertiesRecordId(this.creatorPeerName()))
     if (propsRecord) this.readProperties(propsRecord.data)
+    // A purge a revocation started may not have finished before the group last closed.
+    const revoked = this.security.directory.revokedSubjects()
+    if (revoked.length > 0) this.purgeRevoked(this.graph, new Set(revoked))
   }
 
   /** The group creator's peer name, from the Graph Info the graph keeps. */
@@ -239,11 +242,11 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
     })
   }
 
-  /** Learns the revocations of the stored revocation records. */
-  private learnRevocations(): void {
-    for (const r of this.graph.records({ type: REVOCATION_RECORD_TYPE })) {
-      this.security.learnRevocation(r.data, { notify: false })
-    }
+  /** Learns the revocations of the stored revocation records (`again`: only those). */
+  private learnRevocations(options: { again?: boolean } = {}): void {
+    const records = [...this.graph.records({ type: REVOCATION_RECORD_TYPE })]
+    if (options.again) this.security.directory.clearRevocations()
+    for (const r of records) this.security.learnRevocation(r.data, { notify: false })
   }
 
   /**
@@ -264,18 +267,24 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
         graph.disconnectPeer(peer, `${peer} was revoked`).catch(() => {})
       }
     }
-    const signers = new Set([peerName, ...directory.subjectsUnder(serial)])
+    this.purgeRevoked(graph, new Set([peerName, ...directory.subjectsUnder(serial)]))
+  }
+
+  /**
+   * Removes what `signers` signed that the revocations no longer keep (in the background);
+   * if any went, the revocations are learnt again from what stands (a revoked admin's
+   * revocations may have been among them).
+   */
+  private purgeRevoked(graph: PeerGraph, signers: ReadonlySet<string>): void {
     void (async () => {
       let removed = 0
       for (const signer of signers) {
         if (graph.isClosed) return
         removed += await graph.revalidateModifiedBy(signer)
       }
-      if (removed === 0) return
-      log.info('records a revocation does not keep removed', { peerName, removed })
-      // A revoked admin's revocations may have been among them: what stands is learnt again.
-      directory.clearRevocations()
-      this.learnRevocations()
+      if (removed === 0 || graph.isClosed) return
+      log.info('records revocations do not keep removed', { removed })
+      this.learnRevocations({ again: true })
     })().catch((err: unknown) => {
       log.debug('records not re-validated after a revocation', { error: (err as Error).message })
     })
@@ -347,7 +356,7 @@ export class GroupSession extends TypedEmitter<GroupEvents> {
   private adoptProperties(props: GroupProperties): void {
     this.props_ = props
     this.graph.setDeferExpiration((props.flags & GROUP_FLAG_DEFER_EXPIRATION) !== 0)
-    if (this.state.friendlyName !== props.friendlyName) {
+    if ((this.state.friendlyName ?? '') !== props.friendlyName) {
       // Kept in the state too, so listings show it while the group is closed.
       this.state.friendlyName = props.friendlyName
       this.saveState('the group friendly name')

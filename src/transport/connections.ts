@@ -108,10 +108,16 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
     if (this.listener) throw new PeerError('PEER_E_ALREADY_LISTENING', 'already listening')
     // Through a hub: the port may be shared with other contexts (port-hub.ts).
     const hubs = this.options.hubs ?? new PortHubs(this.options.streams, this.options.clock)
-    this.listener = await hubs.listen(options, contextSelector(this.options.context), (duplex) =>
+    const listener = await hubs.listen(options, contextSelector(this.options.context), (duplex) =>
       this.accept(duplex),
     )
-    return this.listener.address
+    if (this.stopped) {
+      // Stopped while the listener was being made: a shared port must not keep this context.
+      await listener.close()
+      this.checkRunning()
+    }
+    this.listener = listener
+    return listener.address
   }
 
   /** A connection to the peer at `to`: an existing one when there is one, else a new one. */

@@ -64,6 +64,13 @@ export const CONTEXT_SELECTOR_BYTES = 16
 export const CONTEXT_SELECTOR_DOMAIN = 'peerinfra/v1/context'
 /** Bytes of the first handshake frame: length header, ephemeral key, context selector. */
 export const FIRST_HANDSHAKE_FRAME_BYTES = 4 + 32 + CONTEXT_SELECTOR_BYTES
+/**
+ * A shared port (port-hub.ts) waits this long for a stream's first frame, which an initiator
+ * sends as soon as it is connected, and holds at most this many such streams per remote
+ * address (MAX_PENDING_HANDSHAKES for all), so one host cannot block every context on it.
+ */
+export const FIRST_FRAME_TIMEOUT_MS = 5_000
+export const MAX_UNROUTED_PER_ADDRESS = 8
 /** Domain of the signature binding an Ed25519 identity to its Noise static key. */
 export const NOISE_BINDING_DOMAIN = 'peerinfra/v1/noise-static-key'
 

@@ -13,8 +13,9 @@ import {
   CONTEXT_SELECTOR_BYTES,
   DEFAULT_LISTEN_HOST,
   FIRST_HANDSHAKE_FRAME_BYTES,
-  HANDSHAKE_TIMEOUT_MS,
+  FIRST_FRAME_TIMEOUT_MS,
   MAX_PENDING_HANDSHAKES,
+  MAX_UNROUTED_PER_ADDRESS,
 } from './constants.ts'
 import type { Address, Duplex, DuplexHandlers, StreamListener, StreamTransport } from './types.ts'
 
@@ -24,14 +25,18 @@ const log = createLogger('transport')
 export type HubListener = StreamListener
 
 interface Routes {
+  /** The contexts served, by hex selector. */
   routes: Map<string, (duplex: Duplex) => void>
-  pending: number
+  /** Streams accepted but not routed yet, and how many of them each remote address holds. */
+  unrouted: Set<PeekedDuplex>
+  perAddress: Map<string, number>
+  /** Set when its last context left: the socket is closing. */
+  closed: boolean
 }
 
 interface Hub {
   key: string
   listener: StreamListener
-  /** What accept() reads: the contexts served, and the streams not yet routed. */
   state: Routes
 }
 
@@ -59,7 +64,10 @@ export class PortHubs {
     if (selector.length !== CONTEXT_SELECTOR_BYTES) {
       throw new PeerError('E_INVALIDARG', `a context selector is ${CONTEXT_SELECTOR_BYTES} bytes`)
     }
-    const hub = await this.hubFor(options.host ?? DEFAULT_LISTEN_HOST, options.port ?? 0)
+    const host = options.host ?? DEFAULT_LISTEN_HOST
+    let hub = await this.hubFor(host, options.port ?? 0)
+    // Its last context may have left while we waited: the socket is closing, open it again.
+    while (hub.state.closed) hub = await this.hubFor(host, options.port ?? 0)
     const route = toHex(selector)
     if (hub.state.routes.has(route)) {
       throw new PeerError('PEER_E_ALREADY_LISTENING', 'this context already listens on that port')
@@ -92,7 +100,12 @@ export class PortHubs {
   }
 
   private async open(host: string, port: number): Promise<Hub> {
-    const state: Routes = { routes: new Map(), pending: 0 }
+    const state: Routes = {
+      routes: new Map(),
+      unrouted: new Set(),
+      perAddress: new Map(),
+      closed: false,
+    }
     const listener = await this.streams.listen({ host, port }, (duplex) =>
       this.accept(state, duplex),
     )
@@ -101,38 +114,46 @@ export class PortHubs {
     return hub
   }
 
+  /** A context leaves; with the last one the socket closes, and streams not routed yet too. */
   private leave(hub: Hub, route: string): Promise<void> {
     hub.state.routes.delete(route)
     if (hub.state.routes.size > 0) return Promise.resolve()
+    hub.state.closed = true
     if (this.hubs.get(hub.key) === hub) this.hubs.delete(hub.key)
+    const stopping = new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'no longer listening')
+    for (const stream of [...hub.state.unrouted]) stream.close(stopping)
     return hub.listener.close()
   }
 
   /** Reads the first frame's selector, then hands the stream to its context. */
   private accept(hub: Routes, duplex: Duplex): void {
-    if (hub.pending >= MAX_PENDING_HANDSHAKES) {
+    const from = duplex.remote.address
+    const fromHere = hub.perAddress.get(from) ?? 0
+    if (
+      hub.closed ||
+      hub.unrouted.size >= MAX_PENDING_HANDSHAKES ||
+      fromHere >= MAX_UNROUTED_PER_ADDRESS
+    ) {
       duplex.close(new PeerError('PEER_E_TOO_MUCH_LOAD', 'too many connections; try another peer'))
       return
     }
-    hub.pending++
     const peeked = new PeekedDuplex(duplex)
-    let timer: Timer | undefined
-    const settle = (): void => {
-      timer?.cancel()
-      timer = undefined
-      hub.pending--
+    hub.unrouted.add(peeked)
+    hub.perAddress.set(from, fromHere + 1)
+    /** Ends the wait for the first frame, once: true the first time. */
+    const settle = (): boolean => {
+      if (!hub.unrouted.delete(peeked)) return false
+      timer.cancel()
+      const left = (hub.perAddress.get(from) ?? 1) - 1
+      if (left > 0) hub.perAddress.set(from, left)
+      else hub.perAddress.delete(from)
+      return true
     }
-    timer = this.clock.setTimeout(() => {
-      settle()
-      peeked.close(new PeerError('PEER_E_TIMEOUT', 'no handshake began in time'))
-    }, HANDSHAKE_TIMEOUT_MS)
+    const timer: Timer = this.clock.setTimeout(() => {
+      if (settle()) peeked.close(new PeerError('PEER_E_TIMEOUT', 'no handshake began in time'))
+    }, FIRST_FRAME_TIMEOUT_MS)
     peeked.peek((head) => {
-      if (head === undefined) {
-        if (timer) settle()
-        return
-      }
-      if (!timer) return
-      settle()
+      if (!settle() || head === undefined) return
       // length (4) | ephemeral key (32) | selector: the first message of an XX handshake.
       const length = new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
       const route =
@@ -140,9 +161,7 @@ export class PortHubs {
           ? hub.routes.get(toHex(head.subarray(4 + 32, FIRST_HANDSHAKE_FRAME_BYTES)))
           : undefined
       if (!route) {
-        log.debug('a connection for no context here was refused', {
-          address: duplex.remote.address,
-        })
+        log.debug('a connection for no context here was refused', { address: from })
         // An orderly close before any answer: the initiator reports PEER_E_CONNECTION_REFUSED.
         peeked.close()
         return
@@ -162,20 +181,26 @@ class PeekedDuplex implements Duplex {
   private queuedBytes = 0
   private ended: { error: PeerError | undefined } | undefined
   private paused = false
+  /** Closed by its user: nothing more is delivered but the close. */
+  private closing = false
+  private flushScheduled = false
   private onHead: ((head: Uint8Array | undefined) => void) | undefined
 
   constructor(private readonly inner: Duplex) {
     inner.setHandlers({
       data: (chunk) => {
+        if (this.closing) return
         if (this.handlers && this.queued.length === 0) return this.handlers.data(chunk)
         this.queued.push(chunk)
         this.queuedBytes += chunk.length
         this.checkHead()
-        this.flush()
+        this.scheduleFlush()
       },
       drain: () => this.handlers?.drain(),
       close: (error) => {
         this.ended = { error }
+        // As TCP does: a failed stream's unread data is dropped, the close reported at once.
+        if (error) this.dropQueue()
         if (this.onHead) {
           const onHead = this.onHead
           this.onHead = undefined
@@ -212,7 +237,7 @@ class PeekedDuplex implements Duplex {
   setHandlers(handlers: DuplexHandlers): void {
     if (this.handlers) throw new PeerError('E_UNEXPECTED', 'duplex handlers are set once')
     this.handlers = handlers
-    this.flush()
+    this.scheduleFlush()
   }
 
   write(chunk: Uint8Array): boolean {
@@ -231,11 +256,28 @@ class PeekedDuplex implements Duplex {
   resume(): void {
     this.paused = false
     this.inner.resume()
-    this.flush()
+    this.scheduleFlush()
   }
 
   close(error?: PeerError): void {
+    this.closing = true
+    this.dropQueue()
     this.inner.close(error)
+  }
+
+  private dropQueue(): void {
+    this.queued.length = 0
+    this.queuedBytes = 0
+  }
+
+  /** Delivers from a microtask, as TcpDuplex does: never inside setHandlers() or resume(). */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    queueMicrotask(() => {
+      this.flushScheduled = false
+      this.flush()
+    })
   }
 
   private checkHead(): void {
@@ -249,7 +291,7 @@ class PeekedDuplex implements Duplex {
   private flush(): void {
     const handlers = this.handlers
     if (!handlers) return
-    while (this.queued.length > 0 && !this.paused) {
+    while (this.queued.length > 0 && !this.paused && !this.closing) {
       const chunk = this.queued.shift() as Uint8Array
       this.queuedBytes -= chunk.length
       handlers.data(chunk)

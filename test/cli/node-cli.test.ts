@@ -24,6 +24,29 @@ async function home(name: string): Promise<{ home: string; infoFile: string }> {
 
 test('node start serves two groups on one port, with PNRP, until stopped', async () => {
   const a = await home('alice')
+  // With no group yet it still runs (PNRP alone) until stopped.
+  const idle = start([
+    'node',
+    'start',
+    '--host',
+    '127.0.0.1',
+    '--pnrp-port',
+    '0',
+    '--home',
+    a.home,
+    '--json',
+  ])
+  await until('the idle node to be ready', () =>
+    lines(idle.run).some((l) => l['event'] === 'ready'),
+  )
+  let exited = false
+  void idle.done.then(() => (exited = true))
+  await new Promise((r) => setTimeout(r, 200))
+  assert.equal(exited, false, 'still running')
+  stopNodeCommands()
+  assert.equal((await idle.done).code, 0)
+  assert.equal(lines(idle.run).at(-1)?.['event'], 'stopped')
+
   const team = (await ok(['group', 'create', 'team', '--home', a.home])) as {
     groupPeerName: string
   }

@@ -15,6 +15,7 @@ import {
 } from '../../src/group/constants.ts'
 import { encodeChain } from '../../src/group/credentials.ts'
 import type { GroupEvents } from '../../src/group/events.ts'
+import { PeerError } from '../../src/core/errors.ts'
 import { PeerGroup } from '../../src/group/group.ts'
 import { participantName } from '../../src/group/discovery.ts'
 import { parseInvitation } from '../../src/group/invitation.ts'
@@ -29,6 +30,7 @@ import {
 import { passwordJoin, passwordProof } from '../../src/group/password-join.ts'
 import { passwordKeyPair } from '../../src/group/password.ts'
 import { RESTRICTED_CONNECTION_MS } from '../../src/graph/constants.ts'
+import { PeerGraph } from '../../src/graph/graph.ts'
 import { graphContext } from '../../src/graph/network.ts'
 import type { GraphSecurityProvider } from '../../src/graph/security.ts'
 import { ConnectionManager } from '../../src/transport/connections.ts'
@@ -453,6 +455,43 @@ describe('outsiders and revocation', () => {
     assert.ok(gc.getRecord(seen), 'what the admin held stays')
     assert.ok(ga.getRecord(seen))
     assert.equal(ga.getRecord(unseen), undefined)
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+
+  test('a member that closed before it could remove what a revocation does not keep removes it on open', async () => {
+    const { sim, a, b, ga, gb } = await twoMembers('group-revoke-reopen')
+    const c = await peer(sim, 'c')
+    const gc = await drive(
+      sim,
+      c.node.groups.join({ invitation: await ga.createInvitation({ invitee: c.infoXml }) }),
+    )
+    await drive(sim, gc.connect())
+    await sim.run(5_000)
+    const split = sim.network.partition(['a'], ['b', 'c'])
+    const unseen = await drive(
+      sim,
+      gb.addRecord({ type: CHAT, data: Buffer.from('unseen'), expiresAt: later(sim, 60) }),
+    )
+    await sim.run(5_000)
+    assert.ok(gc.getRecord(unseen))
+    // The purge a revocation starts fails everywhere this time, as if c had stopped first.
+    const purge = Object.getOwnPropertyDescriptor(PeerGraph.prototype, 'revalidateModifiedBy')!
+    PeerGraph.prototype.revalidateModifiedBy = () =>
+      Promise.reject(new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'stopped'))
+    try {
+      assert.equal(await drive(sim, ga.revoke(b.peerName)), 1)
+      sim.network.heal(split)
+      await sim.runUntil(() => gc.members().every((m) => m.identity !== b.peerName), {
+        maxMs: 180_000,
+      })
+      assert.ok(gc.getRecord(unseen), 'not removed yet')
+    } finally {
+      Object.defineProperty(PeerGraph.prototype, 'revalidateModifiedBy', purge)
+    }
+    await drive(sim, gc.close())
+    const reopened = await drive(sim, c.node.groups.open(ga.peerName))
+    await sim.run(1_000)
+    assert.equal(reopened.getRecord(unseen), undefined, 'removed when the group opened')
     await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
   })
 

@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import { Identity } from '../../src/identity/identity.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
 import { ConnectionManager } from '../../src/transport/connections.ts'
-import { HANDSHAKE_TIMEOUT_MS } from '../../src/transport/constants.ts'
+import { FIRST_FRAME_TIMEOUT_MS, MAX_UNROUTED_PER_ADDRESS } from '../../src/transport/constants.ts'
 import { PortHubs } from '../../src/transport/port-hub.ts'
 import { contextSelector, SessionCredentials } from '../../src/transport/secure-session.ts'
 import type { Duplex } from '../../src/transport/types.ts'
@@ -99,10 +99,10 @@ test('a stream that sends nothing, or a garbled first frame, is dropped without 
     return { duplex, closed: () => closed }
   }
   const silent = await open()
-  await sim.run(HANDSHAKE_TIMEOUT_MS - 1_000)
+  await sim.run(FIRST_FRAME_TIMEOUT_MS - 1_000)
   assert.equal(silent.closed(), false)
   await sim.run(2_000)
-  assert.equal(silent.closed(), true, 'dropped after HANDSHAKE_TIMEOUT_MS')
+  assert.equal(silent.closed(), true, 'dropped after FIRST_FRAME_TIMEOUT_MS')
 
   // Right length, unknown selector; wrong length; both closed at once.
   const wrongSelector = await open()
@@ -118,5 +118,24 @@ test('a stream that sends nothing, or a garbled first frame, is dropped without 
   assert.equal(wrongSelector.closed(), true)
   assert.equal(wrongLength.closed(), true)
   assert.deepEqual(reached, [], 'none of them reached the context')
+
+  // One address may hold only so many silent streams; another address is still served.
+  const held = await Promise.all(Array.from({ length: MAX_UNROUTED_PER_ADDRESS + 1 }, open))
+  await sim.run(100)
+  assert.deepEqual(
+    held.map((h) => h.closed()),
+    [...new Array<boolean>(MAX_UNROUTED_PER_ADDRESS).fill(false), true],
+  )
+  const other = sim.network.addNode('other')
+  const fine = await drive(sim, other.streams.dial(address))
+  let fineClosed = false
+  fine.setHandlers({ data: () => {}, drain: () => {}, close: () => (fineClosed = true) })
+  await sim.run(100)
+  assert.equal(fineClosed, false)
+
+  // The last context leaving closes the streams still waiting to be routed.
   await drive(sim, server.stop())
+  await sim.run(100)
+  assert.ok(held.slice(0, MAX_UNROUTED_PER_ADDRESS).every((h) => h.closed()))
+  assert.equal(fineClosed, true)
 })
