@@ -179,6 +179,24 @@ export async function groupDemo(demo: DemoContext): Promise<void> {
       demo.say(`${m.name} received`, others.map((l) => `"${l}"`).join(', '))
     }
 
+    demo.step('Grouping: a second group of the admin shares its port, as Windows groups share 3587')
+    const teamPort = ga.localNode.addresses[0]!.port
+    const club = await admin.node.groups.create({ classifier: 'club', friendlyName: 'Club' })
+    await within('club online', club.connect({ host: HOST, port: teamPort }))
+    const clubInvitation = await club.createInvitation({
+      invitee: bob.node.identities.getInfoXml(bob.peerName),
+    })
+    const bobClub = await bob.node.groups.join({ invitation: clubInvitation })
+    await within('bob in the club', bobClub.connect({ host: HOST, port: 0 }))
+    await until('bob synchronized with the club', () => bobClub.status.synchronized)
+    demo.say(
+      'one port',
+      `team and club both on ${HOST}:${club.localNode.addresses[0]!.port}; ` +
+        `bob reached the club there (${bobClub.connections().length} connection)`,
+    )
+    await bobClub.close()
+    await club.close()
+
     demo.step('Grouping: no membership, an expired invitation, a wrong password: refused')
     const eve = await start('eve')
     const failures: string[] = []
