@@ -605,6 +605,27 @@ and leave. That is how a newcomer joins and adds a record the others see:
   )
 
   cmd
+    .command('delete-graph <graphId>')
+    .description(
+      "Windows' PeerGraphDelete: erase this peer's database of the graph (the others keep theirs)",
+    )
+    .option('--yes', 'really erase it')
+    .action(async (graphId: string, o: { yes?: boolean }, c: Command) => {
+      const opts = graphOptions(c)
+      await withNode(opts, async (node) => {
+        if (!o.yes) {
+          throw new PeerError(
+            'E_INVALIDARG',
+            `deleting ${graphId} erases its records here: repeat with --yes`,
+          )
+        }
+        await node.graphs.delete(graphId)
+        if (opts.json) printJson({ deleted: graphId })
+        else success(`deleted the graph ${pc.bold(graphId)} here`)
+      })
+    })
+
+  cmd
     .command('export-database <graphId> <file>')
     .description("copy this peer's graph database to FILE (overwritten)")
     .action(async (graphId: string, file: string, _o: unknown, c: Command) =>

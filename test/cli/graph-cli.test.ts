@@ -186,6 +186,15 @@ test('create, add, list, get, search, update, delete on the local database', asy
     await fails(['graph', 'import-database', 'other', database, ...g]),
     'PEER_E_INVALID_DATABASE',
   )
+
+  // PeerGraphDelete: only with --yes; then the graph has no data here.
+  assert.equal(await fails(['graph', 'delete-graph', 'chat', ...g]), 'E_INVALIDARG')
+  assert.deepEqual(await ok(['graph', 'delete-graph', 'chat', '--yes', ...g]), { deleted: 'chat' })
+  assert.equal(await fails(['graph', 'list', 'chat', ...g]), 'PEER_E_DATABASE_NOT_PRESENT')
+  assert.equal(
+    await fails(['graph', 'delete-graph', 'chat', '--yes', ...g]),
+    'PEER_E_DATABASE_NOT_PRESENT',
+  )
 })
 
 test('a second home joins with --connect: its add floods to a listening node', async () => {
