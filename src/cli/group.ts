@@ -36,6 +36,7 @@ import {
   GROUP_FLAG_MEMBER_DATA_OPTIONAL,
   MAX_INVITATION_BYTES,
   ROLE_NAMES,
+  type AuthScheme,
   type RoleName,
 } from '../group/constants.ts'
 import { roleName } from '../group/credentials.ts'
@@ -638,30 +639,55 @@ inviter's connect will listen on.
           "the owner: change the group's properties (cloud, classifier and names never change); " +
             'they reach every member',
         ),
-    ).option(
-      '--flags <names>',
-      `none, or a comma-separated list of ${Object.keys(GROUP_FLAG_NAMES).join(', ')}`,
-      parseFlags,
-    ),
-  ).action(async (name: string, o: MutableGroupProperties, c: Command) => {
-    const change = Object.fromEntries(
-      Object.entries(o).filter(([k]) =>
-        ['friendlyName', 'comment', 'memberDataLifetime', 'presenceLifetime', 'flags'].includes(k),
-      ),
-    ) as MutableGroupProperties
-    if (Object.keys(change).length === 0) {
-      c.error(
-        'error: nothing to change: give --friendly-name, --comment, --member-data-lifetime, ' +
-          '--presence-lifetime or --flags',
-        { exitCode: 2 },
+    )
+      .option(
+        '--flags <names>',
+        `none, or a comma-separated list of ${Object.keys(GROUP_FLAG_NAMES).join(', ')}`,
+        parseFlags,
       )
-    }
-    await withGroup(c, name, 'write', async (group, opts, node) => {
-      await group.setProperties(change)
-      if (!opts.json) success(`changed the properties of ${pc.bold(group.peerName)}`)
-      describeGroup(group, resolveGroup(node, group.peerName), opts.json)
-    })
-  })
+      .option('--password <password>', 'a new password for password joins (a new salt and key)')
+      .addOption(roleOption('the role password joiners get from now on'))
+      .option(
+        '--authentication <schemes>',
+        'gmc, or gmc,password (password joins need a password: the current one, or --password)',
+        (text: string) => text.split(',').map((x) => x.trim()),
+      ),
+  ).action(
+    async (
+      name: string,
+      o: MutableGroupProperties & { role?: RoleName; authentication?: AuthScheme[] },
+      c: Command,
+    ) => {
+      const change: MutableGroupProperties = {
+        ...Object.fromEntries(
+          Object.entries(o).filter(([k]) =>
+            [
+              'friendlyName',
+              'comment',
+              'memberDataLifetime',
+              'presenceLifetime',
+              'flags',
+              'password',
+            ].includes(k),
+          ),
+        ),
+        ...(o.role !== undefined ? { passwordRole: o.role } : {}),
+        ...(o.authentication !== undefined ? { authSchemes: o.authentication } : {}),
+      }
+      if (Object.keys(change).length === 0) {
+        c.error(
+          'error: nothing to change: give --friendly-name, --comment, --member-data-lifetime, ' +
+            '--presence-lifetime, --flags, --password, --role or --authentication',
+          { exitCode: 2 },
+        )
+      }
+      await withGroup(c, name, 'write', async (group, opts, node) => {
+        await group.setProperties(change)
+        if (!opts.json) success(`changed the properties of ${pc.bold(group.peerName)}`)
+        describeGroup(group, resolveGroup(node, group.peerName), opts.json)
+      })
+    },
+  )
 
   cmd
     .command('invite <group>')

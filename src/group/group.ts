@@ -57,6 +57,7 @@ import {
   type GroupProperties,
   type MutableGroupProperties,
 } from './properties.ts'
+import { passwordVerifier } from './password.ts'
 import { encodeRevocation } from './revocation.ts'
 import type { GroupSession } from './session.ts'
 
@@ -210,7 +211,9 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     }
     const current = this.session.properties
     if (!current) throw new PeerError('PEER_E_GROUP_NOT_READY', 'the group properties are unknown')
-    const next = changeGroupProperties(current, change)
+    const next = changeGroupProperties(current, change, (password) =>
+      passwordVerifier(password, this.session.ctx.random),
+    )
     await this.session.publishProperties(next)
     // The graph carries the presence settings the group's flags and lifetime imply.
     await this.graph.setProperties({

@@ -83,10 +83,20 @@ export interface GroupCreateOptions {
   passwordRole?: string
 }
 
-/** The properties the owner may change later (Windows: creator only). */
+/**
+ * The properties the owner may change later (Windows: creator only; never the cloud, classifier
+ * or names): with `password`, a new password (a new salt and key); `authSchemes` without
+ * 'password' ends password joins.
+ */
 export type MutableGroupProperties = Partial<
-  Pick<GroupProperties, 'friendlyName' | 'comment' | 'memberDataLifetime' | 'presenceLifetime'> & {
+  Pick<
+    GroupProperties,
+    'friendlyName' | 'comment' | 'memberDataLifetime' | 'presenceLifetime' | 'authSchemes'
+  > & {
     flags: number
+    password: string
+    /** The role a password joiner gets from now on: a role name or UUID. */
+    passwordRole: string
   }
 >
 
@@ -178,19 +188,24 @@ export function createGroupProperties(
   }
 }
 
-/** Applies a change of the mutable properties; the others stay as they are. */
+/**
+ * Applies a change of the mutable properties; the others stay as they are. `verifier` makes a
+ * new password's verifier (password.ts).
+ */
 export function changeGroupProperties(
   current: GroupProperties,
   change: MutableGroupProperties,
+  verifier: (password: string) => GroupPasswordVerifier,
 ): GroupProperties {
   if (change === null || typeof change !== 'object') throw bad('expected an object')
+  const auth = changePassword(current, change, verifier)
   if (
     change.flags !== undefined &&
     (!Number.isInteger(change.flags) || change.flags & ~GROUP_FLAGS)
   ) {
     throw bad('flags: only MEMBER_DATA_OPTIONAL (1), DISABLE_PRESENCE (2), DEFER_EXPIRATION (4)')
   }
-  return {
+  const next: GroupProperties = {
     ...current,
     ...(change.friendlyName !== undefined
       ? {
@@ -219,7 +234,39 @@ export function changeGroupProperties(
         }
       : {}),
     ...(change.flags !== undefined ? { flags: change.flags } : {}),
+    authSchemes: auth.authSchemes,
+    passwordRole: auth.passwordRole,
   }
+  if (auth.password) next.password = auth.password
+  else delete next.password
+  return next
+}
+
+/** The authentication part of a change: schemes, role and password verifier, kept consistent. */
+function changePassword(
+  current: GroupProperties,
+  change: MutableGroupProperties,
+  verifier: (password: string) => GroupPasswordVerifier,
+): { authSchemes: AuthScheme[]; passwordRole: string; password?: GroupPasswordVerifier } {
+  const schemes = change.authSchemes ?? current.authSchemes
+  if (
+    !Array.isArray(schemes) ||
+    schemes.length === 0 ||
+    schemes.some((x) => !(AUTH_SCHEMES as readonly string[]).includes(x))
+  ) {
+    throw bad('authSchemes lists gmc and/or password')
+  }
+  const authSchemes = [...new Set(schemes)]
+  if (!authSchemes.includes('password')) {
+    if (change.password !== undefined || change.passwordRole !== undefined) {
+      throw bad('a password or its role was given but authSchemes does not include password')
+    }
+    return { authSchemes, passwordRole: '' }
+  }
+  const password = change.password !== undefined ? verifier(change.password) : current.password
+  if (!password) throw bad('password authentication needs a password')
+  const role = change.passwordRole ?? (current.passwordRole || ROLE_MEMBER)
+  return { authSchemes, passwordRole: roleUuid(role), password }
 }
 
 const nameText = s.text({ minBytes: 1, maxBytes: MAX_PEER_NAME_BYTES })

@@ -194,6 +194,30 @@ test('create, info, list, records and delete on the local database', async () =>
   assert.equal((await cli(['group', 'set', 'team', ...g])).code, 2, 'nothing to change')
   assert.notEqual((await cli(['group', 'set', 'team', '--flags', 'bogus', ...g])).code, 0)
   await ok(['group', 'set', 'team', '--flags', 'none', ...g])
+  // Password joins can be turned on later, with a password, and off again.
+  assert.equal(
+    await fails(['group', 'set', 'team', '--authentication', 'gmc,password', ...g]),
+    'PEER_E_INVALID_GROUP_PROPERTIES',
+  )
+  assert.equal(
+    await fails(['group', 'set', 'team', '--password', 'long enough pass', ...g]),
+    'PEER_E_INVALID_GROUP_PROPERTIES',
+  )
+  const withPassword = (await ok([
+    'group',
+    'set',
+    'team',
+    '--authentication',
+    'gmc,password',
+    '--password',
+    'long enough pass',
+    '--role',
+    'member',
+    ...g,
+  ])) as Info
+  assert.deepEqual(withPassword.properties['authSchemes'], ['gmc', 'password'])
+  const without = (await ok(['group', 'set', 'team', '--authentication', 'gmc', ...g])) as Info
+  assert.deepEqual(without.properties['authSchemes'], ['gmc'])
 
   const members = (await ok(['group', 'members', 'team', ...g])) as Member[]
   assert.deepEqual(

@@ -15,6 +15,7 @@ import {
 } from '../../src/group/constants.ts'
 import { encodeChain } from '../../src/group/credentials.ts'
 import type { GroupEvents } from '../../src/group/events.ts'
+import type { MutableGroupProperties } from '../../src/group/properties.ts'
 import { PeerError } from '../../src/core/errors.ts'
 import { PeerGroup } from '../../src/group/group.ts'
 import { participantName } from '../../src/group/discovery.ts'
@@ -670,6 +671,49 @@ describe('password groups', () => {
     assert.deepEqual(c.node.groups.list(), [])
     // A member may not admit password joiners with the member role (members issue nothing).
     await rejectsPeerError(drive(sim, gb.createPasswordInvitation()), 'PEER_E_NOT_AUTHORIZED')
+    await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
+  })
+
+  test('the owner changes the password, the role, or ends password joins', async () => {
+    const { sim, a, ga, invitation } = await passwordGroup('group-password-change')
+    const NEW = 'a brand new passphrase'
+    await drive(sim, ga.setProperties({ password: NEW, passwordRole: 'inviting-member' }))
+    assert.deepEqual(ga.properties.authSchemes, ['gmc', 'password'])
+    const b = await peer(sim, 'b')
+    await rejectsPeerError(
+      drive(sim, b.node.groups.passwordJoin({ invitation, password: PASSWORD })),
+      'PEER_E_NOT_AUTHORIZED',
+    )
+    const gb = await drive(sim, b.node.groups.passwordJoin({ invitation, password: NEW }))
+    assert.deepEqual(gb.credential.roles, ['inviting-member'])
+
+    // Bad changes leave the properties as they were.
+    for (const [change, code] of [
+      [{ authSchemes: [] }, 'PEER_E_INVALID_GROUP_PROPERTIES'],
+      [{ authSchemes: ['gmc'], password: 'another password' }, 'PEER_E_INVALID_GROUP_PROPERTIES'],
+      [{ password: 'short' }, 'PEER_E_PASSWORD_DOES_NOT_MEET_POLICY'],
+      [{ passwordRole: 'owner' }, 'PEER_E_INVALID_ROLE_PROPERTY'],
+    ] as const) {
+      await rejectsPeerError(drive(sim, ga.setProperties(change as MutableGroupProperties)), code)
+    }
+    assert.deepEqual(ga.properties.authSchemes, ['gmc', 'password'])
+
+    // Password joins end; turning them on again needs a password.
+    await drive(sim, ga.setProperties({ authSchemes: ['gmc'] }))
+    assert.deepEqual(ga.properties.authSchemes, ['gmc'])
+    const c = await peer(sim, 'c')
+    // Members now refuse a password joiner at the handshake: to it, no member answers.
+    await rejectsPeerError(
+      drive(sim, c.node.groups.passwordJoin({ invitation, password: NEW })),
+      'PEER_E_CONNECTION_FAILED',
+    )
+    await rejectsPeerError(
+      drive(sim, ga.setProperties({ authSchemes: ['gmc', 'password'] })),
+      'PEER_E_INVALID_GROUP_PROPERTIES',
+    )
+    await drive(sim, ga.setProperties({ authSchemes: ['gmc', 'password'], password: PASSWORD }))
+    const gc = await drive(sim, c.node.groups.passwordJoin({ invitation, password: PASSWORD }))
+    assert.deepEqual(gc.credential.roles, ['member'], 'the role starts again at member')
     await drive(sim, Promise.all([a.node.stop(), b.node.stop(), c.node.stop()]))
   })
 
