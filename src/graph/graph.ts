@@ -476,14 +476,22 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   }
 
   /**
-   * Re-validates every deferred record (Windows' ValidateDeferredRecords with no ids):
-   * accepted ones appear (record-changed), rejected ones are dropped. Returns how many appeared.
+   * Re-validates deferred records (Windows' PeerGraphValidateDeferredRecords): those of
+   * `recordIds`, or every one when left out; ids of records that are not deferred are passed
+   * over. Accepted ones appear (record-changed), rejected ones are dropped. Returns how many
+   * appeared. E_INVALIDARG for an id that is no GUID.
    */
-  async validateDeferredRecords(): Promise<number> {
+  async validateDeferredRecords(recordIds?: readonly string[]): Promise<number> {
     this.checkReady()
+    const ids: unknown = recordIds
+    if (ids !== undefined && !Array.isArray(ids)) {
+      throw new PeerError('E_INVALIDARG', 'validateDeferredRecords takes a list of record ids')
+    }
+    const only = recordIds && new Set(recordIds.map((id) => parseGuid(id, 'a record id')))
     return this.serial(async () => {
       let accepted = 0
       for (const record of this.store.deferred()) {
+        if (only && !only.has(record.id)) continue
         const verdict = await this.validate(record, isDeleted(record) ? 'deleted' : 'updated')
         if (this.closed) break
         if (verdict === 'reject') this.store.remove(record.id)

@@ -383,8 +383,9 @@ export class PeerGroup extends TypedEmitter<GroupEvents> {
     return this.graph.search(query).filter((r) => !reserved(r.type))
   }
 
-  validateDeferredRecords(): Promise<number> {
-    return this.graph.validateDeferredRecords()
+  /** Windows' PeerGroupValidateDeferredRecords: see PeerGraph.validateDeferredRecords. */
+  validateDeferredRecords(recordIds?: readonly string[]): Promise<number> {
+    return this.graph.validateDeferredRecords(recordIds)
   }
 
   /** Windows' PeerGroupExportDatabase: a consistent copy of this member's database, to `file`. */

@@ -497,7 +497,10 @@ describe('security provider', () => {
     assert.deepEqual(changes, [])
     assert.equal(await g.validateDeferredRecords(), 0, 'still deferred')
     verdict = 'accept'
-    assert.equal(await g.validateDeferredRecords(), 1)
+    // By id: another id (a GUID, not deferred) passes over it; a non-GUID is an error.
+    assert.equal(await g.validateDeferredRecords([id]), 0)
+    await rejectsPeerError(g.validateDeferredRecords(['nope']), 'E_INVALIDARG')
+    assert.equal(await g.validateDeferredRecords([parked.toUpperCase()]), 1)
     assert.ok(g.getRecord(parked))
     assert.deepEqual(changes, [{ change: 'added', recordId: parked, recordType: CHAT }])
     await node.stop()
