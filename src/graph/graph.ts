@@ -707,6 +707,20 @@ export class PeerGraph extends TypedEmitter<GraphEvents> {
   }
 
   /**
+   * Windows' GetNodeInfo(nodeId): a node that publishes presence, by its node id (16 hex
+   * digits); PEER_E_NOT_FOUND when none does. This node's own info is `localNode`.
+   */
+  getNodeInfo(nodeId: string): NodeInfo {
+    if (typeof nodeId !== 'string' || !/^[0-9a-f]{16}$/i.test(nodeId)) {
+      throw new PeerError('E_INVALIDARG', 'a node id is 16 hexadecimal digits')
+    }
+    const wanted = nodeId.toLowerCase()
+    const node = this.nodes().find((n) => n.nodeId === wanted)
+    if (!node) throw new PeerError('PEER_E_NOT_FOUND', `no node ${nodeId} publishes presence`)
+    return node
+  }
+
+  /**
    * Nodes that publish presence (Windows' EnumNodes), optionally of one peer. Nodes without
    * presence are not listed. PEER_E_PRESENCE_DISABLED when the graph publishes none
    * (presenceMax 0 and no node forced its presence).

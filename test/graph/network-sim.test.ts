@@ -281,6 +281,11 @@ describe('presence and nodes', () => {
       assert.deepEqual(third.addresses, [{ address: 'n2', port: 3587 }])
     }
     assert.deepEqual(g0Filter(graphs[0]!, peers[1]!.peerId), [graphs[1]!.nodeId])
+    // GetNodeInfo by node id, in any case of hex digits.
+    const info = graphs[0]!.getNodeInfo(graphs[2]!.nodeId.toUpperCase())
+    assert.deepEqual([info.peerId, info.attributes], [peers[2]!.peerId, 'hello'])
+    throwsPeerError(() => graphs[0]!.getNodeInfo('0000000000000000'), 'PEER_E_NOT_FOUND')
+    throwsPeerError(() => graphs[0]!.getNodeInfo('xyz'), 'E_INVALIDARG')
     assert.deepEqual(changes, [
       { change: 'updated', nodeId: graphs[2]!.nodeId, peerId: peers[2]!.peerId },
     ])
