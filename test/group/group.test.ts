@@ -92,6 +92,20 @@ async function twoMembers(seed: string) {
   return { sim, a, b, ga, gb, invitation }
 }
 
+/** twoMembers, and c invited by a, online and synchronized. */
+async function threeMembers(seed: string) {
+  const two = await twoMembers(seed)
+  const { sim, ga } = two
+  const c = await peer(sim, 'c')
+  const gc = await drive(
+    sim,
+    c.node.groups.join({ invitation: await ga.createInvitation({ invitee: c.infoXml }) }),
+  )
+  await drive(sim, gc.connect())
+  await sim.run(5_000)
+  return { ...two, c, gc }
+}
+
 describe('create', () => {
   test('the creator is the first admin, the group is ready and its own records are reserved', async () => {
     const sim = createSim('group-create', 'group-create')
@@ -415,14 +429,7 @@ describe('outsiders and revocation', () => {
   })
 
   test('what a revoked member signed that the revoking admin never held goes where it was accepted', async () => {
-    const { sim, a, b, ga, gb } = await twoMembers('group-revoke-kept')
-    const c = await peer(sim, 'c')
-    const gc = await drive(
-      sim,
-      c.node.groups.join({ invitation: await ga.createInvitation({ invitee: c.infoXml }) }),
-    )
-    await drive(sim, gc.connect())
-    await sim.run(5_000)
+    const { sim, a, b, c, ga, gb, gc } = await threeMembers('group-revoke-kept')
     const seen = await drive(
       sim,
       gb.addRecord({ type: CHAT, data: Buffer.from('seen'), expiresAt: later(sim, 60) }),
@@ -460,14 +467,7 @@ describe('outsiders and revocation', () => {
   })
 
   test('a member that closed before it could remove what a revocation does not keep removes it on open', async () => {
-    const { sim, a, b, ga, gb } = await twoMembers('group-revoke-reopen')
-    const c = await peer(sim, 'c')
-    const gc = await drive(
-      sim,
-      c.node.groups.join({ invitation: await ga.createInvitation({ invitee: c.infoXml }) }),
-    )
-    await drive(sim, gc.connect())
-    await sim.run(5_000)
+    const { sim, a, b, c, ga, gb, gc } = await threeMembers('group-revoke-reopen')
     const split = sim.network.partition(['a'], ['b', 'c'])
     const unseen = await drive(
       sim,
