@@ -106,6 +106,21 @@ async function threeMembers(seed: string) {
   return { ...two, c, gc }
 }
 
+/**
+ * a is cut off while b writes a record (dated before any revocation a then makes) that reaches
+ * c only; the partition is returned for healing.
+ */
+async function unseenByAdmin(m: { sim: Sim; gb: PeerGroup; gc: PeerGroup }) {
+  const split = m.sim.network.partition(['a'], ['b', 'c'])
+  const unseen = await drive(
+    m.sim,
+    m.gb.addRecord({ type: CHAT, data: Buffer.from('unseen'), expiresAt: later(m.sim, 60) }),
+  )
+  await m.sim.run(5_000)
+  assert.ok(m.gc.getRecord(unseen))
+  return { split, unseen }
+}
+
 describe('create', () => {
   test('the creator is the first admin, the group is ready and its own records are reserved', async () => {
     const sim = createSim('group-create', 'group-create')
@@ -437,14 +452,7 @@ describe('outsiders and revocation', () => {
     await sim.run(5_000)
     assert.ok(ga.getRecord(seen) && gc.getRecord(seen))
 
-    // a is cut off while b writes a record (dated before the revocation) that reaches c only.
-    const split = sim.network.partition(['a'], ['b', 'c'])
-    const unseen = await drive(
-      sim,
-      gb.addRecord({ type: CHAT, data: Buffer.from('unseen'), expiresAt: later(sim, 60) }),
-    )
-    await sim.run(5_000)
-    assert.ok(gc.getRecord(unseen))
+    const { split, unseen } = await unseenByAdmin({ sim, gb, gc })
     assert.equal(ga.getRecord(unseen), undefined)
     assert.equal(await drive(sim, ga.revoke(b.peerName)), 1)
     const gone: string[] = []
@@ -468,13 +476,7 @@ describe('outsiders and revocation', () => {
 
   test('a member that closed before it could remove what a revocation does not keep removes it on open', async () => {
     const { sim, a, b, c, ga, gb, gc } = await threeMembers('group-revoke-reopen')
-    const split = sim.network.partition(['a'], ['b', 'c'])
-    const unseen = await drive(
-      sim,
-      gb.addRecord({ type: CHAT, data: Buffer.from('unseen'), expiresAt: later(sim, 60) }),
-    )
-    await sim.run(5_000)
-    assert.ok(gc.getRecord(unseen))
+    const { split, unseen } = await unseenByAdmin({ sim, gb, gc })
     // The purge a revocation starts fails everywhere this time, as if c had stopped first.
     const purge = Object.getOwnPropertyDescriptor(PeerGraph.prototype, 'revalidateModifiedBy')!
     PeerGraph.prototype.revalidateModifiedBy = () =>
