@@ -125,16 +125,16 @@ export class MemberDirectory {
 
   /** The members holding `serialHex` or a certificate it (or one below it) issued. */
   subjectsUnder(serialHex: string): string[] {
-    return [...this.byName]
-      .filter(([, certs]) => certs.some((c) => this.isOnChainOf(serialHex, c)))
-      .map(([name]) => name)
+    return this.membersWith((c) => this.isOnChainOf(serialHex, c))
   }
 
   /** The members with a certificate that is revoked, itself or through one above it. */
   revokedSubjects(): string[] {
-    return [...this.byName]
-      .filter(([, certs]) => certs.some((c) => this.revokedAt(c) !== undefined))
-      .map(([name]) => name)
+    return this.membersWith((c) => this.revokedAt(c) !== undefined)
+  }
+
+  private membersWith(test: (cert: Certificate) => boolean): string[] {
+    return [...this.byName].filter(([, certs]) => certs.some(test)).map(([name]) => name)
   }
 
   /** The revocations of `cert` and of the certificates above it. */
