@@ -7,10 +7,20 @@
  * `tls.connect(options)` does by default (a new SecureContext, keys parsed, per connection) and
  * with one SecureContext shared by every connection, the fair baseline.
  *
+ * Two ceilings are measured the same way, for what no protocol over a net.Socket can beat:
+ * plain TCP with no security at all (connections opened and closed per second, and bulk MB/s),
+ * and the cost of one X25519 operation in this process (Noise XX needs four per side).
+ *
  *   npm run bench:transport [-- --rounds 3 --handshakes 1000 --concurrency 8 --mib 256]
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import {
+  connect as netConnect,
+  createServer as netServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net'
 import {
   connect as tlsConnect,
   createSecureContext,
@@ -23,7 +33,9 @@ import { parseArgs } from 'node:util'
 import { systemClock } from '../src/core/clock.ts'
 import { systemRandom } from '../src/core/random.ts'
 import { Identity } from '../src/identity/identity.ts'
+import { createDuplexPair } from '../src/transport/memory-pipe.ts'
 import { Mux } from '../src/transport/mux.ts'
+import { dh, x25519KeyPair } from '../src/transport/noise/crypto.ts'
 import { SecureSession, SessionCredentials } from '../src/transport/secure-session.ts'
 import { TcpTransport } from '../src/transport/tcp.ts'
 
@@ -40,6 +52,58 @@ function credentials(name: string): SessionCredentials {
 }
 
 // ---- the server (child process) ---------------------------------------------------------
+type Contender = 'ours' | 'tls' | 'tcp'
+
+/** The receiver's CPU time (user + system) over one bulk transfer, sent to the parent. */
+function receiverCpu(kind: Contender): (mib: number) => void {
+  const start = process.cpuUsage()
+  return (mib) => {
+    const used = process.cpuUsage(start)
+    process.send?.({ receiverCpu: kind, msPerMiB: (used.user + used.system) / 1000 / mib })
+  }
+}
+
+/** TLS and plain TCP bulk: a 4-byte count of MiB, then that many bytes, acknowledged by 1 byte. */
+function countAndAcknowledge(kind: Contender): (socket: Socket) => void {
+  return (socket) => {
+    let expected = -1
+    let received = 0
+    let done: (mib: number) => void = () => {}
+    socket.on('data', (chunk: Buffer) => {
+      if (expected < 0) {
+        done = receiverCpu(kind)
+        expected = chunk.readUInt32BE(0) * 1024 * 1024
+        chunk = chunk.subarray(4)
+      }
+      received += chunk.length
+      if (received === expected) {
+        done(expected / 1024 / 1024)
+        socket.write(Buffer.from([1]))
+      }
+    })
+    socket.on('error', () => {})
+  }
+}
+
+/** Our bulk: on each channel a 4-byte count of MiB, then that many bytes, acknowledged. */
+function acknowledgeChannels(session: SecureSession): void {
+  new Mux(session).on('channel', (channel) => {
+    let expected = -1
+    let received = 0
+    let done: (mib: number) => void = () => {}
+    channel.on('message', (m) => {
+      if (expected < 0) {
+        done = receiverCpu('ours')
+        expected = new DataView(m.buffer, m.byteOffset).getUint32(0) * 1024 * 1024
+      } else received += m.length
+      if (received === expected) {
+        done(expected / 1024 / 1024)
+        channel.send(new Uint8Array([1])).catch(() => {})
+      }
+    })
+  })
+}
+
 async function serve(): Promise<void> {
   const creds = credentials('server')
   const tcp = new TcpTransport()
@@ -50,19 +114,7 @@ async function serve(): Promise<void> {
       clock: systemClock,
       random: systemRandom,
     })
-      .then((session) => {
-        const mux = new Mux(session)
-        mux.on('channel', (channel) => {
-          let expected = -1
-          let received = 0
-          channel.on('message', (m) => {
-            if (expected < 0)
-              expected = new DataView(m.buffer, m.byteOffset).getUint32(0) * 1024 * 1024
-            else received += m.length
-            if (received === expected) channel.send(new Uint8Array([1])).catch(() => {})
-          })
-        })
-      })
+      .then(acknowledgeChannels)
       .catch(() => {})
   })
   const tls = tlsServer(
@@ -74,23 +126,14 @@ async function serve(): Promise<void> {
       rejectUnauthorized: true,
       minVersion: 'TLSv1.3',
     },
-    (socket) => {
-      let expected = -1
-      let received = 0
-      socket.on('data', (chunk: Buffer) => {
-        if (expected < 0) {
-          expected = chunk.readUInt32BE(0) * 1024 * 1024
-          chunk = chunk.subarray(4)
-        }
-        received += chunk.length
-        if (received === expected) socket.write(Buffer.from([1]))
-      })
-      socket.on('error', () => {})
-    },
+    countAndAcknowledge('tls'),
   )
-  await new Promise<void>((resolve) => tls.listen(0, HOST, resolve))
-  const tlsPort = (tls.address() as { port: number }).port
-  process.send?.({ ours: ours.address.port, tls: tlsPort })
+  const plain = netServer(countAndAcknowledge('tcp'))
+  const port = async (server: NetServer): Promise<number> => {
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
+    return (server.address() as { port: number }).port
+  }
+  process.send?.({ ours: ours.address.port, tls: await port(tls), tcp: await port(plain) })
   process.on('disconnect', () => process.exit(0))
 }
 
@@ -142,8 +185,20 @@ async function rate(count: number, concurrency: number, one: () => Promise<void>
   return count / (Number(process.hrtime.bigint() - start) / 1e9)
 }
 
+/** A plain TCP connection, as the ceiling for every protocol over one. */
+function tcpConnect(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: HOST, port, noDelay: true }, () => resolve(socket))
+    socket.on('error', reject)
+  })
+}
+
 async function tlsBulk(port: number, mib: number): Promise<number> {
-  const socket = await tlsHandshake(port)
+  return socketBulk(await tlsHandshake(port), mib)
+}
+
+/** `mib` MiB in 64 KiB writes to a countAndAcknowledge server; MB/s until it acknowledges. */
+async function socketBulk(socket: Socket, mib: number): Promise<number> {
   const chunk = Buffer.alloc(64 * 1024, 7)
   const start = process.hrtime.bigint()
   const done = new Promise<void>((resolve) => socket.once('data', () => resolve()))
@@ -159,13 +214,8 @@ async function tlsBulk(port: number, mib: number): Promise<number> {
   return mib / seconds
 }
 
-async function oursBulk(
-  tcp: TcpTransport,
-  creds: SessionCredentials,
-  port: number,
-  mib: number,
-): Promise<number> {
-  const session = await oursHandshake(tcp, creds, port)
+/** `mib` MiB in 256 KiB channel messages to acknowledgeChannels; MB/s until it acknowledges. */
+async function channelBulk(session: SecureSession, mib: number): Promise<number> {
   const mux = new Mux(session)
   const channel = mux.open('bulk')
   const message = new Uint8Array(256 * 1024).fill(7)
@@ -179,6 +229,50 @@ async function oursBulk(
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   mux.close()
   return mib / seconds
+}
+
+// ---- in this process, no sockets: what our own code costs ---------------------------------
+const pipeOptions = (credentials: SessionCredentials) => ({
+  credentials,
+  context: CONTEXT,
+  clock: systemClock,
+  random: systemRandom,
+})
+
+/** Both sides of a handshake over an in-memory pipe. */
+function pipeSessions(a: SessionCredentials, b: SessionCredentials): Promise<SecureSession[]> {
+  const [x, y] = createDuplexPair()
+  return Promise.all([
+    SecureSession.initiate(x, pipeOptions(a)),
+    SecureSession.respond(y, pipeOptions(b)),
+  ])
+}
+
+/** Handshakes per second with both sides in this process (one core, no sockets). */
+async function inProcessHandshakes(count: number): Promise<number> {
+  const a = credentials('a')
+  const b = credentials('b')
+  return rate(count, 1, async () => {
+    for (const session of await pipeSessions(a, b)) session.close()
+  })
+}
+
+/** Bulk MB/s with both sides in this process (one core, no sockets). */
+async function inProcessBulk(mib: number): Promise<number> {
+  const [initiator, responder] = (await pipeSessions(credentials('a'), credentials('b'))) as [
+    SecureSession,
+    SecureSession,
+  ]
+  acknowledgeChannels(responder)
+  return channelBulk(initiator, mib)
+}
+
+/** Microseconds per X25519 operation here (a key generation and a DH, averaged). */
+function x25519Micros(count: number): number {
+  const peer = x25519KeyPair(systemRandom)
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < count; i++) dh(x25519KeyPair(systemRandom), peer.publicKey)
+  return Number(process.hrtime.bigint() - start) / 1e3 / (2 * count)
 }
 
 const median = (xs: number[]): number =>
@@ -204,9 +298,14 @@ async function main(): Promise<void> {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
-  const ports = await new Promise<{ ours: number; tls: number }>((resolve) =>
+  const ports = await new Promise<{ ours: number; tls: number; tcp: number }>((resolve) =>
     child.once('message', resolve as never),
   )
+  // What the child's receivers report, in order; the warm-up round's first entry is dropped.
+  const receiverMs: Record<Contender, number[]> = { ours: [], tls: [], tcp: [] }
+  child.on('message', (m: { receiverCpu?: Contender; msPerMiB: number }) => {
+    if (m.receiverCpu) receiverMs[m.receiverCpu].push(m.msPerMiB)
+  })
   const creds = credentials('client')
   const tcp = new TcpTransport()
   const sharedContext = createSecureContext(tlsClientOptions)
@@ -214,65 +313,104 @@ async function main(): Promise<void> {
     hsOurs: [] as number[],
     hsTls: [] as number[],
     hsTlsShared: [] as number[],
+    hsTcp: [] as number[],
     bulkOurs: [] as number[],
     bulkTls: [] as number[],
+    bulkTcp: [] as number[],
   }
+  const contenders = [
+    async (): Promise<void> => {
+      results.hsOurs.push(
+        await rate(handshakes, concurrency, async () =>
+          (await oursHandshake(tcp, creds, ports.ours)).close(),
+        ),
+      )
+      results.bulkOurs.push(await channelBulk(await oursHandshake(tcp, creds, ports.ours), mib))
+    },
+    async (): Promise<void> => {
+      results.hsTls.push(
+        await rate(
+          handshakes,
+          concurrency,
+          async () => void (await tlsHandshake(ports.tls)).destroy(),
+        ),
+      )
+      results.hsTlsShared.push(
+        await rate(
+          handshakes,
+          concurrency,
+          async () => void (await tlsHandshake(ports.tls, sharedContext)).destroy(),
+        ),
+      )
+      results.bulkTls.push(await tlsBulk(ports.tls, mib))
+    },
+    async (): Promise<void> => {
+      results.hsTcp.push(
+        await rate(
+          handshakes,
+          concurrency,
+          async () => void (await tcpConnect(ports.tcp)).destroy(),
+        ),
+      )
+      results.bulkTcp.push(await socketBulk(await tcpConnect(ports.tcp), mib))
+    },
+  ]
   try {
-    // Round -1 warms the JIT up for both and is not recorded.
+    // Round -1 warms the JIT up for all and is not recorded; then each round starts with the
+    // next contender, so machine noise does not always fall on the same one.
     for (let r = -1; r < rounds; r++) {
-      const ours = async (): Promise<void> => {
-        results.hsOurs.push(
-          await rate(handshakes, concurrency, async () =>
-            (await oursHandshake(tcp, creds, ports.ours)).close(),
-          ),
-        )
-        results.bulkOurs.push(await oursBulk(tcp, creds, ports.ours, mib))
+      const first = Math.max(0, r) % contenders.length
+      for (let i = 0; i < contenders.length; i++) {
+        await (contenders[(first + i) % contenders.length] as () => Promise<void>)()
       }
-      const tls = async (): Promise<void> => {
-        results.hsTls.push(
-          await rate(
-            handshakes,
-            concurrency,
-            async () => void (await tlsHandshake(ports.tls)).destroy(),
-          ),
-        )
-        results.hsTlsShared.push(
-          await rate(
-            handshakes,
-            concurrency,
-            async () => void (await tlsHandshake(ports.tls, sharedContext)).destroy(),
-          ),
-        )
-        results.bulkTls.push(await tlsBulk(ports.tls, mib))
-      }
-      if (r < 0) {
-        await ours()
-        await tls()
-        for (const list of Object.values(results)) list.length = 0
-      } else if (r % 2 === 0) {
-        await ours()
-        await tls()
-      } else {
-        await tls()
-        await ours()
-      }
+      if (r < 0) for (const list of Object.values(results)) list.length = 0
     }
   } finally {
     child.disconnect()
   }
+  // With the child gone: both sides of ours in this process, on one core, after a warm-up.
+  const inProcess = { handshakes: [] as number[], bulk: [] as number[] }
+  for (let r = -1; r < rounds; r++) {
+    const handshakesPerSecond = await inProcessHandshakes(handshakes)
+    const bulk = await inProcessBulk(mib)
+    if (r < 0) continue
+    inProcess.handshakes.push(handshakesPerSecond)
+    inProcess.bulk.push(bulk)
+  }
+  const x25519 = x25519Micros(2000)
   const f = (n: number): string => n.toFixed(0).padStart(7)
+  const m = (xs: number[]): string => f(median(xs))
+  const ratio = (a: number[], b: number[]): string => (median(a) / median(b)).toFixed(2)
   console.log(
     `127.0.0.1, two processes, ${rounds} rounds (medians); handshakes ${concurrency} at a time, ${mib} MiB bulk`,
   )
-  const ratio = (a: number[], b: number[]): string => (median(a) / median(b)).toFixed(2)
   console.log(
-    `  handshakes/s  peerinfra ${f(median(results.hsOurs))}   TLS 1.3 ${f(median(results.hsTls))}   ratio ${ratio(results.hsOurs, results.hsTls)}   (TLS context per connection)`,
+    `  handshakes/s  peerinfra ${m(results.hsOurs)}   TLS 1.3 ${m(results.hsTls)}   ratio ${ratio(results.hsOurs, results.hsTls)}   (TLS context per connection)`,
   )
   console.log(
-    `  handshakes/s  peerinfra ${f(median(results.hsOurs))}   TLS 1.3 ${f(median(results.hsTlsShared))}   ratio ${ratio(results.hsOurs, results.hsTlsShared)}   (TLS context shared)`,
+    `  handshakes/s  peerinfra ${m(results.hsOurs)}   TLS 1.3 ${m(results.hsTlsShared)}   ratio ${ratio(results.hsOurs, results.hsTlsShared)}   (TLS context shared)`,
   )
   console.log(
-    `  bulk MB/s     peerinfra ${f(median(results.bulkOurs))}   TLS 1.3 ${f(median(results.bulkTls))}   ratio ${ratio(results.bulkOurs, results.bulkTls)}`,
+    `  bulk MB/s     peerinfra ${m(results.bulkOurs)}   TLS 1.3 ${m(results.bulkTls)}   ratio ${ratio(results.bulkOurs, results.bulkTls)}`,
+  )
+  console.log('ceilings: plain TCP, no security, between the same processes')
+  console.log(
+    `  connections/s TCP ${m(results.hsTcp)}   peerinfra ${ratio(results.hsOurs, results.hsTcp)} of it, TLS shared ${ratio(results.hsTlsShared, results.hsTcp)}`,
+  )
+  console.log(
+    `  bulk MB/s     TCP ${m(results.bulkTcp)}   peerinfra ${ratio(results.bulkOurs, results.bulkTcp)} of it, TLS ${ratio(results.bulkTls, results.bulkTcp)}`,
+  )
+  const cpu = (kind: Contender): string => median(receiverMs[kind].slice(1)).toFixed(2)
+  console.log(
+    `  receiver CPU, ms per MiB: peerinfra ${cpu('ours')}   TLS ${cpu('tls')}   TCP ${cpu('tcp')}   (user + system, in the child)`,
+  )
+  console.log('ours with both sides in this process, one core, no sockets (an in-memory pipe)')
+  console.log(
+    `  handshakes/s ${m(inProcess.handshakes)}   (${(1e6 / median(inProcess.handshakes)).toFixed(0)} us of CPU each, both sides)`,
+  )
+  console.log(`  bulk MB/s    ${m(inProcess.bulk)}   (sender and receiver sharing the core)`)
+  console.log(
+    `  X25519: ${x25519.toFixed(1)} us per operation here; Noise XX does 8 per handshake (4 per side): ${(8 * x25519).toFixed(0)} us of CPU`,
   )
 }
 

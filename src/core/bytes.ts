@@ -43,11 +43,22 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return concatByteArray(parts)
 }
 
+/**
+ * A byte array the caller overwrites entirely, so it need not be zeroed first: large ones come
+ * uninitialized from Buffer.allocUnsafeSlow (zeroing was a sixth to a third of the time of
+ * joining 256 KiB here), as a plain Uint8Array over their own memory (nothing pooled or shared).
+ */
+function allocFilledLater(length: number): Uint8Array {
+  if (length < UNZEROED_MIN_BYTES) return new Uint8Array(length)
+  return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length)
+}
+const UNZEROED_MIN_BYTES = 4096
+
 /** concatBytes for a list of any length (spreading a huge list would overflow the stack). */
 export function concatByteArray(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0
   for (const p of parts) length += p.length
-  const out = new Uint8Array(length)
+  const out = allocFilledLater(length)
   let offset = 0
   for (const p of parts) {
     out.set(p, offset)
