@@ -366,39 +366,51 @@ and leave. That is how a newcomer joins and adds a record the others see:
     })
   })
 
-  cmd
-    .command('listen <graphId>')
-    .description('listen for nodes of the graph and print its events until Ctrl-C')
-    .option('--host <address>', 'the address to listen on', '127.0.0.1')
-    .option(
-      '--port <port>',
-      'the TCP port (0: any free port)',
-      shared.integer('--port', 0, 65_535),
-      0,
+  shared
+    .presenceOptions(
+      cmd
+        .command('listen <graphId>')
+        .description('listen for nodes of the graph and print its events until Ctrl-C')
+        .option('--host <address>', 'the address to listen on', '127.0.0.1')
+        .option(
+          '--port <port>',
+          'the TCP port (0: any free port)',
+          shared.integer('--port', 0, 65_535),
+          0,
+        ),
     )
-    .action(async (graphId: string, o: { host: string; port: number }, c: Command) =>
-      runStreaming(c, graphId, false, {}, async (graph, opts) => {
-        listening(graph, opts.json, await graph.listen({ host: o.host, port: o.port }))
-      }),
+    .action(
+      async (
+        graphId: string,
+        o: { host: string; port: number } & shared.PresenceCliOptions,
+        c: Command,
+      ) =>
+        runStreaming(c, graphId, false, {}, async (graph, opts) => {
+          listening(graph, opts.json, await graph.listen({ host: o.host, port: o.port }))
+          await shared.applyPresence(graph, o)
+        }),
     )
 
-  cmd
-    .command('connect <graphId> <hostPort>')
-    .description(
-      'connect to a node of the graph, sync, and print events until Ctrl-C (joins a new graph)',
+  shared
+    .presenceOptions(
+      cmd
+        .command('connect <graphId> <hostPort>')
+        .description(
+          'connect to a node of the graph, sync, and print events until Ctrl-C (joins a new graph)',
+        )
+        .option('--peer-id <id>', 'the peer that must answer there')
+        .option(
+          '--listen-port <port>',
+          'also listen on this port (0: any)',
+          shared.integer('--listen-port', 0, 65_535),
+        )
+        .option('--host <address>', 'with --listen-port: the address to listen on', '127.0.0.1'),
     )
-    .option('--peer-id <id>', 'the peer that must answer there')
-    .option(
-      '--listen-port <port>',
-      'also listen on this port (0: any)',
-      shared.integer('--listen-port', 0, 65_535),
-    )
-    .option('--host <address>', 'with --listen-port: the address to listen on', '127.0.0.1')
     .action(
       async (
         graphId: string,
         hostPort: string,
-        o: { listenPort?: number; host: string },
+        o: { listenPort?: number; host: string } & shared.PresenceCliOptions,
         c: Command,
       ) => {
         const at = parseEndpoint(hostPort)
@@ -424,6 +436,7 @@ and leave. That is how a newcomer joins and adds a record the others see:
           if (o.listenPort !== undefined) {
             listening(graph, opts.json, await graph.listen({ host: o.host, port: o.listenPort }))
           }
+          await shared.applyPresence(graph, o)
         })
       },
     )

@@ -823,7 +823,7 @@ inviter's connect will listen on.
       })
     })
 
-  pnrpOptions(cmd.command('connect <group>'))
+  pnrpOptions(shared.presenceOptions(cmd.command('connect <group>')))
     .description(
       'go online: connect to members (the invitation’s addresses, --address, or through PNRP ' +
         'with --seed), listen (and with --seed register in PNRP), and print events until Ctrl-C',
@@ -845,7 +845,12 @@ inviter's connect will listen on.
     .action(
       async (
         name: string,
-        o: { address?: string[]; host: string; port: number; types?: EventName[] },
+        o: {
+          address?: string[]
+          host: string
+          port: number
+          types?: EventName[]
+        } & shared.PresenceCliOptions,
         c: Command,
       ) => {
         const at = o.address?.map((a) => parseEndpoint(a))
@@ -878,6 +883,7 @@ inviter's connect will listen on.
             // Synchronized by now, so listen gives the address.
             const address = await group.listen(listen)
             if (address) listening(group, opts.json, address)
+            await shared.applyPresence(group, o)
             shared.announce(
               opts.json,
               'ready',

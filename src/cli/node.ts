@@ -4,6 +4,7 @@
  * 3587, shared through the node's port hub. Events of all of them print, one line each (JSON
  * lines with --json, each naming its group or graph), until Ctrl-C.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Command } from 'commander'
 import pc from 'picocolors'
 import { toBase64 } from '../core/bytes.ts'
@@ -22,9 +23,13 @@ import * as shared from './records.ts'
 /** Windows' Grouping port (MS-PPSEC: TCP 3587), which all groups of a node share. */
 export const DEFAULT_GROUP_PORT = 3587
 
-interface NodeStartOptions extends shared.NodeCliOptions {
+/** A group or graph that could not go online is tried again, at most this far apart. */
+export const MAX_RETRY_SECONDS = 300
+
+interface NodeStartOptions extends shared.NodeCliOptions, shared.PresenceCliOptions {
   host: string
   port: number
+  retry: number
   pnrpPort: number
   pnrp: boolean
   seed?: string[]
@@ -44,7 +49,7 @@ export function nodeCommand(): Command {
   const cmd = new Command('node').description(
     'run a long-lived node: PNRP, and this identity’s groups (and graphs) online on one port',
   )
-  cmd
+  const start = cmd
     .command('start')
     .description(
       'start PNRP (UDP 3540), bring every group of the identity online on TCP 3587 (one port ' +
@@ -77,25 +82,27 @@ export function nodeCommand(): Command {
       shared.collect,
     )
     .option('--graph <graphId>', 'also bring this graph online (repeatable)', shared.collect)
-    .action(async (_o: unknown, c: Command) => {
-      const opts = c.optsWithGlobals<NodeStartOptions>()
-      const pnrp: PnrpOptions | undefined = opts.pnrp
-        ? {
-            port: opts.pnrpPort,
-            host: opts.host,
-            seeds: opts.seed ?? [],
-            clouds: opts.cloud ?? [GLOBAL_CLOUD],
-          }
-        : undefined
-      await commands.run((signal) =>
-        shared.withNode(
-          opts,
-          'a node runs as an identity',
-          (node) => run(node, opts, signal),
-          pnrp,
-        ),
-      )
-    })
+    .option(
+      '--retry <seconds>',
+      `try a group or graph that could not go online again after this long, then twice as ` +
+        `long each time up to ${MAX_RETRY_SECONDS} s (0: never)`,
+      shared.integer('--retry', 0, MAX_RETRY_SECONDS),
+      5,
+    )
+  shared.presenceOptions(start).action(async (_o: unknown, c: Command) => {
+    const opts = c.optsWithGlobals<NodeStartOptions>()
+    const pnrp: PnrpOptions | undefined = opts.pnrp
+      ? {
+          port: opts.pnrpPort,
+          host: opts.host,
+          seeds: opts.seed ?? [],
+          clouds: opts.cloud ?? [GLOBAL_CLOUD],
+        }
+      : undefined
+    await commands.run((signal) =>
+      shared.withNode(opts, 'a node runs as an identity', (node) => run(node, opts, signal), pnrp),
+    )
+  })
   return cmd
 }
 
@@ -122,10 +129,11 @@ async function run(node: PeerNode, opts: NodeStartOptions, signal: AbortSignal):
     const printing = Promise.all(members.map((m) => printEvents(m, opts.json, signal)))
     printing.catch(() => {})
     const listen = { host: opts.host, port: opts.port }
+    const retries: Promise<void>[] = []
     for (const m of members) {
-      const address = await goOnline(m, listen, opts.json, signal)
-      // With --port 0 the first picks a free port, and the others share it.
-      if (address && listen.port === 0) listen.port = address.port
+      if (!(await goOnline(m, listen, opts, signal, opts.retry))) {
+        retries.push(keepTrying(m, listen, opts, signal))
+      }
     }
     shared.announce(
       opts.json,
@@ -139,7 +147,7 @@ async function run(node: PeerNode, opts: NodeStartOptions, signal: AbortSignal):
       `node of ${node.identity.peerName} running: ${members.length} group(s) and graph(s); Ctrl-C stops`,
     )
     // With nothing to print (no group, no graph) the node still runs PNRP until stopped.
-    await Promise.all([printing, aborted(signal)])
+    await Promise.all([printing, aborted(signal), ...retries])
     shared.announce(opts.json, 'stopped', {}, 'stopped')
   } finally {
     for (const m of members) await m.target.close()
@@ -153,37 +161,66 @@ function groupsToOpen(node: PeerNode, wanted: string[] | undefined): string[] {
 }
 
 /**
- * Connects and listens. A group or graph that cannot (a member that has not synchronized yet
- * and reaches no one) is reported as offline and stays so; its events still print.
+ * Connects and listens, then applies --presence and --node-attributes; true once online. A group
+ * or graph that cannot (a member that has not synchronized yet and reaches no one) is reported
+ * as offline; its events still print. With --port 0 the first to listen picks a free port, and
+ * `listen` keeps it for the others.
  */
 async function goOnline(
   m: Member,
   listen: { host: string; port: number },
-  json: boolean | undefined,
+  opts: NodeStartOptions,
   signal: AbortSignal,
-): Promise<{ address: string; port: number } | undefined> {
+  retryIn: number,
+): Promise<boolean> {
   try {
     if (m.kind === 'group') await m.target.connect({ ...listen, signal })
     const address = await m.target.listen(listen)
     if (address) {
+      if (listen.port === 0) listen.port = address.port
       shared.announce(
-        json,
+        opts.json,
         'listening',
         { [m.kind]: m.name, ...address },
         `${m.name} listening on ${pc.bold(formatEndpoint(address))}`,
       )
     }
-    return address
+    await shared.applyPresence(m.target, opts)
+    return true
   } catch (err) {
-    if (signal.aborted) return undefined
+    if (signal.aborted) return false
     const error = err instanceof PeerError ? err : new PeerError('E_UNEXPECTED', String(err))
     shared.announce(
-      json,
+      opts.json,
       'offline',
-      { [m.kind]: m.name, code: error.code, message: error.message },
-      `${m.name}: ${error.code}: ${error.message}`,
+      { [m.kind]: m.name, code: error.code, message: error.message, retryIn },
+      `${m.name}: ${error.code}: ${error.message}` +
+        (retryIn > 0 ? pc.dim(` (trying again in ${retryIn} s)`) : ''),
     )
-    return undefined
+    return false
+  }
+}
+
+/** Tries an offline group or graph again (--retry) until it is online or the node stops. */
+async function keepTrying(
+  m: Member,
+  listen: { host: string; port: number },
+  opts: NodeStartOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  // Each wait doubles the one before, up to MAX_RETRY_SECONDS; --retry 0 never tries again.
+  for (let delay = opts.retry; delay > 0 && !signal.aborted;) {
+    try {
+      await sleep(delay * 1000, undefined, { signal })
+    } catch {
+      return // stopped
+    }
+    const next = Math.min(delay * 2, MAX_RETRY_SECONDS)
+    if (await goOnline(m, listen, opts, signal, next)) {
+      shared.announce(opts.json, 'online', { [m.kind]: m.name }, `${m.name} is online`)
+      return
+    }
+    delay = next
   }
 }
 

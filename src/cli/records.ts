@@ -17,6 +17,7 @@ import type {
   RecordUpdate,
   SearchQuery,
 } from '../graph/index.ts'
+import { MAX_NODE_ATTRIBUTES_CHARS } from '../graph/constants.ts'
 import type { GroupEvents } from '../group/events.ts'
 import { PeerNode } from '../node/peer-node.ts'
 import type { PnrpOptions } from '../pnrp/service.ts'
@@ -149,6 +150,42 @@ export function onlineOptions(cmd: Command, peer: { where: string; who: string }
   return cmd
     .option('--connect <host:port>', `go online first: connect to ${peer.where} and sync`)
     .option('--peer-id <id>', `with --connect: ${peer.who} that must answer there`)
+}
+
+/** `--presence` and `--node-attributes`, for the commands that keep a node online. */
+export interface PresenceCliOptions {
+  presence?: boolean
+  nodeAttributes?: string
+}
+
+export function presenceOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--presence',
+      "publish this node's presence (addresses, attributes) even where the graph's presence-max " +
+        'would not (SetPresence)',
+    )
+    .option(
+      '--node-attributes <text>',
+      'free text the others see with this node in their node lists (SetNodeAttributes)',
+      (text: string) => {
+        if (text.length > MAX_NODE_ATTRIBUTES_CHARS) {
+          throw new InvalidArgumentError(
+            `--node-attributes holds at most ${MAX_NODE_ATTRIBUTES_CHARS} characters`,
+          )
+        }
+        return text
+      },
+    )
+}
+
+/** Applies --node-attributes and --presence once the graph or group is online. */
+export async function applyPresence(
+  on: { setPresence(on: boolean): Promise<void>; setNodeAttributes(text: string): Promise<void> },
+  o: PresenceCliOptions,
+): Promise<void> {
+  if (o.nodeAttributes !== undefined) await on.setNodeAttributes(o.nodeAttributes)
+  if (o.presence) await on.setPresence(true)
 }
 
 export function expiry(on: { peerTime(): Date }, seconds: number): Date {

@@ -305,3 +305,48 @@ test('a second home joins with --connect: its add floods to a listening node', a
   assert.equal(got.dataText, 'edited by ben')
   assert.equal(got.version, 2)
 })
+
+test('listen --presence --node-attributes: a graph that publishes no presence shows this node', async () => {
+  const a = await home('ada')
+  const b = await home('bo')
+  await ok(['graph', 'create', 'quiet', '--presence-max', '0', '--home', a.home])
+  const tooLong = 'x'.repeat(4097)
+  assert.equal(
+    (await cli(['graph', 'listen', 'quiet', '--node-attributes', tooLong, '--home', a.home])).code,
+    2,
+  )
+
+  const listener = start([
+    'graph',
+    'listen',
+    'quiet',
+    '--port',
+    '0',
+    '--presence',
+    '--node-attributes',
+    'desk 4, ask for ada',
+    '--home',
+    a.home,
+    '--json',
+  ])
+  try {
+    await until('the listening line', () => lines(listener.run).length > 0)
+    const at = `127.0.0.1:${String(lines(listener.run)[0]!['port'])}`
+    // presence-max 0: only a node that forces its presence (SetPresence) is listed.
+    const seen = (await ok(['graph', 'nodes', 'quiet', '--connect', at, '--home', b.home])) as {
+      nodes: { peerId: string; attributes?: string; addresses: unknown[] }[]
+    }
+    const ada = seen.nodes.find((n) => n.peerId === a.peerId)
+    assert.ok(ada, `ada publishes presence: ${JSON.stringify(seen.nodes)}`)
+    assert.equal(ada.attributes, 'desk 4, ask for ada')
+    assert.ok(ada.addresses.length > 0)
+    assert.ok(
+      !seen.nodes.some((n) => n.peerId === b.peerId),
+      'bo forced nothing: presence-max 0 keeps it unlisted',
+    )
+  } finally {
+    stopGraphCommands()
+    const done = await listener.done
+    assert.equal(done.code, 0, done.stderr)
+  }
+})

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { stopNodeCommands } from '../../src/cli/node.ts'
@@ -135,4 +136,87 @@ test('node start serves two groups on one port, with PNRP, until stopped', async
   const done = await node.done
   assert.equal(done.code, 0, done.stderr)
   assert.equal(lines(done).at(-1)?.['event'], 'stopped')
+})
+
+/** A TCP port free on 127.0.0.1 a moment ago. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+test('node start tries a group that could not go online again until a member answers', async () => {
+  const a = await home('ann')
+  const c = await home('cy')
+  const crew = (await ok(['group', 'create', 'crew', '--home', a.home])) as {
+    groupPeerName: string
+  }
+  // The invitation names where ann's node will listen; cy joins while nobody is there.
+  const port = await freePort()
+  const invitation = join(root.path, 'cy.inv')
+  await ok([
+    'group',
+    'invite',
+    'crew',
+    '--invitee',
+    c.infoFile,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--out',
+    invitation,
+    '--home',
+    a.home,
+  ])
+  await ok(['group', 'join', invitation, '--home', c.home])
+  const node = (home: string, ...more: string[]): ReturnType<typeof start> =>
+    start(['node', 'start', '--host', '127.0.0.1', '--no-pnrp', ...more, '--home', home, '--json'])
+
+  const cy = node(c.home, '--port', '0', '--retry', '1', '--node-attributes', 'cy at home')
+  let ann: ReturnType<typeof start> | undefined
+  try {
+    await until('cy to report crew offline', () =>
+      lines(cy.run).some((l) => l['event'] === 'offline'),
+    )
+    const offline = lines(cy.run).find((l) => l['event'] === 'offline')!
+    assert.equal(offline['group'], crew.groupPeerName)
+    assert.equal(offline['code'], 'PEER_E_CONNECTION_FAILED')
+    assert.equal(offline['retryIn'], 1)
+    assert.ok(
+      lines(cy.run).some((l) => l['event'] === 'ready'),
+      'the node runs meanwhile',
+    )
+
+    ann = node(a.home, '--port', String(port))
+    await until('ann to be ready', () => lines(ann!.run).some((l) => l['event'] === 'ready'))
+    await until(
+      'cy to bring crew online',
+      () => lines(cy.run).some((l) => l['event'] === 'online'),
+      20_000,
+    )
+    const out = lines(cy.run)
+    assert.equal(out.find((l) => l['event'] === 'online')!['group'], crew.groupPeerName)
+    assert.ok(out.some((l) => l['event'] === 'listening' && l['group'] === crew.groupPeerName))
+    // Each failed try announced a wait twice the one before.
+    const waits = out.filter((l) => l['event'] === 'offline').map((l) => l['retryIn'])
+    assert.deepEqual(
+      waits,
+      waits.map((_, i) => Math.min(2 ** i, 300)),
+    )
+  } finally {
+    stopNodeCommands()
+  }
+  const done = await cy.done
+  assert.equal(done.code, 0, done.stderr)
+  assert.equal((await ann?.done)?.code, 0)
+  // Online, cy's node published its attributes with its presence: ann's database has them.
+  // Online, cy's node published its presence with --node-attributes; ann's database has it.
+  const members = (await ok(['group', 'members', 'crew', '--home', a.home])) as {
+    identity: string
+    attributes: string | null
+  }[]
+  assert.equal(members.find((m) => m.identity.endsWith('.cy'))?.attributes, 'cy at home')
 })
