@@ -134,6 +134,12 @@ async function serve(): Promise<void> {
     return (server.address() as { port: number }).port
   }
   process.send?.({ ours: ours.address.port, tls: await port(tls), tcp: await port(plain) })
+  // The parent asks for this process's CPU time around each handshake phase.
+  process.on('message', (m: { cpu?: boolean }) => {
+    if (!m.cpu) return
+    const used = process.cpuUsage()
+    process.send?.({ cpuUsed: used.user + used.system })
+  })
   process.on('disconnect', () => process.exit(0))
 }
 
@@ -267,6 +273,26 @@ async function inProcessBulk(mib: number): Promise<number> {
   return channelBulk(initiator, mib)
 }
 
+/** CPU (user + system) of one TCP connection opened and closed, both ends in this process. */
+async function inProcessTcpMicros(count: number, concurrency: number): Promise<number> {
+  let open = 0
+  const server = netServer((socket) => {
+    open++
+    socket.on('error', () => {})
+    socket.on('close', () => open--)
+    socket.resume()
+  })
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
+  const { port } = server.address() as { port: number }
+  const start = process.cpuUsage()
+  await rate(count, concurrency, async () => void (await tcpConnect(port)).destroy())
+  // The server's side closes a moment later; its work counts too.
+  while (open > 0) await new Promise((resolve) => setImmediate(resolve))
+  const used = process.cpuUsage(start)
+  await new Promise((resolve) => server.close(resolve))
+  return (used.user + used.system) / count
+}
+
 /** Microseconds per X25519 operation here (a key generation and a DH, averaged). */
 function x25519Micros(count: number): number {
   const peer = x25519KeyPair(systemRandom)
@@ -289,23 +315,52 @@ async function main(): Promise<void> {
     },
   })
   if (values.server) return serve()
-  const rounds = Number(values.rounds)
-  const handshakes = Number(values.handshakes)
-  const mib = Number(values.mib)
-  const concurrency = Number(values.concurrency)
+  const positive = (name: string, text: string | undefined): number => {
+    const n = Number(text)
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number >= 1`)
+    return n
+  }
+  const rounds = positive('rounds', values.rounds)
+  const handshakes = positive('handshakes', values.handshakes)
+  const mib = positive('mib', values.mib)
+  const concurrency = positive('concurrency', values.concurrency)
 
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--server'], {
+  const childProcess: ChildProcess = fork(fileURLToPath(import.meta.url), ['--server'], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const ports = await new Promise<{ ours: number; tls: number; tcp: number }>((resolve) =>
-    child.once('message', resolve as never),
+    childProcess.once('message', resolve as never),
   )
   // What the child's receivers report, in order; the warm-up round's first entry is dropped.
   const receiverMs: Record<Contender, number[]> = { ours: [], tls: [], tcp: [] }
-  child.on('message', (m: { receiverCpu?: Contender; msPerMiB: number }) => {
-    if (m.receiverCpu) receiverMs[m.receiverCpu].push(m.msPerMiB)
-  })
+  let cpuAnswer: ((micros: number) => void) | undefined
+  childProcess.on(
+    'message',
+    (m: { receiverCpu?: Contender; msPerMiB: number; cpuUsed?: number }) => {
+      if (m.receiverCpu) receiverMs[m.receiverCpu].push(m.msPerMiB)
+      if (m.cpuUsed !== undefined) cpuAnswer?.(m.cpuUsed)
+    },
+  )
+  /** CPU time (user + system, us) both processes have used so far. */
+  const cpuOfBoth = async (): Promise<number> => {
+    const child = await new Promise<number>((resolve) => {
+      cpuAnswer = resolve
+      childProcess.send({ cpu: true })
+    })
+    const own = process.cpuUsage()
+    return child + own.user + own.system
+  }
+  /** Handshakes per second, and the CPU of both processes per handshake. */
+  const handshakeRate = async (
+    rates: number[],
+    cpu: number[],
+    one: () => Promise<void>,
+  ): Promise<void> => {
+    const before = await cpuOfBoth()
+    rates.push(await rate(handshakes, concurrency, one))
+    cpu.push(((await cpuOfBoth()) - before) / handshakes)
+  }
   const creds = credentials('client')
   const tcp = new TcpTransport()
   const sharedContext = createSecureContext(tlsClientOptions)
@@ -314,16 +369,17 @@ async function main(): Promise<void> {
     hsTls: [] as number[],
     hsTlsShared: [] as number[],
     hsTcp: [] as number[],
+    cpuOurs: [] as number[],
+    cpuTlsShared: [] as number[],
+    cpuTcp: [] as number[],
     bulkOurs: [] as number[],
     bulkTls: [] as number[],
     bulkTcp: [] as number[],
   }
   const contenders = [
     async (): Promise<void> => {
-      results.hsOurs.push(
-        await rate(handshakes, concurrency, async () =>
-          (await oursHandshake(tcp, creds, ports.ours)).close(),
-        ),
+      await handshakeRate(results.hsOurs, results.cpuOurs, async () =>
+        (await oursHandshake(tcp, creds, ports.ours)).close(),
       )
       results.bulkOurs.push(await channelBulk(await oursHandshake(tcp, creds, ports.ours), mib))
     },
@@ -335,22 +391,18 @@ async function main(): Promise<void> {
           async () => void (await tlsHandshake(ports.tls)).destroy(),
         ),
       )
-      results.hsTlsShared.push(
-        await rate(
-          handshakes,
-          concurrency,
-          async () => void (await tlsHandshake(ports.tls, sharedContext)).destroy(),
-        ),
+      await handshakeRate(
+        results.hsTlsShared,
+        results.cpuTlsShared,
+        async () => void (await tlsHandshake(ports.tls, sharedContext)).destroy(),
       )
       results.bulkTls.push(await tlsBulk(ports.tls, mib))
     },
     async (): Promise<void> => {
-      results.hsTcp.push(
-        await rate(
-          handshakes,
-          concurrency,
-          async () => void (await tcpConnect(ports.tcp)).destroy(),
-        ),
+      await handshakeRate(
+        results.hsTcp,
+        results.cpuTcp,
+        async () => void (await tcpConnect(ports.tcp)).destroy(),
       )
       results.bulkTcp.push(await socketBulk(await tcpConnect(ports.tcp), mib))
     },
@@ -365,8 +417,13 @@ async function main(): Promise<void> {
       }
       if (r < 0) for (const list of Object.values(results)) list.length = 0
     }
+    // The child reports a transfer's CPU just before it acknowledges it: wait for the last ones.
+    const reported = (): boolean => Object.values(receiverMs).every((l) => l.length > rounds)
+    for (let waited = 0; !reported() && waited < 5000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
   } finally {
-    child.disconnect()
+    childProcess.disconnect()
   }
   // With the child gone: both sides of ours in this process, on one core, after a warm-up.
   const inProcess = { handshakes: [] as number[], bulk: [] as number[] }
@@ -377,6 +434,7 @@ async function main(): Promise<void> {
     inProcess.handshakes.push(handshakesPerSecond)
     inProcess.bulk.push(bulk)
   }
+  const tcpMicros = await inProcessTcpMicros(handshakes, concurrency)
   const x25519 = x25519Micros(2000)
   const f = (n: number): string => n.toFixed(0).padStart(7)
   const m = (xs: number[]): string => f(median(xs))
@@ -400,6 +458,9 @@ async function main(): Promise<void> {
   console.log(
     `  bulk MB/s     TCP ${m(results.bulkTcp)}   peerinfra ${ratio(results.bulkOurs, results.bulkTcp)} of it, TLS ${ratio(results.bulkTls, results.bulkTcp)}`,
   )
+  console.log(
+    `  CPU per handshake, both processes: peerinfra ${m(results.cpuOurs)} us   TLS shared ${m(results.cpuTlsShared)} us   TCP alone ${m(results.cpuTcp)} us`,
+  )
   const cpu = (kind: Contender): string => median(receiverMs[kind].slice(1)).toFixed(2)
   console.log(
     `  receiver CPU, ms per MiB: peerinfra ${cpu('ours')}   TLS ${cpu('tls')}   TCP ${cpu('tcp')}   (user + system, in the child)`,
@@ -409,6 +470,9 @@ async function main(): Promise<void> {
     `  handshakes/s ${m(inProcess.handshakes)}   (${(1e6 / median(inProcess.handshakes)).toFixed(0)} us of CPU each, both sides)`,
   )
   console.log(`  bulk MB/s    ${m(inProcess.bulk)}   (sender and receiver sharing the core)`)
+  console.log(
+    `  a TCP connection opened and closed, both ends here: ${tcpMicros.toFixed(0)} us of CPU (user + system)`,
+  )
   console.log(
     `  X25519: ${x25519.toFixed(1)} us per operation here; Noise XX does 8 per handshake (4 per side): ${(8 * x25519).toFixed(0)} us of CPU`,
   )

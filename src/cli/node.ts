@@ -5,7 +5,8 @@
  * lines with --json, each naming its group or graph), until Ctrl-C.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Command } from 'commander'
+import { isIP } from 'node:net'
+import { Command, InvalidArgumentError } from 'commander'
 import pc from 'picocolors'
 import { toBase64 } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
@@ -25,6 +26,8 @@ export const DEFAULT_GROUP_PORT = 3587
 
 /** A group or graph that could not go online is tried again, at most this far apart. */
 export const MAX_RETRY_SECONDS = 300
+/** How long a group that reached a member waits for its first sync before it counts as offline. */
+const SYNC_WAIT_MS = 30_000
 
 interface NodeStartOptions extends shared.NodeCliOptions, shared.PresenceCliOptions {
   host: string
@@ -33,6 +36,7 @@ interface NodeStartOptions extends shared.NodeCliOptions, shared.PresenceCliOpti
   pnrpPort: number
   pnrp: boolean
   seed?: string[]
+  pnrpAddress?: string[]
   cloud?: string[]
   group?: string[]
   graph?: string[]
@@ -72,6 +76,15 @@ export function nodeCommand(): Command {
     .option('--no-pnrp', 'run no PNRP (groups are then reached by address only)')
     .option('--seed <host:port>', 'a PNRP node to bootstrap from (repeatable)', shared.collect)
     .option(
+      '--pnrp-address <ip>',
+      'publish this address in PNRP instead of the interfaces’ (repeatable; e.g. a NAT’s ' +
+        'public address with its ports forwarded)',
+      (text: string, previous: string[] = []) => {
+        if (isIP(text) === 0) throw new InvalidArgumentError(`${text} is not an IP address`)
+        return [...previous, text]
+      },
+    )
+    .option(
       '--cloud <name>',
       `a PNRP cloud (repeatable; default ${GLOBAL_CLOUD}): ${GLOBAL_CLOUD}, LinkLocal or LinkLocal_<interface>`,
       shared.collect,
@@ -97,6 +110,7 @@ export function nodeCommand(): Command {
           host: opts.host,
           seeds: opts.seed ?? [],
           clouds: opts.cloud ?? [GLOBAL_CLOUD],
+          ...(opts.pnrpAddress ? { addresses: () => opts.pnrpAddress as string[] } : {}),
         }
       : undefined
     await commands.run((signal) =>
@@ -110,8 +124,11 @@ type Member =
   | { kind: 'group'; name: string; target: PeerGroup }
   | { kind: 'graph'; name: string; target: PeerGraph }
 
-async function run(node: PeerNode, opts: NodeStartOptions, signal: AbortSignal): Promise<void> {
+async function run(node: PeerNode, opts: NodeStartOptions, stopped: AbortSignal): Promise<void> {
   const members: Member[] = []
+  // Ends with this run, however it ends, so no retry outlives it.
+  const ended = new AbortController()
+  const signal = AbortSignal.any([stopped, ended.signal])
   try {
     for (const name of groupsToOpen(node, opts.group)) {
       members.push({ kind: 'group', name, target: await node.groups.open(name) })
@@ -128,12 +145,10 @@ async function run(node: PeerNode, opts: NodeStartOptions, signal: AbortSignal):
     // Handled at once: a printer that fails while the others go online must not go unhandled.
     const printing = Promise.all(members.map((m) => printEvents(m, opts.json, signal)))
     printing.catch(() => {})
-    const listen = { host: opts.host, port: opts.port }
+    const online = new Online(opts, signal)
     const retries: Promise<void>[] = []
     for (const m of members) {
-      if (!(await goOnline(m, listen, opts, signal, opts.retry))) {
-        retries.push(keepTrying(m, listen, opts, signal))
-      }
+      if ((await online.attempt(m, opts.retry)) === 'retry') retries.push(online.keepTrying(m))
     }
     shared.announce(
       opts.json,
@@ -147,9 +162,10 @@ async function run(node: PeerNode, opts: NodeStartOptions, signal: AbortSignal):
       `node of ${node.identity.peerName} running: ${members.length} group(s) and graph(s); Ctrl-C stops`,
     )
     // With nothing to print (no group, no graph) the node still runs PNRP until stopped.
-    await Promise.all([printing, aborted(signal), ...retries])
+    await Promise.all([printing, aborted(stopped), ...retries])
     shared.announce(opts.json, 'stopped', {}, 'stopped')
   } finally {
+    ended.abort()
     for (const m of members) await m.target.close()
   }
 }
@@ -161,66 +177,98 @@ function groupsToOpen(node: PeerNode, wanted: string[] | undefined): string[] {
 }
 
 /**
- * Connects and listens, then applies --presence and --node-attributes; true once online. A group
- * or graph that cannot (a member that has not synchronized yet and reaches no one) is reported
- * as offline; its events still print. With --port 0 the first to listen picks a free port, and
- * `listen` keeps it for the others.
+ * Brings groups and graphs online, one at a time (so that with --port 0 the first to listen
+ * picks the port and the others share it), and tries again those that could not.
  */
-async function goOnline(
-  m: Member,
-  listen: { host: string; port: number },
-  opts: NodeStartOptions,
-  signal: AbortSignal,
-  retryIn: number,
-): Promise<boolean> {
-  try {
-    if (m.kind === 'group') await m.target.connect({ ...listen, signal })
-    const address = await m.target.listen(listen)
-    if (address) {
-      if (listen.port === 0) listen.port = address.port
+class Online {
+  private readonly listen: { host: string; port: number }
+  private queue: Promise<unknown> = Promise.resolve()
+  private readonly announced = new Set<Member>()
+
+  constructor(
+    private readonly opts: NodeStartOptions,
+    private readonly signal: AbortSignal,
+  ) {
+    this.listen = { host: opts.host, port: opts.port }
+  }
+
+  /** One try, after those already running; `retryIn` is what an offline report announces. */
+  attempt(m: Member, retryIn: number): Promise<'online' | 'retry' | 'offline'> {
+    const next = this.queue.then(() => this.tryOnline(m, retryIn))
+    this.queue = next
+    return next
+  }
+
+  /** Tries an offline group or graph again (--retry) until it is online or the node stops. */
+  async keepTrying(m: Member): Promise<void> {
+    // Each wait doubles the one before, up to MAX_RETRY_SECONDS; --retry 0 never tries again.
+    for (let delay = this.opts.retry; delay > 0 && !this.signal.aborted;) {
+      try {
+        await sleep(delay * 1000, undefined, { signal: this.signal })
+      } catch {
+        return // stopped
+      }
+      const next = Math.min(delay * 2, MAX_RETRY_SECONDS)
+      const outcome = await this.attempt(m, next)
+      if (outcome === 'online') {
+        shared.announce(this.opts.json, 'online', { [m.kind]: m.name }, `${m.name} is online`)
+      }
+      if (outcome !== 'retry') return
+      delay = next
+    }
+  }
+
+  /**
+   * Connects (a group: and waits for its sync), listens, then applies --presence and
+   * --node-attributes. A group or graph that cannot is reported offline; its events still print.
+   */
+  private async tryOnline(m: Member, retryIn: number): Promise<'online' | 'retry' | 'offline'> {
+    const { opts, signal, listen } = this
+    if (signal.aborted) return 'offline'
+    try {
+      if (m.kind === 'group') {
+        // A member not yet synchronized listens only once it is: wait for that.
+        const synced = m.target.status.synchronized
+          ? undefined
+          : shared.whenSynchronized(m.target, `group ${m.name}`, SYNC_WAIT_MS, signal)
+        synced?.catch(() => undefined)
+        await m.target.connect({ ...listen, signal })
+        await synced
+      }
+      // A group's listen answers its address again; a graph listens once.
+      const address =
+        m.kind === 'group' || !m.target.status.listening ? await m.target.listen(listen) : undefined
+      if (address && !this.announced.has(m)) {
+        this.announced.add(m)
+        if (listen.port === 0) listen.port = address.port
+        shared.announce(
+          opts.json,
+          'listening',
+          { [m.kind]: m.name, ...address },
+          `${m.name} listening on ${pc.bold(formatEndpoint(address))}`,
+        )
+      }
+      await shared.applyPresence(m.target, opts)
+      return 'online'
+    } catch (err) {
+      if (signal.aborted) return 'offline'
+      const error = err instanceof PeerError ? err : new PeerError('E_UNEXPECTED', String(err))
+      // Node start never connects a graph: one that has not synchronized stays offline.
+      const retry = retryIn > 0 && !(m.kind === 'graph' && error.code === 'PEER_E_GRAPH_NOT_READY')
       shared.announce(
         opts.json,
-        'listening',
-        { [m.kind]: m.name, ...address },
-        `${m.name} listening on ${pc.bold(formatEndpoint(address))}`,
+        'offline',
+        {
+          [m.kind]: m.name,
+          code: error.code,
+          message: error.message,
+          retryIn: retry ? retryIn : 0,
+        },
+        `${m.name}: ${error.code}: ${error.message}` +
+          (retry ? pc.dim(` (trying again in ${retryIn} s)`) : ''),
       )
+      return retry ? 'retry' : 'offline'
     }
-    await shared.applyPresence(m.target, opts)
-    return true
-  } catch (err) {
-    if (signal.aborted) return false
-    const error = err instanceof PeerError ? err : new PeerError('E_UNEXPECTED', String(err))
-    shared.announce(
-      opts.json,
-      'offline',
-      { [m.kind]: m.name, code: error.code, message: error.message, retryIn },
-      `${m.name}: ${error.code}: ${error.message}` +
-        (retryIn > 0 ? pc.dim(` (trying again in ${retryIn} s)`) : ''),
-    )
-    return false
-  }
-}
-
-/** Tries an offline group or graph again (--retry) until it is online or the node stops. */
-async function keepTrying(
-  m: Member,
-  listen: { host: string; port: number },
-  opts: NodeStartOptions,
-  signal: AbortSignal,
-): Promise<void> {
-  // Each wait doubles the one before, up to MAX_RETRY_SECONDS; --retry 0 never tries again.
-  for (let delay = opts.retry; delay > 0 && !signal.aborted;) {
-    try {
-      await sleep(delay * 1000, undefined, { signal })
-    } catch {
-      return // stopped
-    }
-    const next = Math.min(delay * 2, MAX_RETRY_SECONDS)
-    if (await goOnline(m, listen, opts, signal, next)) {
-      shared.announce(opts.json, 'online', { [m.kind]: m.name }, `${m.name} is online`)
-      return
-    }
-    delay = next
   }
 }
 

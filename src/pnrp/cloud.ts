@@ -12,7 +12,12 @@ import { TypedEmitter } from '../core/events.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
 import type { Address, DatagramTransport } from '../transport/types.ts'
-import { LINK_DISCOVERY_WAIT_MS, MAX_ROUTE_ENDPOINTS, MDNS_QUERY_MS } from './constants.ts'
+import {
+  ADDRESS_CHECK_MS,
+  LINK_DISCOVERY_WAIT_MS,
+  MAX_ROUTE_ENDPOINTS,
+  MDNS_QUERY_MS,
+} from './constants.ts'
 import { isWildcard, machineAddresses } from '../transport/addresses.ts'
 import { PnrpNode, type CloudState as NodeState } from './node.ts'
 import type { RecentNodes } from './recent-nodes.ts'
@@ -74,10 +79,17 @@ export interface CloudOptions {
   recent?: RecentNodes
   /** Link-local: how the cloud finds its first nodes. */
   discovery?: LinkDiscovery
+  /**
+   * The addresses this machine publishes in the cloud, read at start and every ADDRESS_CHECK_MS
+   * (default: the machine's interface addresses when bound to a wildcard, else the bound one).
+   */
+  addresses?: () => string[]
 }
 
 export interface CloudEvents extends Record<string, unknown> {
   'state-changed': CloudInfo
+  /** The addresses published changed (a new network); automatic registrations follow. */
+  'addresses-changed': Endpoint[]
 }
 
 export class PnrpCloud extends TypedEmitter<CloudEvents> {
@@ -92,6 +104,8 @@ export class PnrpCloud extends TypedEmitter<CloudEvents> {
   private requery: Timer | undefined
   /** Link-local: nodes the link announced after start, not yet joined through. */
   private lateFinds: Address[] = []
+  /** Reads the machine's addresses again every ADDRESS_CHECK_MS, when they can change. */
+  private addressCheck: Timer | undefined
 
   constructor(options: CloudOptions) {
     super()
@@ -141,10 +155,8 @@ export class PnrpCloud extends TypedEmitter<CloudEvents> {
     const { options } = this
     const socket = await options.datagrams.bind({ host: options.host, port: options.port })
     const local = socket.local
-    const addresses = isWildcard(local.address) ? machineAddresses('ipv4') : [local.address]
-    this.advertised = addresses
-      .slice(0, MAX_ROUTE_ENDPOINTS)
-      .map((address) => ({ address, port: local.port }))
+    // With nothing to publish yet, the interfaces' addresses (the addresses option may fill in).
+    this.advertised = this.currentEndpoints(local) ?? withPort(machineAddresses('ipv4'), local)
     const seeds = [...(options.seeds ?? [])]
     if (options.discovery) {
       const found: Address[] = []
@@ -180,7 +192,45 @@ export class PnrpCloud extends TypedEmitter<CloudEvents> {
         if (this.currentState === 'alone') discovery.query()
       }, MDNS_QUERY_MS)
     }
+    if (options.addresses || isWildcard(local.address)) {
+      this.addressCheck = options.clock.setInterval(
+        () => this.checkAddresses(local),
+        ADDRESS_CHECK_MS,
+      )
+    }
     log.debug('cloud started', { cloud: this.name, state: node.state, port: local.port })
+  }
+
+  /**
+   * What this machine publishes, with the cloud's port: the addresses option, or the machine's
+   * addresses for a wildcard bind, or the bound address; undefined when there are none (or the
+   * addresses option failed).
+   */
+  private currentEndpoints(local: Address): Endpoint[] | undefined {
+    let list: string[]
+    try {
+      const { addresses } = this.options
+      if (addresses) list = addresses().filter((a) => typeof a === 'string' && a.length > 0)
+      else list = isWildcard(local.address) ? machineAddresses('ipv4') : [local.address]
+    } catch (err) {
+      log.warn('reading the addresses to publish failed', { cloud: this.name, error: String(err) })
+      return undefined
+    }
+    return list.length > 0 ? withPort(list, local) : undefined
+  }
+
+  /** A new network: the node's route entry and the automatic registrations change with it. */
+  private checkAddresses(local: Address): void {
+    const node = this.protocolNode
+    const next = this.currentEndpoints(local)
+    if (!node || !next || sameEndpoints(next, this.advertised)) return
+    log.info('this machine has new addresses', {
+      cloud: this.name,
+      addresses: next.map((e) => e.address),
+    })
+    this.advertised = next
+    node.setEndpoints(next)
+    this.emit('addresses-changed', next)
   }
 
   /** A node the link announced after start: while alone, join the cloud through it. */
@@ -199,6 +249,7 @@ export class PnrpCloud extends TypedEmitter<CloudEvents> {
     const node = this.protocolNode
     if (!node) return
     this.requery?.cancel()
+    this.addressCheck?.cancel()
     this.protocolNode = undefined
     const known = node.cache.spread(this.options.recent?.capacity ?? 0)
     await node.stop()
@@ -214,6 +265,22 @@ export class PnrpCloud extends TypedEmitter<CloudEvents> {
     this.currentState = state
     this.emit('state-changed', this.info)
   }
+}
+
+/** The first MAX_ROUTE_ENDPOINTS distinct addresses, with the port `local` is bound to. */
+function withPort(addresses: string[], local: Address): Endpoint[] {
+  return [...new Set(addresses)]
+    .slice(0, MAX_ROUTE_ENDPOINTS)
+    .map((address) => ({ address, port: local.port }))
+}
+
+function sameEndpoints(a: Endpoint[], b: Endpoint[]): boolean {
+  const key = (list: Endpoint[]): string =>
+    list
+      .map((e) => `${e.address}|${e.port}`)
+      .sort()
+      .join(',')
+  return key(a) === key(b)
 }
 
 function dedupe(addresses: Address[]): Address[] {

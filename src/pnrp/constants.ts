@@ -124,6 +124,12 @@ export const MAX_TRACKED_SOURCES = 4096
 
 /** How long a link-local cloud listens for mDNS answers before it bootstraps (or is alone). */
 export const LINK_DISCOVERY_WAIT_MS = 1000
+/**
+ * How often a cloud bound to every interface reads the machine's addresses again, so that its
+ * route entry and automatic registrations follow a new network (Windows PNRP is told of address
+ * changes by the system; Node offers no such notification, so we look).
+ */
+export const ADDRESS_CHECK_MS = 30_000
 /** mDNS: the service PNRP nodes announce on the local link (in place of MS-PNRP's SSDP). */
 export const MDNS_SERVICE = '_pnrp._udp.local'
 /** mDNS: how often a link-local cloud asks the link again while it knows no one. */

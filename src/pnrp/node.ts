@@ -121,7 +121,7 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
   private readonly clock: Clock
   private readonly random: Random
   private readonly socket: DatagramSocket
-  private readonly endpoints: Endpoint[]
+  private endpoints: Endpoint[]
   private readonly seeds: Address[]
   private readonly conversations = new Map<string, Conversation>()
   /** Liveness checks in flight, by entry ID. */
@@ -227,6 +227,20 @@ export class PnrpNode extends TypedEmitter<PnrpNodeEvents> {
     this.cache.addLocalId(registration.id)
     await this.announce(registration)
     return registration
+  }
+
+  /**
+   * The machine's addresses changed: the node's own route entry names the new ones from now on,
+   * and it announces itself again so its leaf set learns them.
+   */
+  setEndpoints(endpoints: Endpoint[]): void {
+    this.checkRunning()
+    this.endpoints = [...endpoints]
+    const own = this.nodeRegistration
+    if (!own) return
+    this.nodeRegistration = this.registrations.update(own.id, { endpoints }, this.clock.now())
+    // Best effort: a leaf set that misses it learns the entry from the next maintenance round.
+    void this.track(this.announce(this.nodeRegistration)).catch(() => undefined)
   }
 
   /** Changes what a registration publishes; resolvers see it on their next INQUIRE. */

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { abortError, throwIfAborted } from '../core/abort.ts'
 import type { Clock } from '../core/clock.ts'
 import { PeerError } from '../core/errors.ts'
+import { createLogger } from '../core/log.ts'
 import { TypedEmitter } from '../core/events.ts'
 import type { Random } from '../core/random.ts'
 import type { IdentityStore } from '../identity/store.ts'
@@ -40,6 +41,8 @@ import { p2pIdOf, pnrpIdOf, resolverTarget, type PnrpId } from './ids.ts'
 import { RecentNodes } from './recent-nodes.ts'
 import type { Endpoint } from './types.ts'
 
+const log = createLogger('pnrp')
+
 /** An interface a link-local cloud runs on. */
 export interface LinkInterface {
   name: string
@@ -56,6 +59,13 @@ export interface PnrpOptions {
   host?: string
   /** Nodes to bootstrap Global_ from: `host:port` or { address, port }. */
   seeds?: (string | Address)[]
+  /**
+   * The addresses Global_ publishes for this machine (its route entry, automatic
+   * registrations), read at start and every 30 s so registrations follow a new network. Default:
+   * the interfaces' addresses when bound to a wildcard, else the bound address. Give it to
+   * publish an address the interfaces do not show (a port forwarded through a NAT).
+   */
+  addresses?: () => string[]
   /** Clouds to take part in: 'Global_', 'LinkLocal' (every link), 'LinkLocal_<if>'. */
   clouds?: string[]
   /** The links for link-local clouds (default: the machine's interfaces with IPv4). */
@@ -247,6 +257,27 @@ export class PnrpRegistration {
     this.fields = next
   }
 
+  /**
+   * @internal The machine's addresses in `cloud` changed: an automatic registration publishes
+   * the new ones (Windows PNRP updates such registrations itself).
+   */
+  followAddresses(cloud: PnrpCloud): void {
+    if (!this.auto) return
+    for (const entry of this.entries) {
+      if (entry.cloud !== cloud || cloud.state === 'dead') continue
+      if (!cloud.node.registrations.has(entry.id)) continue
+      try {
+        cloud.node.update(entry.id, { endpoints: cloud.autoEndpoints(this.port as number) })
+      } catch (err) {
+        // An address the CPA cannot carry: the registration keeps what it published.
+        log.warn('a registration could not follow new addresses', {
+          peerName: this.peerName,
+          error: String(err),
+        })
+      }
+    }
+  }
+
   /** Removes the name from every cloud (a revocation floods its leaf sets); idempotent. */
   unregister(): Promise<void> {
     return settled(() => {
@@ -271,8 +302,12 @@ export class PnrpService extends TypedEmitter<PnrpEvents> {
     this.context = context
     this.cloudList = clouds
     this.machineKey = KeyPair.generate(context.random)
-    for (const cloud of clouds)
+    for (const cloud of clouds) {
       cloud.on('state-changed', (info) => this.emit('cloud-changed', info))
+      cloud.on('addresses-changed', () => {
+        for (const registration of this.registrationList) registration.followAddresses(cloud)
+      })
+    }
   }
 
   /** Starts every configured cloud; a cloud that cannot bind fails the start. */
@@ -560,6 +595,9 @@ export class PnrpService extends TypedEmitter<PnrpEvents> {
 /** The clouds to run, from the options: Global_, each link, or named links. */
 async function planClouds(options: PnrpOptions, context: PnrpServiceContext): Promise<PnrpCloud[]> {
   const wanted = options.clouds ?? [GLOBAL_CLOUD]
+  if (options.addresses !== undefined && typeof options.addresses !== 'function') {
+    throw new PeerError('E_INVALIDARG', 'pnrp.addresses is a function returning address strings')
+  }
   const clouds: PnrpCloud[] = []
   const links = options.interfaces
   for (const name of new Set(wanted)) {
@@ -579,6 +617,7 @@ async function planClouds(options: PnrpOptions, context: PnrpServiceContext): Pr
           port: options.port ?? 0,
           seeds: (options.seeds ?? []).map(toEndpoint),
           ...(recent ? { recent } : {}),
+          ...(options.addresses ? { addresses: options.addresses } : {}),
         }),
       )
       continue

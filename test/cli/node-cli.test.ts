@@ -59,6 +59,10 @@ test('node start serves two groups on one port, with PNRP, until stopped', async
     'PEER_E_NOT_FOUND',
   )
   assert.equal((await cli(['node', 'start', '--port', 'x', '--home', a.home])).code, 2)
+  assert.equal(
+    (await cli(['node', 'start', '--pnrp-address', 'host.example', '--home', a.home])).code,
+    2,
+  )
 
   const node = start([
     'node',
@@ -69,6 +73,8 @@ test('node start serves two groups on one port, with PNRP, until stopped', async
     '0',
     '--pnrp-port',
     '0',
+    '--pnrp-address',
+    '192.0.2.1',
     '--home',
     a.home,
     '--json',
@@ -77,6 +83,10 @@ test('node start serves two groups on one port, with PNRP, until stopped', async
     await until('the node to be ready', () => lines(node.run).some((l) => l['event'] === 'ready'))
     const out = lines(node.run)
     const ready = out.find((l) => l['event'] === 'ready')!
+    // PNRP publishes the address given (a NAT's, say), not the interfaces'.
+    const published = (ready['pnrp'] as Record<string, string[]>)['Global_'] ?? []
+    assert.equal(published.length, 1)
+    assert.match(published[0]!, /^192\.0\.2\.1:\d+$/)
     assert.deepEqual(
       (ready['groups'] as string[]).sort(),
       [team.groupPeerName, club.groupPeerName].sort(),
@@ -185,10 +195,7 @@ test('node start tries a group that could not go online again until a member ans
     assert.equal(offline['group'], crew.groupPeerName)
     assert.equal(offline['code'], 'PEER_E_CONNECTION_FAILED')
     assert.equal(offline['retryIn'], 1)
-    assert.ok(
-      lines(cy.run).some((l) => l['event'] === 'ready'),
-      'the node runs meanwhile',
-    )
+    await until('cy to run meanwhile', () => lines(cy.run).some((l) => l['event'] === 'ready'))
 
     ann = node(a.home, '--port', String(port))
     await until('ann to be ready', () => lines(ann!.run).some((l) => l['event'] === 'ready'))
@@ -200,11 +207,24 @@ test('node start tries a group that could not go online again until a member ans
     const out = lines(cy.run)
     assert.equal(out.find((l) => l['event'] === 'online')!['group'], crew.groupPeerName)
     assert.ok(out.some((l) => l['event'] === 'listening' && l['group'] === crew.groupPeerName))
-    // Each failed try announced a wait twice the one before.
-    const waits = out.filter((l) => l['event'] === 'offline').map((l) => l['retryIn'])
+    // Each failed try found no member and announced a wait twice the one before.
+    const tries = out.filter((l) => l['event'] === 'offline')
     assert.deepEqual(
-      waits,
-      waits.map((_, i) => Math.min(2 ** i, 300)),
+      tries.map((l) => l['code']),
+      tries.map(() => 'PEER_E_CONNECTION_FAILED'),
+    )
+    assert.deepEqual(
+      tries.map((l) => l['retryIn']),
+      tries.map((_, i) => Math.min(2 ** i, 300)),
+    )
+    // Online, cy's node published its presence with --node-attributes: ann hears of it.
+    await until("ann to learn cy's presence", () =>
+      lines(ann!.run).some(
+        (l) =>
+          l['event'] === 'member-changed' &&
+          l['change'] === 'updated' &&
+          String(l['identity']).endsWith('.cy'),
+      ),
     )
   } finally {
     stopNodeCommands()
@@ -212,8 +232,6 @@ test('node start tries a group that could not go online again until a member ans
   const done = await cy.done
   assert.equal(done.code, 0, done.stderr)
   assert.equal((await ann?.done)?.code, 0)
-  // Online, cy's node published its attributes with its presence: ann's database has them.
-  // Online, cy's node published its presence with --node-attributes; ann's database has it.
   const members = (await ok(['group', 'members', 'crew', '--home', a.home])) as {
     identity: string
     attributes: string | null

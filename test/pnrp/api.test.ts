@@ -10,6 +10,7 @@ import { describe, test } from 'node:test'
 import { KeyPair } from '../../src/identity/keys.ts'
 import { PeerName } from '../../src/identity/peer-name.ts'
 import type { PeerNode } from '../../src/node/peer-node.ts'
+import { ADDRESS_CHECK_MS } from '../../src/pnrp/constants.ts'
 import { Cpa } from '../../src/pnrp/cpa.ts'
 import { encodePnrpMessage } from '../../src/pnrp/messages.ts'
 import type { PnrpNode } from '../../src/pnrp/node.ts'
@@ -170,6 +171,58 @@ describe('node.pnrp in the simulator', () => {
     } finally {
       await stopAll(sim, peers)
     }
+  })
+
+  test('automatic registrations follow the machine to new addresses', async () => {
+    const sim = createSim('pnrp-api-addresses', 'pnrp-api-addresses')
+    const seed = await startPeer(sim, 'n0', { port: PORT })
+    // n1's interfaces as the test sets them; PNRP reads them again every ADDRESS_CHECK_MS.
+    let interfaces = ['n1']
+    const mover = await startPeer(sim, 'n1', {
+      port: PORT,
+      seeds: [`n0:${PORT}`],
+      addresses: () => interfaces,
+    })
+    const peers = [seed, mover]
+    try {
+      await drive(sim, mover.identities.create({ classifier: 'mover' }))
+      const name = `${mover.identity.key.authority}.laptop`
+      const reg = await drive(sim, mover.pnrp.register({ peerName: name, port: 7000 }))
+      const fixed = await drive(
+        sim,
+        mover.pnrp.register({ peerName: '0.fixed', addresses: ['10.0.0.9:80'] }),
+      )
+      assert.deepEqual(reg.endpoints(), [{ address: 'n1', port: 7000 }])
+      const before = await drive(sim, seed.pnrp.resolve(name))
+      assert.deepEqual(before[0]?.endpoints, [{ address: 'n1', port: 7000 }])
+
+      interfaces = ['n1', '192.0.2.7', '', 'n1']
+      await sim.run(ADDRESS_CHECK_MS + 1000)
+      const now = [
+        { address: 'n1', port: 7000 },
+        { address: '192.0.2.7', port: 7000 },
+      ]
+      assert.deepEqual(reg.endpoints(), now)
+      const after = await drive(sim, seed.pnrp.resolve(name))
+      assert.deepEqual(after[0]?.endpoints, now)
+      // Explicit addresses stay as they were given; the cloud's own entry changed too.
+      assert.deepEqual(fixed.endpoints(), [{ address: '10.0.0.9', port: 80 }])
+      assert.deepEqual(
+        mover.pnrp.endpoints('Global_').map((e) => e.address),
+        ['n1', '192.0.2.7'],
+      )
+
+      // No address at all (every interface down): what was published stays.
+      interfaces = []
+      await sim.run(ADDRESS_CHECK_MS + 1000)
+      assert.deepEqual(reg.endpoints(), now)
+    } finally {
+      await stopAll(sim, peers)
+    }
+    await rejectsPeerError(
+      startPeer(createSim('pnrp-api-bad', 'x'), 'n0', { addresses: ['n0'] as never }),
+      'E_INVALIDARG',
+    )
   })
 
   test('the Windows rules and limits give their error codes', async () => {
