@@ -368,16 +368,11 @@ and leave. That is how a newcomer joins and adds a record the others see:
 
   shared
     .presenceOptions(
-      cmd
-        .command('listen <graphId>')
-        .description('listen for nodes of the graph and print its events until Ctrl-C')
-        .option('--host <address>', 'the address to listen on', '127.0.0.1')
-        .option(
-          '--port <port>',
-          'the TCP port (0: any free port)',
-          shared.integer('--port', 0, 65_535),
-          0,
-        ),
+      shared.listenOptions(
+        cmd
+          .command('listen <graphId>')
+          .description('listen for nodes of the graph and print its events until Ctrl-C'),
+      ),
     )
     .action(
       async (

@@ -823,20 +823,15 @@ inviter's connect will listen on.
       })
     })
 
-  pnrpOptions(shared.presenceOptions(cmd.command('connect <group>')))
+  const connect = pnrpOptions(shared.presenceOptions(cmd.command('connect <group>')))
     .description(
       'go online: connect to members (the invitation’s addresses, --address, or through PNRP ' +
         'with --seed), listen (and with --seed register in PNRP), and print events until Ctrl-C',
     )
     .option('--address <host:port>', 'a member to connect to (repeatable)', shared.collect)
     .option('--peer-id <id>', 'with one --address: the member that must answer there')
-    .option('--host <address>', 'the address to listen on', '127.0.0.1')
-    .option(
-      '--port <port>',
-      'the TCP port (0: any free port)',
-      shared.integer('--port', 0, 65_535),
-      0,
-    )
+  shared
+    .listenOptions(connect)
     .option(
       '--types <types>',
       `event types, comma-separated (default all): ${GROUP_EVENT_TYPES.join(', ')}`,

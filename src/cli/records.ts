@@ -152,6 +152,13 @@ export function onlineOptions(cmd: Command, peer: { where: string; who: string }
     .option('--peer-id <id>', `with --connect: ${peer.who} that must answer there`)
 }
 
+/** `--host` and `--port`, where a command that stays online listens. */
+export function listenOptions(cmd: Command): Command {
+  return cmd
+    .option('--host <address>', 'the address to listen on', '127.0.0.1')
+    .option('--port <port>', 'the TCP port (0: any free port)', integer('--port', 0, 65_535), 0)
+}
+
 /** `--presence` and `--node-attributes`, for the commands that keep a node online. */
 export interface PresenceCliOptions {
   presence?: boolean
@@ -162,8 +169,8 @@ export function presenceOptions(cmd: Command): Command {
   return cmd
     .option(
       '--presence',
-      "publish this node's presence (addresses, attributes) even where the graph's presence-max " +
-        'would not (SetPresence)',
+      "publish this node's presence (addresses, attributes) even where presence-max would not " +
+        '(SetPresence)',
     )
     .option(
       '--node-attributes <text>',
