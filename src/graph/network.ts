@@ -11,6 +11,7 @@
  *                       <------ WELCOME (node id, peer time, referrals) | REFUSE
  *   SOLICIT_NEW | SOLICIT_TIME | RECONCILE --->   (see docs/GRAPH.md for each)
  */
+import { abortError } from '../core/abort.ts'
 import type { Clock, Timer } from '../core/clock.ts'
 import { concatByteArray, toHex } from '../core/bytes.ts'
 import { PeerError, toPeerError } from '../core/errors.ts'
@@ -145,7 +146,8 @@ export interface ConnectOptions {
 interface PendingConnect {
   resolve(link: Link): void
   reject(err: PeerError): void
-  timer: Timer
+  /** Ends the wait: its timer and its abort listener. */
+  stopWaiting(): void
 }
 
 /** A large record being pulled: who announced it and which one we asked. */
@@ -280,13 +282,31 @@ export class GraphNetwork {
       connection.mux.open(CHANNEL_NAMES[kind]),
       true,
     )
+    const { signal } = options
     const welcomed = new Promise<Link>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
+      const giveUp = (error: PeerError): void => {
+        if (this.pending.get(link.connectionId) !== entry) return
         this.pending.delete(link.connectionId)
-        reject(new PeerError('PEER_E_TIMEOUT', `no WELCOME from ${peerId} within 60 s`))
+        entry.stopWaiting()
+        reject(error)
         link.close()
-      }, CONNECT_TIMEOUT_MS)
-      this.pending.set(link.connectionId, { resolve, reject, timer })
+      }
+      const onAbort = (): void => giveUp(abortError(signal as AbortSignal, `connect to ${peerId}`))
+      const timer = this.clock.setTimeout(
+        () => giveUp(new PeerError('PEER_E_TIMEOUT', `no WELCOME from ${peerId} within 60 s`)),
+        CONNECT_TIMEOUT_MS,
+      )
+      const entry: PendingConnect = {
+        resolve,
+        reject,
+        stopWaiting: () => {
+          timer.cancel()
+          signal?.removeEventListener('abort', onAbort)
+        },
+      }
+      this.pending.set(link.connectionId, entry)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (signal?.aborted) onAbort()
     })
     this.startLink(link)
     link.post(this.connectMessage(kind))
@@ -498,7 +518,7 @@ export class GraphNetwork {
     const pending = this.pending.get(link.connectionId)
     if (!pending || link.established) return
     this.pending.delete(link.connectionId)
-    pending.timer.cancel()
+    pending.stopWaiting()
     link.nodeId = toHex(m.n)
     this.learnReferrals(m.r.map(toReferral))
     if (link.kind === 'neighbor') this.adjustPeerTime(m.pt)
@@ -511,7 +531,7 @@ export class GraphNetwork {
     const pending = this.pending.get(link.connectionId)
     if (!pending) return
     this.pending.delete(link.connectionId)
-    pending.timer.cancel()
+    pending.stopWaiting()
     this.learnReferrals(m.r.map(toReferral))
     pending.reject(
       new PeerError(
@@ -546,7 +566,7 @@ export class GraphNetwork {
     const pending = this.pending.get(link.connectionId)
     if (pending) {
       this.pending.delete(link.connectionId)
-      pending.timer.cancel()
+      pending.stopWaiting()
       pending.reject(
         toPeerError(
           error ?? new PeerError('PEER_E_CONNECTION_FAILED', 'closed'),
@@ -1039,7 +1059,7 @@ export class GraphNetwork {
     for (const timer of this.restrictedTimers.values()) timer.cancel()
     this.restrictedTimers.clear()
     for (const [id, p] of this.pending) {
-      p.timer.cancel()
+      p.stopWaiting()
       p.reject(new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the graph is closing'))
       this.pending.delete(id)
     }

@@ -6,11 +6,16 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { CONNECT_TIMEOUT_MS } from '../../src/graph/constants.ts'
 import type { PeerGraph } from '../../src/graph/graph.ts'
+import { graphContext } from '../../src/graph/network.ts'
+import { Identity } from '../../src/identity/identity.ts'
 import type { GraphEvents } from '../../src/graph/events.ts'
 import type { GraphSecurityProvider } from '../../src/graph/security.ts'
 import type { PeerNode } from '../../src/node/peer-node.ts'
 import { createSim, type Sim } from '../../src/sim/index.ts'
+import { ConnectionManager } from '../../src/transport/connections.ts'
+import { SessionCredentials } from '../../src/transport/secure-session.ts'
 import { rejectsPeerError, throwsPeerError } from '../helpers/assert-peer-error.ts'
 import { drive } from '../helpers/sim.ts'
 import { startSimPeer } from '../helpers/sim-peer.ts'
@@ -154,6 +159,46 @@ describe('two nodes', () => {
       'PEER_E_CONNECTION_NOT_FOUND',
     )
     await drive(sim, a.node.stop())
+    await drive(sim, b.node.stop())
+  })
+
+  test('connect gives up on a node that never answers: after 60 s, or at once when aborted', async () => {
+    const sim = createSim('graph-silent', 'graph-silent')
+    const b = await peer(sim, 'b')
+    // m completes the secure handshake for graph g but never answers the CONNECT.
+    sim.network.addNode('m')
+    const silent = new ConnectionManager({
+      credentials: new SessionCredentials(
+        Identity.create({ classifier: 'm', random: sim.random.fork('m'), now: sim.clock.now() }),
+        sim.random.fork('m/session'),
+      ),
+      context: graphContext('g'),
+      streams: sim.node('m').streams,
+      clock: sim.clock,
+      random: sim.random.fork('m/cm'),
+    })
+    silent.on('connected', (connection) =>
+      connection.mux.on('channel', (channel) => channel.on('message', () => {})),
+    )
+    const { port } = await drive(sim, silent.listen())
+    const fresh = await drive(sim, b.node.graphs.open('g'))
+
+    const controller = new AbortController()
+    sim.clock.setTimeout(() => controller.abort(), 5_000)
+    let started = sim.clock.now()
+    await rejectsPeerError(
+      drive(sim, fresh.connect({ address: 'm', port, signal: controller.signal })),
+      'E_ABORT',
+    )
+    const aborted = sim.clock.now() - started
+    assert.ok(aborted >= 5_000 && aborted < 6_000, `gave up after ${aborted} ms`)
+
+    started = sim.clock.now()
+    await rejectsPeerError(drive(sim, fresh.connect({ address: 'm', port })), 'PEER_E_TIMEOUT')
+    const waited = sim.clock.now() - started
+    assert.ok(waited >= CONNECT_TIMEOUT_MS && waited < CONNECT_TIMEOUT_MS + 1_000, `${waited} ms`)
+    assert.equal(fresh.status.hasConnections, false)
+    await drive(sim, silent.stop())
     await drive(sim, b.node.stop())
   })
 
