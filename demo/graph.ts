@@ -1,7 +1,8 @@
 /**
  * Demo: Peer Graphing on real TCP sockets on 127.0.0.1. Node A creates a graph and listens;
  * B joins through A and C through B; records, an update and a delete flood along the chain; a
- * late node D syncs everything; a search runs; D whispers to A over a direct connection.
+ * late node D syncs everything; a search runs; D lists who is online (presence, with the
+ * attributes A and C set); D whispers to A over a direct connection.
  */
 import { join } from 'node:path'
 import { fromUtf8, utf8 } from '../src/core/bytes.ts'
@@ -121,6 +122,21 @@ export async function graphDemo(demo: DemoContext): Promise<void> {
       .map((r) => fromUtf8(r.data))
       .sort()
     demo.say('D searches', `author = b and n > 0: ${found.map((t) => `"${t}"`).join(', ')}`)
+
+    demo.step('Graphing: presence: D sees who is online, and what they say of themselves')
+    // Every listening node publishes its presence (presenceMax -1); attributes are free text.
+    await a.setNodeAttributes('at the front desk')
+    await c.setNodeAttributes('working from home')
+    const names = new Map([a, b, c, d].map((g, i) => [g.peerId, 'ABCD'[i]!]))
+    const described = (): number => d.nodes().filter((n) => n.attributes).length
+    for (let waited = 0; described() < 2 && waited < 10_000; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const online = d
+      .nodes()
+      .map((n) => `${names.get(n.peerId)}${n.attributes ? ` (${n.attributes})` : ''}`)
+      .sort()
+    demo.say('D lists', `${online.length} nodes online: ${online.join(', ')}`)
 
     demo.step('Graphing: D whispers to A over a direct connection')
     const received = next(a, 'incoming-data', (e) => e.dataType === WHISPER)

@@ -38,6 +38,7 @@ test('the demo runs to the end', async () => {
   assert.match(out, /B deletes it\s+gone on A: true, gone on C: true/)
   assert.match(out, /D synced\s+6 records arrived \(A has 6\)/)
   assert.match(out, /D searches\s+author = b and n > 0: "message 1", "message 4"/)
+  assert.match(out, /D lists\s+3 nodes online: A \(at the front desk\), B, C \(working from home\)/)
   assert.match(out, /A received\s+whisper "psst, A: only you see this"/)
   assert.match(out, /\d+\. Grouping: admin creates the password group "team"; PNRP finds it/)
   assert.match(out, /invitations\s+bob, carol, password; addresses in them: 0, 0, 0/)
