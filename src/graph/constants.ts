@@ -115,6 +115,13 @@ export const MAX_CHUNKED_RECORDS_PER_LINK = 2
 export const ANNOUNCE_THRESHOLD_BYTES = 16 * 1024
 /** A pull of an announced record that got no answer moves to another announcer after this. */
 export const PULL_TIMEOUT_MS = 30_000
+/**
+ * Announced records being pulled at once (ours). Announces beyond it are ignored: the record
+ * still arrives with the next sync or reconciliation.
+ */
+export const MAX_PENDING_PULLS = 256
+/** Digests a link remembers having flooded, so that only their ACKs count for its utility. */
+export const MAX_UNACKED_FLOODS_PER_LINK = 1024
 /** Records per REQUEST batch during sync and per FLOOD burst before awaiting the channel. */
 export const SYNC_BATCH = 256
 /** Reconciliation rounds one sync may take (about 7 at 100,000 records; ours). */
@@ -173,6 +180,12 @@ export const MIN_CONTACTS = 5
 export const CONTACT_SPREAD = 5
 /** Our bound on Cmin (60 - log2 S grows without bound as S shrinks). */
 export const MAX_CONTACTS = 32
+/**
+ * Partition repairs (connections to a contact of another signature) one pass may start (ours):
+ * contact records are written by nodes of the graph, and forged ones must not make every node
+ * dial where they point.
+ */
+export const MAX_REPAIRS_PER_PASS = 1
 /** MS-PPGRH 2.4: a suspected partition is checked again after a random 5-30 s. */
 export const PARTITION_RECHECK_MIN_MS = 5_000
 export const PARTITION_RECHECK_MAX_MS = 30_000

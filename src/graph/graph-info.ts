@@ -8,7 +8,13 @@ import { PeerError } from '../core/errors.ts'
 import { decodeMessage, encodeCbor, s } from '../wire/index.ts'
 import { GRAPH_INFO_RECORD_TYPE, MAX_GRAPH_ID_CHARS } from './constants.ts'
 import { createProperties, GRAPH_SCOPES, type GraphProperties } from './properties.ts'
-import { fixedRecordId, internalRecord, MAX_RECORD_TIME, type GraphRecord } from './records.ts'
+import {
+  fixedRecordId,
+  internalRecord,
+  isDeleted,
+  MAX_RECORD_TIME,
+  type GraphRecord,
+} from './records.ts'
 
 /** MS-PPGRH 2.3: the Graph Info record's fixed id (its low half here). */
 const GRAPH_INFO_ID_LOW = '6c79676800000000'
@@ -71,6 +77,8 @@ export function propertiesFromGraphInfo(
   } catch (err) {
     throw bad((err as Error).message)
   }
+  // It is never deleted: without it a new node could not learn the graph's properties.
+  if (isDeleted(r)) throw bad('it is deleted; the graph info record can only be updated')
   if (props.graphId !== graphId) throw bad(`it names graph "${props.graphId}"`)
   if (r.creator !== props.creatorId || r.id !== graphInfoRecordId(props.creatorId)) {
     throw bad('its id or creator is not the graph creator')

@@ -10,7 +10,12 @@ import { PeerError } from '../core/errors.ts'
 import { createLogger } from '../core/log.ts'
 import type { Channel } from '../transport/mux.ts'
 import type { PeerConnection } from '../transport/connections.ts'
-import { MAX_BAD_MESSAGES_PER_LINK, UTILITY_DECAY, UTILITY_USEFUL } from './constants.ts'
+import {
+  MAX_BAD_MESSAGES_PER_LINK,
+  MAX_UNACKED_FLOODS_PER_LINK,
+  UTILITY_DECAY,
+  UTILITY_USEFUL,
+} from './constants.ts'
 import { decodeGraphMessage, encodeGraphMessage, type GraphMessage } from './messages.ts'
 
 const log = createLogger('graph')
@@ -46,6 +51,13 @@ export class Link {
   established = false
   /** Chunked records being sent, by digest (hex). */
   readonly chunksOut = new Set<string>()
+  /** Digests (hex) of records flooded here and not yet ACKed: only their ACKs earn utility. */
+  readonly unacked = new Set<string>()
+  /** The peer has asked for a sync / started a reconciliation here (each once per link). */
+  peerSolicited = false
+  peerReconciled = false
+  /** The last chunked record queued: the next one starts after it. */
+  private chunkTurn: Promise<void> = Promise.resolve()
   /** Chunked records being received, by digest (hex). */
   readonly chunks = new Map<string, { parts: Uint8Array[]; bytes: number; count: number }>()
   private handlers: LinkHandlers | undefined
@@ -141,6 +153,29 @@ export class Link {
   /** MS-PPGRH 2.4: LU <- (31/32) LU, plus 128 when the record was useful. */
   recordUtility(useful: boolean): void {
     this.utility = this.utility * UTILITY_DECAY + (useful ? UTILITY_USEFUL : 0)
+  }
+
+  /** A record flooded here, whose ACK may then count (the oldest is forgotten beyond the cap). */
+  flooded(digest: string): void {
+    this.unacked.add(digest)
+    if (this.unacked.size > MAX_UNACKED_FLOODS_PER_LINK) {
+      this.unacked.delete(this.unacked.values().next().value as string)
+    }
+  }
+
+  /** An ACK: it counts once, for a record flooded here. */
+  acked(digest: string, useful: boolean): void {
+    if (this.unacked.delete(digest)) this.recordUtility(useful)
+  }
+
+  /**
+   * Runs `send` (a chunked record's pieces) once the chunked records queued before it are sent:
+   * a receiver takes only MAX_CHUNKED_RECORDS_PER_LINK at once, in order.
+   */
+  inTurn(send: () => Promise<void>): Promise<void> {
+    const turn = this.chunkTurn.then(send)
+    this.chunkTurn = turn.catch(() => undefined)
+    return turn
   }
 
   close(error?: PeerError): void {

@@ -46,6 +46,7 @@ import {
   RESTRICTED_CONNECTION_MS,
   MAX_CHUNKED_RECORDS_PER_LINK,
   MAX_MAX_RECORD_SIZE,
+  MAX_PENDING_PULLS,
   RECORD_CHUNK_BYTES,
   SYNC_BATCH,
   TIME_SYNC_MARGIN_MS,
@@ -82,6 +83,15 @@ import { guidFromBytes } from './records.ts'
 import { fromHex } from '../core/bytes.ts'
 
 const log = createLogger('graph')
+
+/** What a direct connection carries: its own setup, application data and its end. */
+const DIRECT_MESSAGES = new Set<GraphMessage['type']>([
+  'connect',
+  'welcome',
+  'refuse',
+  'data',
+  'disconnect',
+])
 
 /** What a received record became (graph.ts receiveRecord). */
 export type ReceiveOutcome =
@@ -423,6 +433,11 @@ export class GraphNetwork {
       this.counters.malformed++
       return
     }
+    // A direct connection carries application data, not the graph (MS-PPGRH 2.4.2.2).
+    if (link.kind === 'direct' && !DIRECT_MESSAGES.has(m.type)) {
+      this.counters.malformed++
+      return
+    }
     switch (m.type) {
       case 'connect':
         return this.onConnect(link, m)
@@ -439,16 +454,25 @@ export class GraphNetwork {
       case 'chunk':
         return this.onChunk(link, m)
       case 'ack':
-        for (const [, useful] of m.d) link.recordUtility(useful)
+        for (const [digest, useful] of m.d) link.acked(digestHex(digest), useful)
         return
       case 'announce':
         return this.onAnnounce(link, m)
       case 'request':
         return this.onRequest(link, m)
       case 'solicit-new':
-        return this.sendSync(link, undefined, m.ty.map(guidFromBytes))
       case 'solicit-time':
-        return this.sendSync(link, m.since, m.ty.map(guidFromBytes))
+        // The opener syncs once, after WELCOME: a second request would only repeat the answer.
+        if (link.opener || link.peerSolicited) {
+          this.counters.malformed++
+          return
+        }
+        link.peerSolicited = true
+        return this.sendSync(
+          link,
+          m.type === 'solicit-time' ? m.since : undefined,
+          m.ty.map(guidFromBytes),
+        )
       case 'sync-end':
         return this.onSyncEnd(link, m)
       case 'reconcile':
@@ -603,8 +627,10 @@ export class GraphNetwork {
    * (The estimate takes WELCOME's peer time as current: the round trip is not measured here.)
    */
   private adjustPeerTime(remote: number): void {
+    // Measured against our own clock, not our peer time: neighbours cannot walk our peer time
+    // away from it 20 minutes at a time, however often they reconnect.
+    if (Math.abs(remote - this.clock.now()) > MAX_PEER_TIME_SKEW_MS) return
     const diff = remote - this.host.now()
-    if (Math.abs(diff) > MAX_PEER_TIME_SKEW_MS) return
     const first = this.linksOf('neighbor').length === 0
     // Whole milliseconds: record times are integers.
     this.host.peerTimeOffset += Math.round(first ? diff : PEER_TIME_WEIGHT * diff)
@@ -616,9 +642,11 @@ export class GraphNetwork {
   flood(record: GraphRecord, except?: Link): void {
     const bytes = encodeRecord(record)
     const digest = digestOf(bytes)
+    const key = digestHex(digest)
     for (const link of this.linksOf('neighbor')) {
       if (link === except) continue
       this.counters.floodsOut++
+      link.flooded(key)
       // Large records are announced: each neighbour pulls the payload from one announcer.
       if (bytes.length > this.announceThreshold) {
         link.post({ type: 'announce', d: digest, i: guidBytes(record.id), sz: bytes.length })
@@ -699,11 +727,15 @@ export class GraphNetwork {
     if (link.chunksOut.has(key)) return
     link.chunksOut.add(key)
     try {
-      const n = Math.ceil(bytes.length / RECORD_CHUNK_BYTES)
-      for (let x = 0; x < n; x++) {
-        const b = bytes.subarray(x * RECORD_CHUNK_BYTES, (x + 1) * RECORD_CHUNK_BYTES)
-        await link.send({ type: 'chunk', d, x, n, b, ...s })
-      }
+      // One chunked record at a time per link: the receiver assembles only a few at once.
+      await link.inTurn(async () => {
+        const n = Math.ceil(bytes.length / RECORD_CHUNK_BYTES)
+        for (let x = 0; x < n; x++) {
+          if (link.closed) return
+          const b = bytes.subarray(x * RECORD_CHUNK_BYTES, (x + 1) * RECORD_CHUNK_BYTES)
+          await link.send({ type: 'chunk', d, x, n, b, ...s })
+        }
+      })
     } finally {
       link.chunksOut.delete(key)
     }
@@ -723,12 +755,21 @@ export class GraphNetwork {
       link.post({ type: 'ack', d: [[m.d, false]] })
       return
     }
+    const limit =
+      (this.host.ready ? this.host.maxRecordSize : MAX_MAX_RECORD_SIZE) + RECORD_OVERHEAD_BYTES
+    if (m.sz > limit) {
+      this.counters.malformed++
+      return
+    }
     const key = digestHex(m.d)
     const pull = this.pulls.get(key)
     if (pull) {
-      pull.announcers.push(link)
+      // Each neighbour is an announcer once: repeats would only add waits.
+      if (pull.asked !== link && !pull.announcers.includes(link)) pull.announcers.push(link)
       return
     }
+    // Beyond MAX_PENDING_PULLS the record is not lost: it comes with the next sync.
+    if (this.pulls.size >= MAX_PENDING_PULLS) return
     const fresh: Pull = { announcers: [link], asked: undefined, timer: undefined }
     this.pulls.set(key, fresh)
     this.askNext(key, fresh)
@@ -846,7 +887,12 @@ export class GraphNetwork {
   private async onReconcile(link: Link, m: GraphMessageOf<'reconcile'>): Promise<void> {
     let session = this.reconciling.get(link)
     if (!session) {
-      // The peer started: answer from a snapshot of ours.
+      // The peer started (it may, once per link, after its sync): answer from a snapshot of ours.
+      if (link.peerReconciled) {
+        this.counters.malformed++
+        return
+      }
+      link.peerReconciled = true
       session = { reconciler: new Reconciler(new ArraySource(this.host.syncItems())), rounds: 0 }
       this.reconciling.set(link, session)
     }

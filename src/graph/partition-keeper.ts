@@ -6,12 +6,14 @@
  */
 import type { Timer } from '../core/clock.ts'
 import { createLogger } from '../core/log.ts'
+import type { Random } from '../core/random.ts'
 import {
   AUTOREFRESH_LEAD_MS,
   CONTACT_DELAY_MAX_MS,
   CONTACT_DELAY_MIN_MS,
   CONTACT_LIFETIME_MS,
   CONTACT_RECORD_TYPE,
+  MAX_REPAIRS_PER_PASS,
   PARTITION_PASS_MS,
   PARTITION_RECHECK_MAX_MS,
   PARTITION_RECHECK_MIN_MS,
@@ -98,7 +100,15 @@ export class PartitionKeeper {
     }
     await this.keepContacts(now, signature, contacts)
     const neighbours = new Set(this.g.neighbourPeerIds())
-    for (const c of contacts) {
+    // Contact records are written by the graph's nodes, and as many as they like: a pass looks
+    // at Cmax of them, picked at random, and repairs at most MAX_REPAIRS_PER_PASS.
+    const considered = sample(contacts, contactBounds(signature).max, this.g.random)
+    const live = new Set(considered.map((c) => c.nodeId))
+    for (const nodeId of this.partitionSuspects.keys()) {
+      if (!live.has(nodeId)) this.partitionSuspects.delete(nodeId)
+    }
+    let repairs = 0
+    for (const c of considered) {
       if (c.signature === signature || c.peerId === this.g.peerId || neighbours.has(c.peerId)) {
         this.partitionSuspects.delete(c.nodeId)
         continue
@@ -113,8 +123,9 @@ export class PartitionKeeper {
         )
         continue
       }
-      if (now < checkAt) continue
+      if (now < checkAt || repairs >= MAX_REPAIRS_PER_PASS) continue
       this.partitionSuspects.delete(c.nodeId)
+      repairs++
       network.repairPartition({ peerId: c.peerId, ...c.addresses[0]! })
     }
   }
@@ -217,4 +228,15 @@ export class PartitionKeeper {
       base ? 'updated' : 'added',
     )
   }
+}
+
+/** At most `count` of `items`, chosen at random (all of them when there are no more). */
+function sample<T>(items: T[], count: number, random: Random): T[] {
+  if (items.length <= count) return items
+  const pool = [...items]
+  for (let i = 0; i < count; i++) {
+    const j = i + random.int(pool.length - i)
+    ;[pool[i], pool[j]] = [pool[j] as T, pool[i] as T]
+  }
+  return pool.slice(0, count)
 }
