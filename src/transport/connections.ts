@@ -122,7 +122,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
 
   /** A connection to the peer at `to`: an existing one when there is one, else a new one. */
   connect(to: Address, options: ConnectOptions = {}): Promise<PeerConnection> {
-    this.checkRunning()
+    if (this.stopped) {
+      return Promise.reject(
+        new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the connection manager has stopped'),
+      )
+    }
     if (options.peerName === this.ownPeerName) {
       return Promise.reject(new PeerError('PEER_E_CONNECT_SELF', 'a node cannot connect to itself'))
     }
@@ -270,6 +274,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
     this.stopped = true
     await this.listener?.close()
     const shutdown = new PeerError('PEER_E_GRAPH_SHUTTING_DOWN', 'the node is stopping')
+    // Dials in progress end now, not when their timeout would have.
+    for (const dial of this.dialling.values()) dial.controller.abort(shutdown)
     for (const c of this.byPeer.values()) c.close()
     for (const d of this.duplexes) if (!d.closed) d.close(shutdown)
     this.byPeer.clear()

@@ -6,6 +6,12 @@ export const NOISE_MAX_MESSAGE_BYTES = 65_535
 export const DEFAULT_MAX_FRAME_BYTES = NOISE_MAX_MESSAGE_BYTES
 /** Frame length prefix: 4 bytes, big-endian (DESIGN.md section 3). */
 export const FRAME_HEADER_BYTES = 4
+/**
+ * Pieces (received chunks) a frame may be held in: beyond it they are joined into one buffer,
+ * so a peer sending one-byte TCP segments cannot make us keep an object per byte (each piece
+ * costs a hundred bytes or more of bookkeeping; decryption would keep one output per piece).
+ */
+export const MAX_FRAME_PIECES = 8
 /** A dial that has not connected by then fails with PEER_E_TIMEOUT. */
 export const DIAL_TIMEOUT_MS = 20_000
 /** MS-PPGRH: the minimum connection (authentication) timeout is 20 s. */

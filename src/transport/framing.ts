@@ -6,7 +6,7 @@
  */
 import { concatByteArray } from '../core/bytes.ts'
 import { PeerError } from '../core/errors.ts'
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from './constants.ts'
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, MAX_FRAME_PIECES } from './constants.ts'
 import type { Duplex } from './types.ts'
 
 /** The parts as one array (the part itself when there is just one). */
@@ -24,10 +24,15 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
 
 /** Turns stream chunks into whole frames. */
 export class FrameDecoder {
-  private readonly chunks: Uint8Array[] = []
+  private chunks: Uint8Array[] = []
   private buffered = 0
   /** Length of the frame being assembled, once its header has arrived. */
   private expected: number | undefined
+  /**
+   * A frame arriving in more than MAX_FRAME_PIECES pieces is copied into one buffer of its
+   * size as it comes (each byte once): tiny reads cannot make us hold an object per byte.
+   */
+  private assembly: { frame: Uint8Array; filled: number } | undefined
 
   constructor(readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
 
@@ -46,9 +51,23 @@ export class FrameDecoder {
    */
   pushParts(chunk: Uint8Array): Uint8Array[][] {
     const frames: Uint8Array[][] = []
-    if (chunk.length > 0) {
-      this.chunks.push(chunk)
-      this.buffered += chunk.length
+    let rest = chunk
+    const assembly = this.assembly
+    if (assembly) {
+      const n = Math.min(assembly.frame.length - assembly.filled, rest.length)
+      assembly.frame.set(rest.subarray(0, n), assembly.filled)
+      assembly.filled += n
+      this.buffered += n
+      rest = rest.subarray(n)
+      if (assembly.filled < assembly.frame.length) return frames
+      frames.push([assembly.frame])
+      this.buffered -= assembly.frame.length
+      this.assembly = undefined
+      this.expected = undefined
+    }
+    if (rest.length > 0) {
+      this.chunks.push(rest)
+      this.buffered += rest.length
     }
     for (;;) {
       if (this.expected === undefined) {
@@ -64,11 +83,26 @@ export class FrameDecoder {
         }
         this.expected = length
       }
-      if (this.buffered < this.expected) break
+      if (this.buffered < this.expected) {
+        if (this.chunks.length > MAX_FRAME_PIECES) this.startAssembly(this.expected)
+        break
+      }
       frames.push(this.take(this.expected))
       this.expected = undefined
     }
     return frames
+  }
+
+  /** Copies the buffered start of a frame of `length` bytes into one buffer for the rest. */
+  private startAssembly(length: number): void {
+    const frame = new Uint8Array(length)
+    let filled = 0
+    for (const piece of this.chunks) {
+      frame.set(piece, filled)
+      filled += piece.length
+    }
+    this.chunks = []
+    this.assembly = { frame, filled }
   }
 
   /** Removes the first `n` buffered bytes (n <= buffered), as views of the chunks. */

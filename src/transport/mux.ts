@@ -493,6 +493,8 @@ export class Mux extends TypedEmitter<MuxEvents> {
   }
 
   private onMessage(parts: readonly Uint8Array[]): void {
+    // Closed (a protocol violation in an earlier frame of the same read): nothing more counts.
+    if (this.closed) return
     try {
       let length = 0
       for (const part of parts) length += part.length

@@ -171,7 +171,11 @@ export class SecureSession {
     this.handlers = handlers
     const pending = this.pending
     this.pending = []
-    for (const m of pending) this.deliver(m)
+    for (const m of pending) {
+      // A handler may close the session on one of them: the rest are not delivered.
+      if (this.closeError !== null || this.framed.closed) break
+      this.deliver(m)
+    }
     if (this.closeError !== null) handlers.close(this.closeError)
   }
 
@@ -326,31 +330,37 @@ function identityPayload(options: SecureSessionOptions): Uint8Array {
   })
 }
 
-/** Checks the remote identity message against the remote Noise static key. */
+/**
+ * Checks the remote identity message against the remote Noise static key. `remember` puts it in
+ * the cache of verified identities; call it once the peer is accepted, so that refused peers
+ * cannot fill the cache (and push accepted ones out of it).
+ */
 function verifyIdentity(
   payload: Uint8Array,
   remoteStatic: Uint8Array,
   options: SecureSessionOptions,
-): RemotePeer {
+): { peer: RemotePeer; remember: () => void } {
   const cache = options.credentials.verified
   const digest = createHash('sha256').update(payload).update(remoteStatic).digest('base64')
-  let remote = cache.get(digest)
-  if (!remote) {
-    remote = verifyIdentityPayload(payload, remoteStatic)
-    if (cache.size >= VERIFIED_IDENTITY_CACHE) cache.delete(cache.keys().next().value as string)
-    cache.set(digest, remote)
-  }
+  const cached = cache.get(digest)
+  const remote = cached ?? verifyIdentityPayload(payload, remoteStatic)
   if (options.expectedPeerName !== undefined && options.expectedPeerName !== remote.peerName) {
     throw notAuthenticated(
       `expected to reach ${options.expectedPeerName}, but reached ${remote.peerName}`,
     )
   }
+  const remember = (): void => {
+    if (cached) return
+    if (cache.size >= VERIFIED_IDENTITY_CACHE) cache.delete(cache.keys().next().value as string)
+    cache.set(digest, remote)
+  }
   // Each session gets its own copy: what one application does to it cannot reach the cache.
-  return {
+  const peer = {
     peerName: remote.peerName,
     publicKey: remote.publicKey.slice(),
     payload: remote.payload.slice(),
   }
+  return { peer, remember }
 }
 
 /** The checks of an identity payload that depend on nothing but its bytes and the static key. */
@@ -434,9 +444,10 @@ function handshake(
     // Responder: once the last handshake message is read, the initiator may already be sending
     // transport messages while `authorize` runs; they wait here for the session.
     const early: (readonly Uint8Array[])[] = []
-    const accept = async (peer: RemotePeer): Promise<void> => {
-      remote = peer
-      await options.authorize?.(peer)
+    const accept = async (verified: { peer: RemotePeer; remember: () => void }): Promise<void> => {
+      remote = verified.peer
+      await options.authorize?.(verified.peer)
+      verified.remember()
     }
     framed.setHandlers({
       frame: (parts) => {
@@ -458,8 +469,8 @@ function handshake(
           if (initiator) {
             if (step !== 1) throw notAuthenticated('unexpected handshake message')
             const payload = hs.readMessage(frame)
-            const peer = verifyIdentity(payload, hs.remoteStaticKey as Uint8Array, options)
-            accept(peer)
+            const verified = verifyIdentity(payload, hs.remoteStaticKey as Uint8Array, options)
+            accept(verified)
               .then(() => {
                 if (done) return
                 framed.send(hs.writeMessage(identityPayload(options)))
@@ -477,8 +488,8 @@ function handshake(
           } else if (step === 2) {
             const payload = hs.readMessage(frame)
             duplex.pause()
-            const peer = verifyIdentity(payload, hs.remoteStaticKey as Uint8Array, options)
-            accept(peer).then(
+            const verified = verifyIdentity(payload, hs.remoteStaticKey as Uint8Array, options)
+            accept(verified).then(
               () => finish(undefined),
               (err: unknown) => fail(err, 'the remote peer was refused'),
             )

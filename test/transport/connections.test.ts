@@ -9,6 +9,8 @@ import { SeededRandom } from '../../src/core/random.ts'
 import { Identity } from '../../src/identity/identity.ts'
 import { ConnectionManager, type PeerConnection } from '../../src/transport/connections.ts'
 import { SessionCredentials } from '../../src/transport/secure-session.ts'
+import type { StreamTransport } from '../../src/transport/types.ts'
+import { PeerError } from '../../src/core/errors.ts'
 import { TcpTransport } from '../../src/transport/tcp.ts'
 
 const random = new SeededRandom('connections')
@@ -152,5 +154,37 @@ describe('ConnectionManager', () => {
     }
     assert.deepEqual(leftover(), [], JSON.stringify(handleCounts()))
     await assert.rejects(async () => a.connect(address), { code: 'PEER_E_GRAPH_SHUTTING_DOWN' })
+  })
+})
+
+test('stop() ends dials in progress at once, and a later connect is refused', async () => {
+  let aborted = false
+  // A dial that hangs (a SYN into a black hole) until its signal fires.
+  const hanging: StreamTransport = {
+    listen: () => Promise.reject(new Error('not used')),
+    dial: (_to, options) =>
+      new Promise((_resolve, reject) => {
+        options?.signal?.addEventListener('abort', () => {
+          aborted = true
+          reject(new PeerError('E_ABORT', 'aborted'))
+        })
+      }),
+  }
+  const m = new ConnectionManager({
+    credentials: new SessionCredentials(
+      Identity.create({ classifier: 'stopper', random, now: NOW }),
+      random,
+    ),
+    context: 'graph:test',
+    streams: hanging,
+    clock: systemClock,
+    random,
+  })
+  const dialling = m.connect({ address: '127.0.0.1', port: 9 })
+  await m.stop()
+  assert.equal(aborted, true)
+  await assert.rejects(dialling)
+  await assert.rejects(m.connect({ address: '127.0.0.1', port: 9 }), {
+    code: 'PEER_E_GRAPH_SHUTTING_DOWN',
   })
 })

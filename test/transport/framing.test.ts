@@ -7,6 +7,7 @@ import {
   encodeFrame,
   joinParts,
 } from '../../src/transport/framing.ts'
+import { MAX_FRAME_PIECES } from '../../src/transport/constants.ts'
 import { createDuplexPair } from '../../src/transport/memory-pipe.ts'
 import type { PeerError } from '../../src/core/errors.ts'
 
@@ -30,6 +31,29 @@ describe('FrameDecoder', () => {
       )
       assert.equal(decoder.bufferedBytes, 0)
     }
+  })
+
+  test('a frame arriving a byte at a time is gathered into one buffer, not kept per byte', () => {
+    const payload = new SeededRandom('framing/bytes').bytes(10_000)
+    const stream = encodeFrame(payload)
+    const decoder = new FrameDecoder()
+    const internals = decoder as unknown as { chunks: Uint8Array[] }
+    let frames: Uint8Array[][] = []
+    for (let i = 0; i < stream.length; i++) {
+      frames = decoder.pushParts(stream.subarray(i, i + 1))
+      assert.ok(internals.chunks.length <= MAX_FRAME_PIECES, `${internals.chunks.length} pieces`)
+      if (i < stream.length - 1) assert.equal(frames.length, 0)
+    }
+    assert.equal(frames.length, 1)
+    assert.equal(frames[0]!.length, 1, 'one piece')
+    assert.deepEqual(Buffer.from(frames[0]![0]!), Buffer.from(payload))
+    assert.equal(decoder.bufferedBytes, 0)
+    // What follows the frame in the same read starts the next one as usual.
+    const two = Buffer.concat([encodeFrame(new Uint8Array([1])), encodeFrame(new Uint8Array([2]))])
+    assert.deepEqual(
+      decoder.push(two).map((f) => [...f]),
+      [[1], [2]],
+    )
   })
 
   test('a header announcing more than the maximum is refused before its body arrives', () => {

@@ -19,7 +19,7 @@ import {
   MAX_SECURE_MESSAGE_BYTES,
   SESSION_MAX_REASSEMBLY_BYTES,
 } from '../../src/transport/constants.ts'
-import { assertPeerError } from '../helpers/assert-peer-error.ts'
+import { assertPeerError, rejectsPeerError } from '../helpers/assert-peer-error.ts'
 
 const random = new SeededRandom('secure-session')
 const clock = new SystemClock()
@@ -52,6 +52,56 @@ async function pair(
 }
 
 describe('SecureSession', () => {
+  test('a refused peer does not enter the cache of verified identities', async () => {
+    const refusing = credentials('refusing')
+    for (let i = 0; i < 5; i++) {
+      const [x, y] = createDuplexPair()
+      const payload = new Uint8Array(1000).fill(i)
+      const refuse = (): never => {
+        throw new PeerError('PEER_E_NOT_AUTHORIZED', 'not here')
+      }
+      const initiated = SecureSession.initiate(x, options(alice, { payload })).catch(() => {})
+      await rejectsPeerError(
+        SecureSession.respond(y, options(refusing, { authorize: refuse })),
+        'PEER_E_NOT_AUTHORIZED',
+      )
+      await initiated
+    }
+    assert.equal(refusing.verified.size, 0)
+    const [x, y] = createDuplexPair()
+    const sessions = await Promise.all([
+      SecureSession.initiate(x, options(alice)),
+      SecureSession.respond(y, options(refusing)),
+    ])
+    assert.equal(refusing.verified.size, 1, 'an accepted one is remembered')
+    for (const session of sessions) session.close()
+  })
+
+  test('frames after a channel protocol violation open no channel on the closed Mux', async () => {
+    const [x, y] = createDuplexPair()
+    // The responder is slow to authorize, so both frames wait in the session together.
+    const responding = SecureSession.respond(
+      y,
+      options(bob, { authorize: () => new Promise((resolve) => setTimeout(resolve, 20)) }),
+    )
+    const initiator = await SecureSession.initiate(x, options(alice))
+    initiator.send(Uint8Array.of(0x02)) // shorter than a channel header: a violation
+    const open = new Uint8Array(6)
+    open[0] = 0x01 // OPEN, channel 1, name "z"
+    new DataView(open.buffer).setUint32(1, 1)
+    open[5] = 0x7a
+    initiator.send(open)
+    const mux = new Mux(await responding)
+    const announced: string[] = []
+    mux.on('channel', (channel) => announced.push(channel.name))
+    const closed = new Promise<PeerError | undefined>((resolve) => mux.on('close', resolve))
+    assert.equal((await closed)?.code, 'PEER_E_MALFORMED_MESSAGE')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.deepEqual(announced, [])
+    assert.equal(mux.openChannels, 0)
+    initiator.close()
+  })
+
   test('a handshake verifies both identities and carries application payloads', async () => {
     const [s, r] = await pair({ payload: new Uint8Array([1, 2]) }, { payload: new Uint8Array([3]) })
     assert.equal(s.remote.peerName, bob.identity.peerName)
