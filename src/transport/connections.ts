@@ -11,7 +11,11 @@ import { PeerError, toPeerError } from '../core/errors.ts'
 import { TypedEmitter } from '../core/events.ts'
 import { createLogger } from '../core/log.ts'
 import type { Random } from '../core/random.ts'
-import { MAX_CONNECTIONS, MAX_PENDING_HANDSHAKES } from './constants.ts'
+import {
+  MAX_CONNECTIONS,
+  MAX_PENDING_HANDSHAKES,
+  MAX_PENDING_HANDSHAKES_PER_ADDRESS,
+} from './constants.ts'
 import { Mux } from './mux.ts'
 import { PortHubs } from './port-hub.ts'
 import {
@@ -71,6 +75,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
   private readonly options: ConnectionManagerOptions
   private readonly byPeer = new Map<string, PeerConnection>()
   private readonly dialling = new Map<string, SharedDial>()
+  /** Inbound handshakes in progress, by remote address (MAX_PENDING_HANDSHAKES_PER_ADDRESS). */
+  private readonly pendingByAddress = new Map<string, number>()
   private readonly duplexes = new Set<Duplex>()
   private listener: StreamListener | undefined
   private pendingInbound = 0
@@ -172,9 +178,13 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
   }
 
   private accept(duplex: Duplex): void {
+    const from = duplex.remote.address
+    const fromThere = this.pendingByAddress.get(from) ?? 0
     if (
       this.stopped ||
       this.pendingInbound >= MAX_PENDING_HANDSHAKES ||
+      // One host cannot hold every handshake slot (and so keep everyone else out).
+      fromThere >= MAX_PENDING_HANDSHAKES_PER_ADDRESS ||
       this.byPeer.size >= MAX_CONNECTIONS
     ) {
       duplex.close(new PeerError('PEER_E_TOO_MUCH_LOAD', 'too many connections; try another peer'))
@@ -182,6 +192,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
     }
     this.track(duplex)
     this.pendingInbound++
+    this.pendingByAddress.set(from, fromThere + 1)
     SecureSession.respond(duplex, this.sessionOptions({}))
       .then((session) => {
         if (session.remote.peerName === this.ownPeerName) {
@@ -199,7 +210,12 @@ export class ConnectionManager extends TypedEmitter<ConnectionEvents> {
         })
         this.emit('refused', { address: duplex.remote, error })
       })
-      .finally(() => this.pendingInbound--)
+      .finally(() => {
+        this.pendingInbound--
+        const left = (this.pendingByAddress.get(from) ?? 1) - 1
+        if (left > 0) this.pendingByAddress.set(from, left)
+        else this.pendingByAddress.delete(from)
+      })
   }
 
   private sessionOptions(options: ConnectOptions) {

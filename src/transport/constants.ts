@@ -112,3 +112,5 @@ export const CHANNEL_HEADER_BYTES = 5
 export const MAX_CONNECTIONS = 1024
 /** Inbound handshakes in progress at once; more are refused (bounds a flood's state). */
 export const MAX_PENDING_HANDSHAKES = 64
+/** Of those, from one remote address: one host cannot take every slot. */
+export const MAX_PENDING_HANDSHAKES_PER_ADDRESS = 8

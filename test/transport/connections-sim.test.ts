@@ -8,7 +8,15 @@ import { Identity } from '../../src/identity/identity.ts'
 import { runScenario, type Sim } from '../../src/sim/index.ts'
 import { ConnectionManager, type PeerConnection } from '../../src/transport/connections.ts'
 import type { Channel } from '../../src/transport/mux.ts'
-import { SessionCredentials } from '../../src/transport/secure-session.ts'
+import {
+  CONTEXT_SELECTOR_BYTES,
+  FRAME_HEADER_BYTES,
+  MAX_PENDING_HANDSHAKES,
+  MAX_PENDING_HANDSHAKES_PER_ADDRESS,
+} from '../../src/transport/constants.ts'
+import { contextSelector, SessionCredentials } from '../../src/transport/secure-session.ts'
+import { x25519KeyPair } from '../../src/transport/noise/crypto.ts'
+import type { Duplex } from '../../src/transport/types.ts'
 
 function peer(sim: Sim, name: string): ConnectionManager {
   const random = sim.random.fork(name)
@@ -62,6 +70,44 @@ test('two peers on the simulated network exchange channelled messages; a crash i
       assert.equal(a.connections().length, 0)
       await a.stop()
       await b.stop()
+    },
+    { log: () => {} },
+  )
+})
+
+test('one host stalling handshakes cannot take the slots other hosts need', async () => {
+  await runScenario(
+    'connections-slots',
+    3,
+    async (sim) => {
+      const server = peer(sim, 'server')
+      const address = await server.listen({ port: 3587 })
+      // x opens many streams and stops after the (public) first handshake message.
+      const x = sim.network.addNode('x')
+      const stalled: Duplex[] = []
+      for (let i = 0; i < MAX_PENDING_HANDSHAKES; i++) {
+        let dialled: Duplex | undefined
+        void x.streams.dial(address).then((d) => (dialled = d))
+        await sim.runUntil(() => dialled !== undefined, { maxMs: 5_000 })
+        const duplex = dialled as Duplex
+        duplex.setHandlers({ data: () => {}, drain: () => {}, close: () => {} })
+        const first = new Uint8Array(FRAME_HEADER_BYTES + 32 + CONTEXT_SELECTOR_BYTES)
+        new DataView(first.buffer).setUint32(0, first.length - FRAME_HEADER_BYTES)
+        first.set(x25519KeyPair(sim.random).publicKey, FRAME_HEADER_BYTES)
+        first.set(contextSelector('graph:sim'), FRAME_HEADER_BYTES + 32)
+        duplex.write(first)
+        stalled.push(duplex)
+      }
+      await sim.run(100)
+      const kept = stalled.filter((d) => !d.closed).length
+      assert.equal(kept, MAX_PENDING_HANDSHAKES_PER_ADDRESS)
+      const honest = peer(sim, 'honest')
+      let connected = false
+      void honest.connect(address).then(() => (connected = true))
+      await sim.runUntil(() => connected, { maxMs: 5_000 })
+      for (const d of stalled) d.close()
+      await honest.stop()
+      await server.stop()
     },
     { log: () => {} },
   )
