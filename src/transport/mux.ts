@@ -180,7 +180,10 @@ export class Channel extends TypedEmitter<ChannelEvents> {
       const head = this.queue[0] as Outgoing
       const remaining = head.message.length - head.offset
       // Each fragment costs its bytes plus FRAGMENT_CREDIT_OVERHEAD; wait for enough credit.
-      const size = Math.min(remaining, MAX_FRAGMENT, this.credit - FRAGMENT_CREDIT_OVERHEAD)
+      // Fragments fit the session's messages (smaller than MAX_FRAGMENT under a smaller frame
+      // limit), so a send can never be refused for its size and stall the queue.
+      const fragment = this.mux.session.maxMessageBytes - CHANNEL_HEADER_BYTES
+      const size = Math.min(remaining, fragment, this.credit - FRAGMENT_CREDIT_OVERHEAD)
       if (size < 0 || (size === 0 && remaining > 0)) return 'idle'
       const end = head.offset + size
       const type = end === head.message.length ? DATA : MORE

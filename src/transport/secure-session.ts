@@ -166,6 +166,11 @@ export class SecureSession {
     return this.closeError !== null || this.framed.closed
   }
 
+  /** The largest message send() takes: one Noise message, or less with a smaller frame limit. */
+  get maxMessageBytes(): number {
+    return Math.min(MAX_SECURE_MESSAGE_BYTES, this.framed.maxFrameBytes - NOISE_TAG_BYTES)
+  }
+
   /** Installs the handlers; messages that arrived before are delivered now. */
   setHandlers(handlers: SessionHandlers): void {
     this.handlers = handlers
@@ -193,7 +198,7 @@ export class SecureSession {
     }
     // Checked before encrypting: a refused message must not consume a nonce, or every later
     // message would be unreadable by the peer.
-    const limit = Math.min(MAX_SECURE_MESSAGE_BYTES, this.framed.maxFrameBytes - NOISE_TAG_BYTES)
+    const limit = this.maxMessageBytes
     if (size > limit) {
       throw new PeerError(
         'PEER_E_TOO_LARGE',

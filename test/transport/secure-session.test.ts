@@ -77,6 +77,26 @@ describe('SecureSession', () => {
     for (const session of sessions) session.close()
   })
 
+  test('under a smaller frame limit, channel messages are cut to fit and nothing stalls', async () => {
+    const [s1, s2] = await pair({ maxFrameBytes: 1024 }, { maxFrameBytes: 1024 })
+    assert.equal(s1.maxMessageBytes, 1024 - 16)
+    const sender = new Mux(s1)
+    const receiver = new Mux(s2)
+    const got: number[] = []
+    receiver.on('channel', (channel) => channel.on('message', (m) => got.push(m.length)))
+    const big = sender.open('big')
+    await big.send(new Uint8Array(5000).fill(1))
+    await sender.open('small').send(new Uint8Array(10))
+    for (let waited = 0; got.length < 2 && waited < 2000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.deepEqual(
+      got.sort((a, b) => a - b),
+      [10, 5000],
+    )
+    sender.close()
+  })
+
   test('frames after a channel protocol violation open no channel on the closed Mux', async () => {
     const [x, y] = createDuplexPair()
     // The responder is slow to authorize, so both frames wait in the session together.
