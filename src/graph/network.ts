@@ -433,7 +433,7 @@ export class GraphNetwork {
       this.counters.malformed++
       return
     }
-    // A direct connection carries application data, not the graph (MS-PPGRH 2.4.2.2).
+    // A direct connection carries application data between two nodes, not the graph's records.
     if (link.kind === 'direct' && !DIRECT_MESSAGES.has(m.type)) {
       this.counters.malformed++
       return
@@ -887,6 +887,8 @@ export class GraphNetwork {
   private async onReconcile(link: Link, m: GraphMessageOf<'reconcile'>): Promise<void> {
     let session = this.reconciling.get(link)
     if (!session) {
+      // The closing empty message of a reconciliation that already ended here: nothing to do.
+      if (isEmptyReconcile(m.b)) return
       // The peer started (it may, once per link, after its sync): answer from a snapshot of ours.
       if (link.peerReconciled) {
         this.counters.malformed++
