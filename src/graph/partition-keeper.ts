@@ -103,7 +103,8 @@ export class PartitionKeeper {
     // Contact records are written by the graph's nodes, and as many as they like: a pass looks
     // at Cmax of them, picked at random, and repairs at most MAX_REPAIRS_PER_PASS.
     const considered = sample(contacts, contactBounds(signature).max, this.g.random)
-    const live = new Set(considered.map((c) => c.nodeId))
+    // Suspects whose contact record is gone are forgotten.
+    const live = new Set(contacts.map((c) => c.nodeId))
     for (const nodeId of this.partitionSuspects.keys()) {
       if (!live.has(nodeId)) this.partitionSuspects.delete(nodeId)
     }
